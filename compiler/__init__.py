@@ -1,0 +1,1 @@
+"""netc.compiler."""

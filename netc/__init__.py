@@ -1,0 +1,1 @@
+"""netc: write, train and see inside small neural networks."""

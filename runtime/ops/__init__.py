@@ -1,0 +1,5 @@
+"""The op registry: `KERNELS` maps every model op name to its kernel class."""
+from .base import KERNELS, Ctx, Kernel, ShapeError, register
+from . import activations, dropout, linear, merge, normalization  # noqa: F401  (registration)
+
+__all__ = ["KERNELS", "Ctx", "Kernel", "ShapeError", "register"]

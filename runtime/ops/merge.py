@@ -1,0 +1,35 @@
+"""Ops joining the stream with an earlier node: add (residual) and concat."""
+from __future__ import annotations
+
+from .base import Kernel, ShapeError, register
+
+
+@register
+class Add(Kernel):
+    """Element-wise sum of the stream and an earlier node: (B, D), (B, D) -> (B, D)."""
+
+    op = "add"
+    arity = 2
+
+    @classmethod
+    def infer_width(cls, attrs, in_widths):
+        stream, other = in_widths
+        if stream != other:
+            raise ShapeError(
+                f"add needs equal widths, but the stream is {stream} wide and "
+                f"'{attrs['node']}' is {other} wide",
+                hint="insert a dense layer to project one side to the other's width, or use concat",
+            )
+        return stream
+
+
+@register
+class Concat(Kernel):
+    """Concatenation along features: (B, D1), (B, D2) -> (B, D1 + D2)."""
+
+    op = "concat"
+    arity = 2
+
+    @classmethod
+    def infer_width(cls, attrs, in_widths):
+        return in_widths[0] + in_widths[1]
