@@ -1,0 +1,134 @@
+"""Binding a statement's arguments to its schema entry: positional and keyword parameters, variants,
+defaults; every problem recorded as a diagnostic."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ast
+from .diagnostics import Collector, Span, did_you_mean
+from .schema import P, Stmt
+from .values import Env, Symbol, Text, ValueError_, coerce, evaluate
+
+
+@dataclass(frozen=True)
+class Call:
+    """A statement bound to its schema: canonical keyword, variant, every parameter's value (defaults
+    filled in) and the span each value came from."""
+
+    keyword: str
+    variant: str | None
+    values: dict[str, Any]
+    spans: dict[str, Span] = field(default_factory=dict)
+    stmt: ast.Statement | None = None
+
+
+def evaluate_args(stmt: ast.Statement, env: Env, errors: Collector):
+    """Evaluate a statement's arguments: ([(value, span)], {name: (value, span, name_span)}), or None
+    if any failed (each failure recorded). Also checks that positionals come first and that no
+    keyword is given twice."""
+    positional, keywords, ok, seen_keyword = [], {}, True, False
+    for arg in stmt.args:
+        try:
+            if isinstance(arg, ast.Keyword):
+                seen_keyword = True
+                value, span = evaluate(arg.value, env)
+                if arg.name in keywords:
+                    errors.error(f"{stmt.keyword}: parameter '{arg.name}' is given twice", arg.name_span)
+                    ok = False
+                keywords[arg.name] = (value, span, arg.name_span)
+            else:
+                if seen_keyword:
+                    errors.error(f"{stmt.keyword}: positional argument after a name=value parameter",
+                                 arg.span, "positional arguments come first")
+                    ok = False
+                positional.append(evaluate(arg, env))
+        except ValueError_ as e:
+            errors.error(e.message, e.span, e.hint)
+            ok = False
+    return (positional, keywords) if ok else None
+
+
+def bind(stmt: ast.Statement, schema: Stmt, env: Env, errors: Collector) -> Call | None:
+    """The statement's arguments checked against `schema`; None (with errors recorded) if they don't fit."""
+    args = evaluate_args(stmt, env, errors)
+    if args is None:
+        return None
+    positional, keywords = args
+    name = schema.keyword
+    variant = None
+    pos_params, kw_params = schema.positional, schema.keywords
+    if schema.variants is not None:
+        kinds = [k for k in schema.variants if k != "path"]
+        if not positional:
+            errors.error(f"{name} needs a kind: one of {', '.join(kinds)}", stmt.keyword_span)
+            return None
+        (head, head_span), positional = positional[0], positional[1:]
+        if isinstance(head, Text) and "path" in schema.variants:
+            variant = "path"
+            positional = [(head, head_span)] + positional
+            v = schema.variants["path"]
+            pos_params, kw_params = (P("path", "string", doc="file path"),) + v.positional, v.keywords
+        elif isinstance(head, Symbol) and head in schema.variants and head != "path":
+            variant = str(head)
+            pos_params, kw_params = schema.variants[variant].positional, schema.variants[variant].keywords
+        else:
+            hint = did_you_mean(head, kinds) if isinstance(head, Symbol) else "expected one of: " + ", ".join(kinds)
+            if "path" in schema.variants and isinstance(head, Symbol):
+                hint = (hint or "") + ' (a file path is a string: "data.csv")'
+            errors.error(f"unknown {name} kind {head!s}" if isinstance(head, Symbol)
+                         else f"{name} needs a kind first", head_span, hint)
+            return None
+    context = name if variant is None or variant == "path" else f"{name} {variant}"
+    return _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, variant, name)
+
+
+def _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, variant, name):
+    values, spans, ok = {}, {}, True
+    if len(positional) > len(pos_params):
+        extra_span = positional[len(pos_params)][1]
+        takes = ", ".join(p.name for p in pos_params) or "none"
+        errors.error(f"{context} takes {len(pos_params)} positional argument"
+                     f"{'s' if len(pos_params) != 1 else ''} ({takes}), got {len(positional)}",
+                     extra_span, "use name=value for the other parameters" if kw_params else None)
+        ok = False
+    for param, (value, span) in zip(pos_params, positional):
+        ok &= _put(param, value, span, context, values, spans, errors)
+    by_name = {p.name: p for p in (*pos_params, *kw_params)}
+    for key, (value, span, name_span) in keywords.items():
+        param = by_name.get(key)
+        if param is None:
+            hint = did_you_mean(key, [p.name for p in kw_params]) if kw_params else f"{context} takes no name=value parameters"
+            errors.error(f"unknown parameter '{key}' for {context}", name_span, hint)
+            ok = False
+            continue
+        if param.name in values:
+            errors.error(f"{context}: {key} is given twice", name_span)
+            ok = False
+            continue
+        ok &= _put(param, value, span, context, values, spans, errors)
+    for param in (*pos_params, *kw_params):
+        if param.name not in values:
+            if param.required:
+                errors.error(f"{context} needs {param.name} ({param.describe()})", stmt.keyword_span,
+                             f"e.g. {_example(context, param)}")
+                ok = False
+            else:
+                values[param.name] = param.default
+    return Call(name, variant, values, spans, stmt) if ok else None
+
+
+def _put(param, value, span, context, values, spans, errors) -> bool:
+    try:
+        values[param.name] = coerce(param, value, span, context)
+        spans[param.name] = span
+        return True
+    except ValueError_ as e:
+        errors.error(e.message, e.span, e.hint)
+        return False
+
+
+def _example(context: str, param: P) -> str:
+    sample = {"int": "1", "float": "0.1", "bool": "true", "string": '"file"', "node": "h1",
+              "floats": "(0.9, 0.999)"}.get(param.type, param.choices[0] if param.choices else "1")
+    return f"{context} {param.name}={sample}"

@@ -1,0 +1,130 @@
+"""Diagnostics: source spans, errors and warnings, and their `FILE:LINE:COL` rendering with a caret."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of the source: 1-based line and column of its first and last character (end exclusive)."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @staticmethod
+    def point(line: int, column: int) -> "Span":
+        """A one-character span at (line, column)."""
+        return Span(line, column, line, column + 1)
+
+    def to_dict(self) -> dict:
+        """The span as plain values (for JSON)."""
+        return {"line": self.line, "column": self.column,
+                "end_line": self.end_line, "end_column": self.end_column}
+
+
+@dataclass(frozen=True)
+class Source:
+    """The text of a spec and the name it is reported under (a path or `<string>`)."""
+
+    name: str
+    text: str
+    lines: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "lines", tuple(self.text.splitlines()))
+
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based line, or '' past the end."""
+        return self.lines[line - 1] if 1 <= line <= len(self.lines) else ""
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One error or warning at a span, with an optional hint and a short code (lints have codes)."""
+
+    severity: str  # "error" or "warning"
+    message: str
+    span: Span | None
+    hint: str | None = None
+    code: str | None = None
+
+    def render(self, source: Source | None) -> str:
+        """`FILE:LINE:COL: severity: message`, then the source line, a caret under the span, the hint."""
+        name = source.name if source else "<string>"
+        if self.span is None:
+            head = f"{name}: {self.severity}: {self.message}"
+            return head + (f"\n  hint: {self.hint}" if self.hint else "")
+        sp = self.span
+        out = [f"{name}:{sp.line}:{sp.column}: {self.severity}: {self.message}"]
+        text = source.line_text(sp.line) if source else ""
+        if text.strip():
+            shown = text.expandtabs(1)
+            width = sp.end_column - sp.column if sp.end_line == sp.line else len(text) - sp.column + 1
+            width = max(1, min(width, len(shown) - sp.column + 2))
+            out.append(f"  {sp.line:>4} | {shown}")
+            out.append("       | " + " " * (sp.column - 1) + "^" + "~" * (width - 1))
+        if self.hint:
+            out.append(f"  hint: {self.hint}")
+        return "\n".join(out)
+
+
+def sort_key(d: Diagnostic) -> tuple:
+    """Order diagnostics by position; those without a span come first."""
+    return (0, 0, 0) if d.span is None else (1, d.span.line, d.span.column)
+
+
+class SpecError(Exception):
+    """A spec that cannot be compiled: carries every diagnostic found (errors and warnings)."""
+
+    def __init__(self, diagnostics: list[Diagnostic], source: Source | None):
+        self.diagnostics = sorted(diagnostics, key=sort_key)
+        self.source = source
+        super().__init__(self.render())
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        """The diagnostics of severity error."""
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    def render(self) -> str:
+        """All diagnostics, rendered, followed by a count line."""
+        parts = [d.render(self.source) for d in self.diagnostics]
+        n = len(self.errors)
+        parts.append(f"{n} error{'s' if n != 1 else ''}")
+        return "\n".join(parts)
+
+
+class Collector:
+    """Gathers diagnostics during a pass so all of a file's errors are reported in one run."""
+
+    def __init__(self):
+        self.items: list[Diagnostic] = []
+
+    def error(self, message: str, span: Span | None, hint: str | None = None) -> None:
+        """Record an error."""
+        self.items.append(Diagnostic("error", message, span, hint))
+
+    def warning(self, message: str, span: Span | None, hint: str | None = None,
+                code: str | None = None) -> None:
+        """Record a warning (a lint)."""
+        self.items.append(Diagnostic("warning", message, span, hint, code))
+
+    @property
+    def has_errors(self) -> bool:
+        """Whether any error was recorded."""
+        return any(d.severity == "error" for d in self.items)
+
+
+def did_you_mean(word: str, choices) -> str | None:
+    """A hint naming the closest of `choices` to a misspelt `word`, or listing them when none is close."""
+    import difflib
+
+    choices = sorted(set(choices))
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    if len(choices) <= 12:
+        return "expected one of: " + ", ".join(choices)
+    return None

@@ -1,0 +1,207 @@
+"""Text to AST: the Lark LALR parser, syntax errors turned into netc diagnostics."""
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from . import ast
+from .diagnostics import Collector, Diagnostic, Source, Span, SpecError
+
+MAX_SYNTAX_ERRORS = 20
+
+# What a terminal is called in a message ("expected a value").
+TERMINAL_NAMES = {
+    "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "LBRACE": "'{'", "RBRACE": "'}'",
+    "_NL": "a newline", "SEMICOLON": "';'", "LPAR": "'('", "RPAR": "')'", "EQUAL": "'='",
+    "COMMA": "','", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "AS": "'as'",
+    "$END": "the end of the file",
+}
+VALUE_TERMINALS = {"NAME", "NUMBER", "STRING", "LPAR", "MINUS", "PLUS"}
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> Lark:
+    grammar = resources.files(__package__).joinpath("grammar.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+def parse(source: Source) -> ast.SpecFile:
+    """Parse a spec's text into an AST; raises SpecError with every syntax error found."""
+    errors = Collector()
+    error_lines: set[int] = set()
+
+    def on_error(e: UnexpectedInput) -> bool:
+        if e.line not in error_lines:
+            error_lines.add(e.line)
+            errors.items.append(_describe(e, source))
+        if isinstance(e, UnexpectedToken) and e.token.type == "$END":
+            return False
+        return len(errors.items) < MAX_SYNTAX_ERRORS
+
+    try:
+        tree = _parser().parse(source.text, on_error=on_error)
+    except UnexpectedInput as e:  # unrecoverable (end of file): already recorded by on_error
+        if not errors.items:
+            errors.items.append(_describe(e, source))
+        tree = None
+    if errors.items or tree is None:
+        raise SpecError(errors.items, source)
+    return ast.SpecFile(source, tuple(_section(t) for t in tree.children))
+
+
+def _describe(e: UnexpectedInput, source: Source) -> Diagnostic:
+    """A readable diagnostic for one of Lark's parse errors."""
+    if isinstance(e, UnexpectedCharacters):
+        ch = source.text[e.pos_in_stream] if e.pos_in_stream < len(source.text) else "?"
+        hint = {"'": "strings use double quotes", ":": "statements end at a newline or ';'",
+                "[": "tuples use parentheses: (0.9, 0.999)", "]": "tuples use parentheses: (0.9, 0.999)"}.get(ch)
+        if hint is None and ch == '"':
+            hint = "a string must close on the line it opens"
+        return Diagnostic("error", f"unexpected character {ch!r}", Span.point(e.line, e.column), hint)
+    assert isinstance(e, UnexpectedToken)
+    tok = e.token
+    expected = {t for t in e.expected if not t.startswith("__")}
+    if tok.type == "$END":
+        line, col = _end_position(source)
+        opened = _unclosed_brace(source.text)
+        if opened is not None:
+            return Diagnostic("error", "unexpected end of file: a '{' is not closed", Span.point(*opened),
+                              f"add a '}}' to close the '{{' at line {opened[0]}, column {opened[1]}")
+        return Diagnostic("error", "unexpected end of file", Span.point(line, col),
+                          "expected " + _expected_text(expected))
+    span = Span(tok.line, tok.column, tok.end_line or tok.line, tok.end_column or tok.column + 1)
+    prev = getattr(e, "interactive_parser", None)
+    prev_type = _previous_token_type(source.text, tok.start_pos)
+    if prev_type == "=" and expected & VALUE_TERMINALS:
+        return Diagnostic("error", "missing value after '='", span,
+                          "write a value after '=', e.g. p=0.5, init=he, path=\"data.npz\"")
+    if tok.type == "RBRACE" and "RBRACE" not in expected:
+        return Diagnostic("error", "unmatched '}'", span, "remove it, or add the '{' it closes")
+    if tok.type == "EQUAL":
+        return Diagnostic("error", "unexpected '='", span,
+                          "parameters are written name=value, after the statement's keyword")
+    del prev
+    shown = "a newline" if tok.type == "_NL" else repr(str(tok))
+    return Diagnostic("error", f"unexpected {shown}", span, "expected " + _expected_text(expected))
+
+
+def _expected_text(expected: set[str]) -> str:
+    names = sorted({TERMINAL_NAMES.get(t, t.lower()) for t in expected})
+    return " or ".join(names) if len(names) <= 4 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _previous_token_type(text: str, pos: int) -> str:
+    """The last non-blank character before `pos` (enough to recognise a dangling '=')."""
+    i = pos - 1
+    while i >= 0 and text[i] in " \t\r\f\n":
+        i -= 1
+    return text[i] if i >= 0 else ""
+
+
+def _end_position(source: Source) -> tuple[int, int]:
+    lines = source.text.split("\n")
+    return len(lines), len(lines[-1]) + 1
+
+
+def _unclosed_brace(text: str) -> tuple[int, int] | None:
+    """The (line, column) of the innermost '{' never closed, skipping strings and comments."""
+    stack: list[tuple[int, int]] = []
+    line, col, i, n = 1, 1, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] not in '"\n':
+                j += 2 if text[j] == "\\" else 1
+            col += j + 1 - i
+            i = j + 1
+            continue
+        if c == "{":
+            stack.append((line, col))
+        elif c == "}" and stack:
+            stack.pop()
+        if c == "\n":
+            line, col = line + 1, 1
+        else:
+            col += 1
+        i += 1
+    return stack[-1] if stack else None
+
+
+# --- tree to AST -------------------------------------------------------------------------------
+
+def _span(node) -> Span:
+    if isinstance(node, Token):
+        return Span(node.line, node.column, node.end_line, node.end_column)
+    m = node.meta
+    return Span(m.line, m.column, m.end_line, m.end_column)
+
+
+def _section(t: Tree) -> ast.Section:
+    kind, name, params, body = t.children
+    return ast.Section(
+        span=_span(t), kind=str(kind), kind_span=_span(kind),
+        name=str(name) if name is not None else None,
+        name_span=_span(name) if name is not None else None,
+        params=tuple(_param(p) for p in params.children if p is not None) if params is not None else None,
+        body=_body(body),
+    )
+
+
+def _param(t: Tree) -> ast.Param:
+    name, default = t.children
+    return ast.Param(_span(t), str(name), _expr(default) if default is not None else None)
+
+
+def _body(t: Tree) -> tuple[ast.Statement, ...]:
+    return tuple(_stmt(c) for c in t.children if isinstance(c, Tree))
+
+
+def _stmt(t: Tree) -> ast.Statement:
+    keyword, *rest = t.children
+    args, (as_tok, alias, body) = rest[:-3], rest[-3:]
+    return ast.Statement(
+        span=_span(t), keyword=str(keyword), keyword_span=_span(keyword),
+        args=tuple(_arg(a) for a in args),
+        alias=str(alias) if alias is not None else None,
+        alias_span=_span(alias) if alias is not None else None,
+        body=_body(body) if body is not None else None,
+        body_span=_span(body) if body is not None else None,
+    )
+
+
+def _arg(t) -> ast.Arg:
+    if isinstance(t, Tree) and t.data == "keyword":
+        name, value = t.children
+        return ast.Keyword(_span(t), str(name), _span(name), _expr(value))
+    return _expr(t)
+
+
+def _expr(t) -> ast.Expr:
+    kind = t.data
+    if kind == "number":
+        text = str(t.children[0])
+        is_int = text.isdigit()
+        return ast.Number(_span(t), int(text) if is_int else float(text))
+    if kind == "string":
+        raw = str(t.children[0])[1:-1]
+        return ast.String(_span(t), raw.encode("utf-8").decode("unicode_escape") if "\\" in raw else raw)
+    if kind == "ident":
+        return ast.Ident(_span(t), str(t.children[0]))
+    if kind == "tuple":
+        return ast.TupleExpr(_span(t), tuple(_expr(c) for c in t.children if c is not None))
+    if kind == "neg":
+        return ast.Neg(_span(t), _expr(t.children[1]))
+    if kind == "pos":
+        return _expr(t.children[1])
+    if kind == "binop":
+        left, op, right = t.children
+        return ast.BinOp(_span(t), str(op), _expr(left), _expr(right))
+    raise AssertionError(f"unknown tree {kind}")

@@ -1,0 +1,246 @@
+"""The statement schema: every statement of the language, its parameters, types, defaults and docs.
+
+One table that validation, error hints, the CLI's `--set` and the language reference all read.
+A statement whose first positional argument picks a variant (`optimizer adam`, `source digits`)
+lists its variants, each with the parameters it takes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+REQUIRED = object()
+MAX_WIDTH = 1_000_000  # a sanity bound, so a typo cannot ask for a terabyte of weights
+
+
+@dataclass(frozen=True)
+class P:
+    """One parameter: its type ('int', 'float', 'bool', 'choice', 'string', 'floats', 'node'),
+    default (REQUIRED if none), range, options, and a one-line doc."""
+
+    name: str
+    type: str
+    default: Any = REQUIRED
+    doc: str = ""
+    min: float | None = None
+    max: float | None = None
+    min_open: bool = False
+    max_open: bool = False
+    choices: tuple[str, ...] = ()
+    length: int | None = None  # for 'floats' tuples
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def describe(self) -> str:
+        """The expected value in words: 'an integer >= 1', 'one of he, xavier'."""
+        if self.type == "choice":
+            return "one of " + ", ".join(self.choices)
+        what = {"int": "an integer", "float": "a number", "bool": "true or false",
+                "string": "a string in double quotes", "word": "a name or a string", "node": "the name of an earlier node",
+                "floats": f"a tuple of {self.length} numbers, like (0.9, 0.999)"}[self.type]
+        lo = None if self.min is None else (f"> {self.min:g}" if self.min_open else f">= {self.min:g}")
+        hi = None if self.max is None else (f"< {self.max:g}" if self.max_open else f"<= {self.max:g}")
+        bounds = " and ".join(b for b in (lo, hi) if b)
+        return f"{what} {bounds}" if bounds else what
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The parameters a statement takes after a variant name (`adam` of `optimizer adam`)."""
+
+    positional: tuple[P, ...] = ()
+    keywords: tuple[P, ...] = ()
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Stmt:
+    """A statement: its section, positional and keyword parameters, or variants picked by the first
+    positional option; `multiple` for statements that may appear more than once in their section."""
+
+    keyword: str
+    section: str  # 'model', 'data' or 'train'
+    doc: str
+    positional: tuple[P, ...] = ()
+    keywords: tuple[P, ...] = ()
+    variants: dict[str, Variant] | None = None
+    multiple: bool = False
+    aliases: tuple[str, ...] = field(default=())
+
+
+def _width(name: str, doc: str) -> P:
+    return P(name, "int", doc=doc, min=1, max=MAX_WIDTH)
+
+
+INITS = ("he", "xavier", "lecun", "normal", "uniform", "zeros")
+_INIT = P("init", "choice", "he", "weight initialization", choices=INITS)
+_STD = P("std", "float", 0.01, "standard deviation for init=normal", min=0, min_open=True)
+_BIAS = P("bias", "bool", True, "add a learned bias")
+_EPS = P("eps", "float", 1e-5, "added to the variance inside the square root", min=0, min_open=True)
+_AFFINE = P("affine", "bool", True, "learn a scale gamma and shift beta per unit")
+_PROB = dict(min=0, max=1, max_open=True)
+_LR = dict(min=0, min_open=True)
+
+
+def _model(keyword, doc, positional=(), keywords=()):
+    return Stmt(keyword, "model", doc, tuple(positional), tuple(keywords), multiple=True)
+
+
+MODEL = [
+    _model("input", "the input vector's width; the model's first statement",
+           [_width("features", "number of input features")]),
+    _model("dense", "affine layer y = x W + b, W of shape (in, N)",
+           [_width("units", "output width N")], [_INIT, _STD, _BIAS]),
+    _model("maxout", "k affine maps of width N, element-wise max",
+           [_width("units", "output width N")],
+           [P("k", "int", 2, "number of affine pieces", min=1, max=64), _INIT, _STD, _BIAS]),
+    _model("relu", "max(0, x)"),
+    _model("sigmoid", "1 / (1 + exp(-x))"),
+    _model("tanh", "hyperbolic tangent"),
+    _model("selu", "scaled ELU with the self-normalizing constants"),
+    _model("mish", "x * tanh(softplus(x))"),
+    _model("leaky_relu", "x for x > 0, slope * x otherwise",
+           keywords=[P("slope", "float", 0.01, "slope for negative inputs")]),
+    _model("elu", "x for x > 0, alpha * (exp(x) - 1) otherwise",
+           keywords=[P("alpha", "float", 1.0, "saturation value for negative inputs", min=0)]),
+    _model("gelu", "x * Phi(x)",
+           keywords=[P("approx", "choice", "tanh", "tanh approximation or the exact erf form",
+                       choices=("tanh", "none"))]),
+    _model("swish", "x * sigmoid(x) (alias: silu)"),
+    _model("softplus", "(1/beta) log(1 + exp(beta x))",
+           keywords=[P("beta", "float", 1.0, "sharpness", min=0, min_open=True)]),
+    _model("prelu", "leaky ReLU with a learned slope per unit",
+           keywords=[P("init", "float", 0.25, "initial slope")]),
+    _model("batchnorm", "batch normalization over the batch (training) or running statistics (evaluation)",
+           keywords=[P("momentum", "float", 0.1, "weight of the new batch in the running statistics",
+                       min=0, max=1, min_open=True), _EPS, _AFFINE,
+                     P("stats", "choice", "ema", "running statistics: exponential or cumulative average",
+                       choices=("ema", "average"))]),
+    _model("layernorm", "normalizes each example over its features", keywords=[_EPS, _AFFINE]),
+    _model("dropout", "zero units at random in training",
+           [P("p", "float", None, "probability of DROPPING a unit (default 0.5)", **_PROB)],
+           [P("keep", "float", None, "probability of keeping a unit (instead of P)", min=0, max=1,
+              min_open=True),
+            P("mode", "choice", "inverted", "where the 1/(1-P) scaling happens",
+              choices=("inverted", "vanilla"))]),
+    _model("softmax", "explicit output probabilities (for inference files)"),
+    _model("add", "adds the stream and an earlier node's output (residual)",
+           [P("node", "node", doc="the earlier node (or block call) to add")]),
+    _model("concat", "concatenates the stream and an earlier node's output",
+           [P("node", "node", doc="the earlier node (or block call) to concatenate")]),
+    _model("repeat", "the statements of its { } body N times in a row",
+           [P("count", "int", doc="how many times", min=1, max=10_000)]),
+]
+ALIASES = {"silu": "swish"}
+DROPOUT_DEFAULT_P = 0.5
+
+_N = P("n", "int", 200, "number of examples in all (before the split)", min=2, max=10_000_000)
+_NOISE = lambda d: P("noise", "float", d, "noise level", min=0)  # noqa: E731
+_CLASSES = P("classes", "int", 3, "number of classes", min=2, max=100)
+
+DATA = [
+    Stmt("source", "data", "where examples come from", variants={
+        "digits": Variant(doc="the bundled 8x8 digits (1797 examples, 64 features, 10 classes)"),
+        "breast_cancer": Variant(doc="the bundled Wisconsin breast cancer set (569 x 30, binary)"),
+        "diabetes": Variant(doc="the bundled diabetes set (442 x 10, raw-scale regression)"),
+        "path": Variant(keywords=(
+            P("label", "word", "last", "csv: the label column: first, last or a column name"),
+            P("header", "choice", "auto", "csv: whether the first row is a header",
+              choices=("auto", "true", "false")),
+        ), doc='a file: "f.npz" (arrays x and y) or "f.csv" / "f.csv.gz"'),
+        "idx": Variant(keywords=(P("images", "string", doc="IDX images file (gzipped or not)"),
+                                 P("labels", "string", doc="IDX labels file (gzipped or not)")),
+                       doc="MNIST-format IDX files"),
+        "moons": Variant(keywords=(_N, _NOISE(0.1)), doc="two interleaved half circles"),
+        "spirals": Variant(keywords=(P("n", "int", 300, _N.doc, min=2, max=10_000_000), _NOISE(0.1),
+                                     _CLASSES), doc="interleaved spirals"),
+        "blobs": Variant(keywords=(P("n", "int", 300, _N.doc, min=2, max=10_000_000), _NOISE(1.0),
+                                   _CLASSES), doc="Gaussian clusters"),
+        "xor": Variant(keywords=(_N, _NOISE(0.1)), doc="the four-cluster XOR problem"),
+        "gaussian": Variant(keywords=(
+            P("n", "int", 256, _N.doc, min=2, max=10_000_000),
+            P("features", "int", 64, "input width", min=1, max=MAX_WIDTH),
+            P("classes", "int", None, "random labels in [0, classes); default: the output width",
+              min=2, max=MAX_WIDTH)),
+            doc="standard normal inputs, for activation-statistics experiments"),
+    }),
+    Stmt("split", "data", "train fraction; the rest is validation",
+         [P("fraction", "float", 0.8, "train fraction", min=0, max=1, min_open=True)]),
+    Stmt("validation", "data", "a separate validation file instead of a split",
+         [P("path", "string", doc='"f.npz" or "f.csv"')]),
+    Stmt("standardize", "data", "zero mean, unit variance inputs (training-split statistics)"),
+    Stmt("minmax", "data", "inputs scaled to [0, 1] (training-split statistics)"),
+    Stmt("shuffle", "data", "shuffle before splitting and every epoch",
+         [P("enabled", "bool", True, "true or false")]),
+]
+
+LOSSES = ("cross_entropy", "mse", "bce", "hinge")
+CLASSIFICATION_LOSSES = ("cross_entropy", "bce", "hinge")
+
+TRAIN = [
+    Stmt("loss", "train", "the loss", [P("kind", "choice", "cross_entropy", "the loss", choices=LOSSES)]),
+    Stmt("optimizer", "train", "the update rule", variants={
+        "sgd": Variant(keywords=(P("lr", "float", 0.01, "learning rate", **_LR),
+                                 P("momentum", "float", 0.0, "momentum", min=0, max=1, max_open=True),
+                                 P("nesterov", "bool", False, "Nesterov momentum"))),
+        "rmsprop": Variant(keywords=(P("lr", "float", 0.01, "learning rate", **_LR),
+                                     P("alpha", "float", 0.99, "smoothing constant", min=0, max=1,
+                                       max_open=True),
+                                     P("eps", "float", 1e-8, "added to the denominator", min=0,
+                                       min_open=True))),
+        "adam": Variant(keywords=(P("lr", "float", 1e-3, "learning rate", **_LR),
+                                  P("betas", "floats", (0.9, 0.999), "moment decay rates", length=2,
+                                    min=0, max=1, max_open=True),
+                                  P("eps", "float", 1e-8, "added to the denominator", min=0,
+                                    min_open=True))),
+    }),
+    Stmt("schedule", "train", "learning-rate schedule, applied per epoch", variants={
+        "step": Variant(keywords=(P("every", "int", doc="epochs between decays", min=1),
+                                  P("gamma", "float", 0.1, "decay factor", min=0, min_open=True))),
+        "exponential": Variant(keywords=(P("gamma", "float", doc="decay factor per epoch", min=0,
+                                           min_open=True),)),
+        "cosine": Variant(keywords=(P("min_lr", "float", 0.0, "the final learning rate", min=0),)),
+    }),
+    Stmt("batch", "train", "minibatch size", [P("size", "int", 32, "examples per batch", min=1)]),
+    Stmt("epochs", "train", "passes over the training split",
+         [P("count", "int", 10, "number of epochs", min=1, max=1_000_000)]),
+    Stmt("regularize", "train", "weight penalty, on weights only (not biases nor norm parameters)",
+         variants={
+             "l2": Variant(positional=(P("strength", "float", doc="penalty strength", min=0),)),
+             "l1": Variant(positional=(P("strength", "float", doc="penalty strength", min=0),)),
+             "elastic": Variant(keywords=(P("l1", "float", doc="L1 strength", min=0),
+                                          P("l2", "float", doc="L2 strength", min=0))),
+         }),
+    Stmt("clip", "train", "gradient clipping", variants={
+        "value": Variant(positional=(P("limit", "float", doc="clip each entry to [-V, V]", min=0,
+                                       min_open=True),)),
+        "norm": Variant(positional=(P("limit", "float", doc="rescale the global norm to at most V",
+                                      min=0, min_open=True),)),
+    }),
+    Stmt("early_stop", "train", "stop when the metric stops improving; restores the best weights",
+         keywords=[P("patience", "int", 5, "epochs without improvement", min=1),
+                   P("metric", "choice", "val_loss", "what to watch", choices=("val_loss", "val_accuracy")),
+                   P("min_delta", "float", 0.0, "smallest change that counts as improvement", min=0)]),
+    Stmt("seed", "train", "seeds initialization, shuffling and dropout masks",
+         [P("value", "int", 0, "the seed", min=0, max=2**32 - 1)]),
+]
+
+SECTIONS = {
+    "model": "the network, as a stream of layers (exactly one)",
+    "data": "where examples come from and how they are prepared (at most one)",
+    "train": "loss, optimizer and the training loop's settings (at most one)",
+    "block": "a reusable group of model statements with parameters (any number)",
+}
+
+STATEMENTS: dict[str, dict[str, Stmt]] = {
+    "model": {s.keyword: s for s in MODEL},
+    "data": {s.keyword: s for s in DATA},
+    "train": {s.keyword: s for s in TRAIN},
+}
+
+
+def lookup(section: str, keyword: str) -> Stmt | None:
+    """The schema entry of `keyword` in `section` ('model', 'data' or 'train'), aliases resolved."""
+    return STATEMENTS[section].get(ALIASES.get(keyword, keyword))
