@@ -9,9 +9,25 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, ClassVar, Mapping
 
+import numpy as np
+
 
 class ShapeError(Exception):
     """An op cannot accept its input widths; `message` and `hint` are shown at the statement."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class RuntimeSpecError(Exception):
+    """The data reaching a kernel breaks one of the op's run-time requirements.
+
+    Raised with a plain message (and an optional hint); the executor adds the node's name and the
+    statement's source position before showing it, e.g. "batchnorm needs at least 2 examples per
+    batch in training mode (got 1)".
+    """
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -29,6 +45,20 @@ class Kernel:
     Subclasses set `op`, `arity` (number of inputs), `params` and `buffers` (names, in order) and
     override what differs. Shapes are per example: the batch dimension is implicit, so a node's
     output is (B, out_width).
+
+    The run-time interface, implemented by every registered kernel:
+
+    - `init_state(rng, dtype)`: initial values of the parameters and buffers.
+    - `forward(ctx, xs, state, training, rng) -> y`: xs are the inputs, each (B, in_width) (the
+      input op gets `[x]` too); saves what `backward` needs on `ctx`, by name.
+    - `backward(ctx, dy, state) -> (dxs, dparams)`: the gradients with respect to each input (same
+      order as xs) and to each learned parameter (by name, the names of `param_shapes()`).
+
+    Conventions every kernel keeps: the output has the dtype of its input (float32 stays float32:
+    no Python-float or float64 constant upcasts the arrays); `forward` never writes into xs and
+    `backward` never writes into dy, but the arrays they return may alias them (identity, add,
+    concat), so callers must not modify returned arrays in place; state is only written in place
+    by forward in training mode (batch-norm running statistics).
     """
 
     op: ClassVar[str] = ""
@@ -56,6 +86,23 @@ class Kernel:
     def buffer_shapes(self) -> dict[str, tuple[int, ...]]:
         """Non-learned state (batch-norm running statistics): name -> shape."""
         return {}
+
+    def init_state(self, rng: np.random.Generator, dtype: Any) -> dict[str, np.ndarray]:
+        """Initial values of the parameters and buffers, keyed by the names of `param_shapes()` and
+        `buffer_shapes()`. The default serves ops that have neither (an empty dict)."""
+        assert not self.param_shapes() and not self.buffer_shapes(), (
+            f"{self.op} declares parameters or buffers, so it must override init_state")
+        return {}
+
+    def forward(self, ctx: Ctx, xs: list[np.ndarray], state: dict[str, np.ndarray],
+                training: bool, rng: np.random.Generator) -> np.ndarray:
+        """The op's output (B, out_width) for inputs xs (each (B, in_width)); saves on ctx."""
+        raise NotImplementedError(f"kernel '{self.op}' has no forward pass")
+
+    def backward(self, ctx: Ctx, dy: np.ndarray, state: dict[str, np.ndarray]
+                 ) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+        """dy (B, out_width) -> ([dL/dx for x in xs], {param name: dL/dparam})."""
+        raise NotImplementedError(f"kernel '{self.op}' has no backward pass")
 
     def param_count(self) -> int:
         """Number of learned scalars (buffers are not counted)."""

@@ -1,9 +1,45 @@
 """Dropout, inverted and vanilla: (B, D) -> (B, D)."""
 from __future__ import annotations
 
+import numpy as np
+
 from .base import Kernel, register
 
 
 @register
 class Dropout(Kernel):
+    """Zero each unit with probability p (the probability of DROPPING) in training.
+
+    mode=inverted: training scales survivors by 1/(1-p), evaluation is the identity.
+    mode=vanilla: training does not scale, evaluation multiplies by (1-p).
+    Either way the expected training output equals the evaluation output. The mask is drawn from
+    the `rng` given to forward (a unit is kept where a uniform draw is >= p), so the same seeded
+    generator gives the same mask. p = 0 is exactly the identity and draws nothing.
+    x (B, D) -> (B, D).
+    """
+
     op = "dropout"
+
+    def forward(self, ctx, xs, state, training, rng):
+        x = xs[0]
+        p = float(self.attrs["p"])
+        inverted = self.attrs.get("mode", "inverted") == "inverted"
+        if p == 0.0:
+            ctx.mask = None
+            return x
+        if not training:
+            ctx.mask = None if inverted else 1.0 - p
+            return x if inverted else x * (1.0 - p)
+        # NOTE: Generator.random draws float32 or float64 directly; other dtypes go via float64.
+        draw = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+        keep = rng.random(x.shape, dtype=draw) >= p
+        mask = keep.astype(x.dtype)
+        if inverted:
+            mask *= 1.0 / (1.0 - p)
+        ctx.mask = mask
+        return x * mask
+
+    def backward(self, ctx, dy, state):
+        if ctx.mask is None:
+            return [dy], {}
+        return [dy * ctx.mask], {}

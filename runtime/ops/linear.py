@@ -1,12 +1,15 @@
 """Affine ops: input, dense, maxout."""
 from __future__ import annotations
 
-from .base import Kernel, register
+import numpy as np
+
+from ..init import init_weights
+from .base import Kernel, RuntimeSpecError, register
 
 
 @register
 class Input(Kernel):
-    """The network's input: (B, features) -> (B, features)."""
+    """The network's input: (B, features) -> (B, features), the same array (identity)."""
 
     op = "input"
     arity = 0
@@ -14,6 +17,18 @@ class Input(Kernel):
     @classmethod
     def infer_width(cls, attrs, in_widths):
         return attrs["features"]
+
+    def forward(self, ctx, xs, state, training, rng):
+        x = xs[0]
+        if x.ndim != 2 or x.shape[1] != self.out_width:
+            raise RuntimeSpecError(
+                f"input expects examples of {self.out_width} features, got an array of shape "
+                f"{x.shape}",
+                hint=f"the data's feature count must match 'input {self.out_width}'")
+        return x
+
+    def backward(self, ctx, dy, state):
+        return [dy], {}
 
 
 @register
@@ -33,10 +48,35 @@ class Dense(Kernel):
             shapes["b"] = (self.out_width,)
         return shapes
 
+    def init_state(self, rng, dtype):
+        d, n = self.in_widths[0], self.out_width
+        state = {"W": init_weights(self.attrs["init"], (d, n), d, n, rng, dtype,
+                                   std=self.attrs.get("std", 0.01))}
+        if self.attrs.get("bias", True):
+            state["b"] = np.zeros(n, dtype)
+        return state
+
+    def forward(self, ctx, xs, state, training, rng):
+        x = xs[0]
+        ctx.x = x
+        y = x @ state["W"]
+        if self.attrs.get("bias", True):
+            y += state["b"]
+        return y
+
+    def backward(self, ctx, dy, state):
+        grads = {"W": ctx.x.T @ dy}
+        if self.attrs.get("bias", True):
+            grads["b"] = dy.sum(axis=0)
+        return [dy @ state["W"].T], grads
+
 
 @register
 class Maxout(Kernel):
-    """k affine maps of width N, element-wise max: x (B, D) -> (B, N); W (k, D, N), b (k, N)."""
+    """k affine maps of width N, element-wise max: x (B, D) -> (B, N); W (k, D, N), b (k, N).
+
+    y[b, n] = max_j (x W[j] + b[j])[b, n]. At a tie the first maximal map takes the gradient.
+    """
 
     op = "maxout"
     params = ("W", "b")
@@ -51,3 +91,40 @@ class Maxout(Kernel):
         if self.attrs.get("bias", True):
             shapes["b"] = (k, self.out_width)
         return shapes
+
+    def init_state(self, rng, dtype):
+        k, d, n = self.attrs["k"], self.in_widths[0], self.out_width
+        state = {"W": init_weights(self.attrs["init"], (k, d, n), d, n, rng, dtype,
+                                   std=self.attrs.get("std", 0.01))}
+        if self.attrs.get("bias", True):
+            state["b"] = np.zeros((k, n), dtype)
+        return state
+
+    def forward(self, ctx, xs, state, training, rng):
+        x = xs[0]
+        z = np.matmul(x, state["W"])  # (B, D) @ (k, D, N) -> (k, B, N): k GEMMs, W not copied
+        if self.attrs.get("bias", True):
+            z += state["b"][:, None, :]
+        idx = z.argmax(axis=0)  # (B, N): which map wins each unit
+        ctx.x, ctx.idx = x, idx
+        return np.take_along_axis(z, idx[None], axis=0)[0]
+
+    def backward(self, ctx, dy, state):
+        x, idx, W = ctx.x, ctx.idx, state["W"]
+        k = W.shape[0]
+        dx = None
+        dW = np.empty_like(W)
+        db = np.empty((k, dy.shape[1]), dy.dtype) if self.attrs.get("bias", True) else None
+        for j in range(k):  # k is small (2..5): k GEMMs of the routed gradient
+            dz = np.where(idx == j, dy, 0)
+            np.matmul(x.T, dz, out=dW[j])
+            if db is not None:
+                dz.sum(axis=0, out=db[j])
+            if dx is None:
+                dx = dz @ W[j].T
+            else:
+                dx += dz @ W[j].T
+        grads = {"W": dW}
+        if db is not None:
+            grads["b"] = db
+        return [dx], grads

@@ -1,16 +1,36 @@
-"""Normalization ops: batchnorm and layernorm, (B, D) -> (B, D)."""
+"""Normalization ops: batchnorm and layernorm, (B, D) -> (B, D).
+
+Both normalize u = (x - mean) / sqrt(var + eps) with the biased variance and, when affine, return
+gamma * u + beta. Their backward passes are the closed form of the course notes: with g = gamma
+* dy (the gradient with respect to u), over the axis the statistics were taken on (n entries),
+
+    dx = (1 / sqrt(var + eps)) * (g - mean(g) - u * mean(g * u)),
+
+which is the gradient through the mean and the variance, not only through the centring.
+"""
 from __future__ import annotations
 
-from .base import Kernel, register
+import numpy as np
+
+from .base import Kernel, RuntimeSpecError, register
+
+
+def _affine_state(d: int, dtype) -> dict[str, np.ndarray]:
+    return {"gamma": np.ones(d, dtype), "beta": np.zeros(d, dtype)}
 
 
 @register
 class BatchNorm(Kernel):
-    """Batch normalization over the batch axis; gamma, beta (D,); running_mean, running_var (D,)."""
+    """Batch normalization over the batch axis: x (B, D) -> (B, D).
+
+    Params gamma, beta (D,) when affine. Buffers running_mean, running_var (D,) and num_batches
+    () (int64: training batches seen, PyTorch's num_batches_tracked). Training normalizes with
+    the batch statistics and updates the buffers in place; evaluation uses the running ones.
+    """
 
     op = "batchnorm"
     params = ("gamma", "beta")
-    buffers = ("running_mean", "running_var")
+    buffers = ("running_mean", "running_var", "num_batches")
 
     def param_shapes(self):
         d = self.in_widths[0]
@@ -18,12 +38,84 @@ class BatchNorm(Kernel):
 
     def buffer_shapes(self):
         d = self.in_widths[0]
-        return {"running_mean": (d,), "running_var": (d,)}
+        return {"running_mean": (d,), "running_var": (d,), "num_batches": ()}
+
+    def init_state(self, rng, dtype):
+        d = self.in_widths[0]
+        state = _affine_state(d, dtype) if self.attrs.get("affine", True) else {}
+        state["running_mean"] = np.zeros(d, dtype)
+        state["running_var"] = np.ones(d, dtype)
+        state["num_batches"] = np.zeros((), np.int64)
+        return state
+
+    def forward(self, ctx, xs, state, training, rng):
+        x = xs[0]
+        eps = float(self.attrs["eps"])
+        ctx.training = training
+        if not training:
+            inv = 1.0 / np.sqrt(state["running_var"] + eps)
+            u = x - state["running_mean"]
+            u *= inv
+        else:
+            n = x.shape[0]
+            if n < 2:
+                raise RuntimeSpecError(
+                    f"batchnorm needs at least 2 examples per batch in training mode (got {n})",
+                    hint="use a larger batch (or drop the last incomplete batch), or layernorm")
+            mu = x.mean(axis=0)
+            u = x - mu
+            var = np.einsum("ij,ij->j", u, u)
+            var *= 1.0 / n  # biased batch variance
+            inv = 1.0 / np.sqrt(var + eps)
+            u *= inv
+            self._update_running(state, mu, var, n)
+        ctx.u, ctx.inv = u, inv
+        if not self.attrs.get("affine", True):
+            return u
+        y = u * state["gamma"]
+        y += state["beta"]
+        return y
+
+    def _update_running(self, state, mu, var, n):
+        """Moving statistics, in place: EMA with `momentum`, or the cumulative average (stats=
+        average, PyTorch's momentum=None); the variance enters unbiased (times n / (n - 1))."""
+        state["num_batches"] += 1
+        if self.attrs.get("stats", "ema") == "average":
+            f = 1.0 / float(state["num_batches"])
+        else:
+            f = float(self.attrs["momentum"])
+        rm, rv = state["running_mean"], state["running_var"]
+        rm *= 1.0 - f
+        rm += f * mu
+        rv *= 1.0 - f
+        rv += (f * n / (n - 1)) * var
+
+    def backward(self, ctx, dy, state):
+        u, inv = ctx.u, ctx.inv
+        affine = self.attrs.get("affine", True)
+        dbeta = dy.sum(axis=0)
+        dgamma = np.einsum("ij,ij->j", dy, u)
+        scale = inv * state["gamma"] if affine else inv
+        if ctx.training:
+            # dx = gamma inv (dy - mean(dy) - u mean(dy u)); sums reused from dbeta, dgamma.
+            # NOTE: a batch of identical rows has var = 0 and u = 0, so this stays finite:
+            # gamma / sqrt(eps) * (dy - mean(dy)), zero when the rows' upstream gradients agree.
+            n = dy.shape[0]
+            dx = u * (dgamma / n)
+            dx += dbeta / n
+            np.subtract(dy, dx, out=dx)
+            dx *= scale
+        else:
+            dx = dy * scale  # running statistics are constants: only the affine scaling remains
+        return [dx], ({"gamma": dgamma, "beta": dbeta} if affine else {})
 
 
 @register
 class LayerNorm(Kernel):
-    """Layer normalization of each example over its features; gamma, beta (D,)."""
+    """Layer normalization of each example over its features: x (B, D) -> (B, D).
+
+    Params gamma, beta (D,) when affine. Same in training and evaluation.
+    """
 
     op = "layernorm"
     params = ("gamma", "beta")
@@ -31,3 +123,38 @@ class LayerNorm(Kernel):
     def param_shapes(self):
         d = self.in_widths[0]
         return {"gamma": (d,), "beta": (d,)} if self.attrs.get("affine", True) else {}
+
+    def init_state(self, rng, dtype):
+        return _affine_state(self.in_widths[0], dtype) if self.attrs.get("affine", True) else {}
+
+    def forward(self, ctx, xs, state, training, rng):
+        x = xs[0]
+        d = x.shape[1]
+        u = x - x.mean(axis=1, keepdims=True)
+        var = np.einsum("ij,ij->i", u, u)
+        var *= 1.0 / d  # biased variance of each example
+        var += float(self.attrs["eps"])
+        inv = 1.0 / np.sqrt(var, out=var)
+        inv = inv[:, None]
+        u *= inv
+        ctx.u, ctx.inv = u, inv
+        if not self.attrs.get("affine", True):
+            return u
+        y = u * state["gamma"]
+        y += state["beta"]
+        return y
+
+    def backward(self, ctx, dy, state):
+        u, inv = ctx.u, ctx.inv
+        affine = self.attrs.get("affine", True)
+        g = dy * state["gamma"] if affine else dy  # gradient with respect to u
+        d = dy.shape[1]
+        # dx = inv (g - mean(g) - u mean(g u)), means over each example's features
+        dx = u * (np.einsum("ij,ij->i", g, u)[:, None] * (1.0 / d))
+        dx += g.mean(axis=1, keepdims=True)
+        np.subtract(g, dx, out=dx)
+        dx *= inv
+        grads = {}
+        if affine:
+            grads = {"gamma": np.einsum("ij,ij->j", dy, u), "beta": dy.sum(axis=0)}
+        return [dx], grads

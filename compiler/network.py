@@ -1,0 +1,157 @@
+"""The compiled network: what `netc.load` returns, and the pipeline that makes it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+
+from ..spec.check import CheckedSpec, check
+from ..spec.diagnostics import Collector, Diagnostic, Source, SpecError
+from .graph import build_graph
+from .lints import DataFacts, run_lints
+
+
+@dataclass
+class Network:
+    """A compiled `.net` file.
+
+    - `graph`: a `networkx.DiGraph`; nodes in `graph.graph["order"]` (execution order) carry `op`,
+      `attrs` (the op's parameters), `shape` ((None, width)), `params` / `buffers` (name -> shape),
+      `param_count`, `span` (the statement that made the node), `calls` (block-call spans), `group`.
+    - `data` and `train`: the data and train sections as plain dicts (every setting present).
+    - `warnings`: the lints' diagnostics; `source`: the text and its name; `base_dir`: where
+      relative data paths are resolved.
+    """
+
+    name: str
+    graph: nx.DiGraph
+    data: dict | None
+    train: dict
+    warnings: list[Diagnostic]
+    source: Source
+    base_dir: Path
+    spec: CheckedSpec = field(repr=False)
+    data_description: str | None = None
+
+    @property
+    def order(self) -> list[str]:
+        """Node names in execution order."""
+        return self.graph.graph["order"]
+
+    @property
+    def input_width(self) -> int:
+        """The width declared by `input N`."""
+        return self.graph.nodes[self.graph.graph["input"]]["shape"][1]
+
+    @property
+    def output_width(self) -> int:
+        """The width of the last node (the logits for classification)."""
+        return self.graph.nodes[self.graph.graph["output"]]["shape"][1]
+
+    @property
+    def param_count(self) -> int:
+        """Total number of learned scalars."""
+        return sum(a["param_count"] for _, a in self.graph.nodes(data=True))
+
+    @property
+    def buffer_count(self) -> int:
+        """Total number of non-learned state scalars (batch-norm running statistics)."""
+        total = 0
+        for _, a in self.graph.nodes(data=True):
+            for shape in a["buffers"].values():
+                n = 1
+                for d in shape:
+                    n *= d
+                total += n
+        return total
+
+    def render_warnings(self) -> str:
+        """The warnings in `FILE:LINE:COL: warning: ...` form, one block each."""
+        return "\n".join(w.render(self.source) for w in self.warnings)
+
+
+def compile_source(source: Source, base_dir: Path | str = ".", check_data: bool = True) -> Network:
+    """Parse, validate, expand, build the graph, infer shapes and run the lints.
+
+    With `check_data`, the data the file names is loaded to check its width against `input N` and
+    for the data-aware lints. Raises SpecError with every error found.
+    """
+    spec = check(source)
+    errors = Collector()
+    graph = build_graph(spec.model_name, spec.layers, errors)
+    facts, description = None, None
+    if check_data and spec.data is not None and not errors.has_errors:
+        facts, description = _data_facts(spec, graph, Path(base_dir), errors)
+    if errors.has_errors:
+        raise SpecError(errors.items, source)
+    warnings = run_lints(graph, spec.train, spec.data, facts)
+    return Network(spec.model_name, graph, spec.data, spec.train, warnings, source, Path(base_dir), spec,
+                   description)
+
+
+def _data_facts(spec: CheckedSpec, graph: nx.DiGraph, base_dir: Path, errors: Collector):
+    """Load the data once for its facts; a data problem becomes an error at the data statement."""
+    from ..runtime.data import DataError, load_data  # numpy-heavy: only when asked
+
+    out = graph.graph["output"]
+    default_classes = graph.nodes[out]["shape"][1] if out else None
+    try:
+        ds = load_data(spec.data, seed=spec.train["seed"], base_dir=base_dir, default_classes=default_classes)
+    except DataError as e:
+        span = spec.data_spans.get(f"{e.statement}.{e.param}") or spec.data_spans.get(e.statement) \
+            or spec.data_spans.get("source")
+        errors.error(e.message, span, e.hint)
+        return None, None
+    in_node = graph.graph["input"]
+    if in_node is not None and graph.nodes[in_node]["shape"][1] != ds.features:
+        errors.error(f"the data has {ds.features} features but the model's input is "
+                     f"{graph.nodes[in_node]['shape'][1]} wide", graph.nodes[in_node]["span"],
+                     f"write input {ds.features}")
+    ranges = [r for r in ds.raw_feature_range.tolist() if r > 0]
+    ratio = max(ranges) / min(ranges) if ranges else None
+    facts = DataFacts(ds.features, ds.classes, ratio, spec.data_spans.get("source"))
+    return facts, _describe(ds)
+
+
+def _describe(ds) -> str:
+    n_train = len(ds.x_train)
+    n_val = 0 if ds.x_val is None else len(ds.x_val)
+    what = f"{ds.classes} classes" if ds.classes is not None else "regression"
+    return f"{ds.name}: {n_train + n_val} examples ({n_train} train, {n_val} validation), " \
+           f"{ds.features} features, {what}"
+
+
+def load_path(path: str | Path, check_data: bool = True) -> Network:
+    """Read a `.net` file and compile it; raises SpecError (missing file, not UTF-8, bad spec)."""
+    return compile_source(read_source(path), Path(path).parent, check_data)
+
+
+def read_source(path: str | Path) -> Source:
+    """The file's text as a Source; a missing, unreadable or non-UTF-8 file raises SpecError."""
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SpecError([Diagnostic("error", "no such file", None, "check the path")], Source(name, ""))
+    except IsADirectoryError:
+        raise SpecError([Diagnostic("error", "is a directory, not a .net file", None)], Source(name, ""))
+    except OSError as e:
+        raise SpecError([Diagnostic("error", f"cannot read the file: {e.strerror}", None)], Source(name, ""))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        good = raw[:e.start].decode("utf-8", errors="replace")
+        line = good.count("\n") + 1
+        col = len(good) - (good.rfind("\n") + 1) + 1
+        source = Source(name, good)
+        raise SpecError([Diagnostic("error", f"the file is not valid UTF-8 (byte 0x{raw[e.start]:02x})",
+                                    _point(line, col), "save the file as UTF-8")], source)
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark is not part of the spec
+    return Source(name, text)
+
+
+def _point(line: int, col: int):
+    from ..spec.diagnostics import Span
+    return Span.point(line, col)

@@ -1,0 +1,97 @@
+"""The `netc` command line: one subcommand per job; argument parsing and exit codes only."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="netc",
+        description="Write, train and see inside small neural networks described in .net files.",
+        epilog="Run 'netc COMMAND --help' for a command's options. Exit status: 0 success, "
+               "1 a run that failed at run time, 2 bad input (the spec, the data, the options).")
+    p.add_argument("--version", action="version", version=f"netc {_version()}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    c = sub.add_parser("check", help="validate a .net file and print a summary of its network",
+                       description="Parse and validate FILE, expand blocks and repeats, infer every "
+                                   "node's output shape, run the lints, and print one row per node "
+                                   "(name, op, output shape, parameters, spec line), the totals and "
+                                   "any warnings. Exit 0 if the file is valid (warnings allowed), "
+                                   "2 if not.")
+    c.add_argument("file", metavar="FILE", help="the .net file")
+    c.add_argument("--no-data", action="store_true",
+                   help="do not load the data (skips the data width check and the data-aware lints)")
+    c.set_defaults(handler=cmd_check)
+
+    g = sub.add_parser("graph", help="print the compiled graph (text tree, Graphviz DOT or JSON)",
+                       description="Compile FILE and print its graph: an indented text tree "
+                                   "(default), Graphviz DOT (render with: netc graph FILE --format dot "
+                                   "| dot -Tsvg > net.svg) or JSON (networkx node-link data).")
+    g.add_argument("file", metavar="FILE", help="the .net file")
+    g.add_argument("--format", choices=("text", "dot", "json"), default="text",
+                   help="output format (default: text)")
+    g.set_defaults(handler=cmd_graph)
+    return p
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
+def _compile(path: str, check_data: bool = True):
+    """The compiled network, or None after printing the diagnostics to stderr."""
+    from .compiler import load_path
+    from .spec.diagnostics import SpecError
+    try:
+        return load_path(path, check_data=check_data)
+    except SpecError as e:
+        print(e.render(), file=sys.stderr)
+        return None
+
+
+def cmd_check(args) -> int:
+    """`netc check FILE`: the summary table and warnings; 0 if valid, 2 if not."""
+    from .compiler.render import summary_table
+    net = _compile(args.file, check_data=not args.no_data)
+    if net is None:
+        return EXIT_BAD_INPUT
+    print(summary_table(net))
+    if net.warnings:
+        print()
+        print(net.render_warnings())
+    n = len(net.warnings)
+    print(f"\n{args.file}: ok" + (f", {n} warning{'s' if n != 1 else ''}" if n else ""))
+    return EXIT_OK
+
+
+def cmd_graph(args) -> int:
+    """`netc graph FILE --format text|dot|json`."""
+    from .compiler import render
+    net = _compile(args.file, check_data=False)
+    if net is None:
+        return EXIT_BAD_INPUT
+    text = {"text": render.text_tree, "dot": render.to_dot, "json": render.to_json}[args.format](net)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `netc` script: returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

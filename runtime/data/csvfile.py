@@ -1,0 +1,148 @@
+"""Reading a CSV file (plain or gzipped) into inputs and labels.
+
+The first non-blank line decides the delimiter (comma, else semicolon, else tab, else runs of
+whitespace) and, with header=auto, whether it is a header (any cell that is not a number).
+Numbers are parsed by NumPy's fast reader; only when that fails is the file walked again in
+Python to name the line and column at fault.
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import re
+
+import numpy as np
+
+from .files import FileRef, read_text
+from .raw import Raw, first_nonfinite
+
+# A label cell written with a decimal point, an exponent, nan or inf is a real number.
+_REAL_SYNTAX = re.compile(r"[.eEnNiI]")
+_DELIMITERS = (",", ";", "\t")
+
+
+def read_csv(ref: FileRef, label: str = "last", header: bool | str = "auto") -> Raw:
+    """Examples from a CSV file: one row per example, one column of which is the label.
+
+    label: 'first', 'last' or a column name (which needs a header row).
+    header: 'auto' (the first row is a header when any cell is not a number), True or False.
+    Returns x: (N, columns - 1) float64 and y: (N,) labels, int64 when every label cell is
+    written as a non-negative integer, float64 otherwise. feature_names come from the header.
+    DataError (naming the file, and the line and column where they apply) for a bad label or
+    header setting, fewer than two columns, no data rows, ragged rows, cells that are not
+    numbers, and NaN/Inf values.
+    """
+    if header not in ("auto", True, False):
+        raise ref.error(f"header={header!r} is not one of auto, true, false")
+    if not isinstance(label, str) or not label:
+        raise ref.error(f"label={label!r} is not first, last or a column name")
+    lines = [(no, line) for no, line in enumerate(read_text(ref).splitlines(), 1) if line.strip()]
+    if not lines:
+        raise ref.error("has no rows (only blank lines)")
+    delimiter = _delimiter(lines[0][1])
+    first = [c.strip() for c in _cells(lines[0][1], delimiter)]
+    has_header = header is True or (header == "auto" and not all(_is_number(c) for c in first))
+    names = tuple(first) if has_header else None
+    body = lines[1:] if has_header else lines
+    width = len(first)
+    if width < 2:
+        raise ref.error(f"has {width} column, expected at least two (features and a label)",
+                        hint=_delimiter_hint(delimiter))
+    if not body:
+        raise ref.error("has a header row but no data rows")
+    label_col = _label_column(ref, label, names, width)
+
+    table = _parse(ref, body, delimiter, width, names, header_forbidden=header is False)
+    feature_cols = [c for c in range(width) if c != label_col]
+    bad = first_nonfinite(table)
+    if bad is not None:
+        row, col = bad
+        raise ref.error(f"line {body[row][0]}, {_column(col, names)}: {table[row, col]} is not a "
+                        "finite number", hint="remove or impute missing values before training")
+    x = np.ascontiguousarray(table[:, feature_cols])
+    y = table[:, label_col]
+    if _written_as_integers(body, delimiter, label_col) and y.min() >= 0:
+        y = y.astype(np.int64)
+    feature_names = tuple(names[c] for c in feature_cols) if names else None
+    return Raw(ref.name, x, y, feature_names=feature_names, path=str(ref.resolved))
+
+
+def _delimiter(line: str) -> str | None:
+    return next((d for d in _DELIMITERS if d in line), None)
+
+
+def _delimiter_hint(delimiter: str | None) -> str:
+    shown = {None: "whitespace", "\t": "tab"}.get(delimiter, repr(delimiter))
+    return f"columns were split on {shown}; separate them with commas"
+
+
+def _cells(line: str, delimiter: str | None) -> list[str]:
+    if delimiter is None:
+        return line.split()
+    return next(csv.reader([line], delimiter=delimiter))
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _column(col: int, names: tuple[str, ...] | None) -> str:
+    return f"column {col + 1}" + (f" ({names[col]!r})" if names else "")
+
+
+def _label_column(ref: FileRef, label: str, names: tuple[str, ...] | None, width: int) -> int:
+    if label == "first":
+        return 0
+    if label == "last":
+        return width - 1
+    labelled = FileRef(ref.written, ref.resolved, ref.statement, "label")
+    if names is None:
+        raise labelled.error(f"label={label!r} names a column, but the file has no header row",
+                             hint="add a header row, set header=true, or use label=first or label=last")
+    if label in names:
+        return names.index(label)
+    close = difflib.get_close_matches(label, names, n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    raise labelled.error(f"has no column named {label!r}",
+                         hint=f"{guess}columns: {', '.join(names)}")
+
+
+def _parse(ref: FileRef, body: list[tuple[int, str]], delimiter: str | None, width: int,
+           names: tuple[str, ...] | None, header_forbidden: bool) -> np.ndarray:
+    """(rows, width) float64; on failure, finds the first bad line and cell for the message."""
+    try:
+        table = np.loadtxt([line for _, line in body], delimiter=delimiter, comments=None,
+                           quotechar='"', dtype=np.float64, ndmin=2)
+        if table.shape[1] == width:
+            return table
+    except ValueError:
+        pass
+    rows = []
+    for index, (no, line) in enumerate(body):
+        cells = _cells(line, delimiter)
+        if len(cells) != width:
+            raise ref.error(f"line {no} has {len(cells)} columns, expected {width} like line {body[0][0]}",
+                            hint=_delimiter_hint(delimiter) if len(cells) == 1 else None)
+        row = []
+        for col, cell in enumerate(cells):
+            try:
+                row.append(float(cell))
+            except ValueError:
+                what = "is empty" if not cell.strip() else f"{cell.strip()!r} is not a number"
+                hint = None
+                if index == 0 and header_forbidden:
+                    hint = "the first row looks like a header; set header=true or header=auto"
+                raise ref.error(f"line {no}, {_column(col, names)}: {what}", hint=hint) from None
+        rows.append(row)
+    return np.array(rows, dtype=np.float64).reshape(len(rows), width)
+
+
+def _written_as_integers(body: list[tuple[int, str]], delimiter: str | None, col: int) -> bool:
+    """Whether every cell of column `col` is written without a decimal point, exponent, nan or inf."""
+    cells = np.loadtxt([line for _, line in body], delimiter=delimiter, comments=None, quotechar='"',
+                       dtype=str, usecols=[col], ndmin=1)
+    return not any(_REAL_SYNTAX.search(c) for c in cells)

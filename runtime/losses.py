@@ -1,0 +1,191 @@
+"""Losses by name (the `loss` statement): a small class each, with forward and analytic backward.
+
+Usage: `loss = make_loss("cross_entropy"); value = loss.forward(out, target); dout =
+loss.backward()`. forward returns a Python float and saves what backward needs; backward returns
+dL/dout with out's shape and dtype. Each loss is a mean (over the batch, or over all elements for
+mse and bce), matching PyTorch's reduction="mean".
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from .ops.base import RuntimeSpecError
+from .ops.functional import sigmoid
+
+
+class Loss:
+    """Base class. `classification` losses also offer `predict` as class labels and `accuracy`."""
+
+    name: ClassVar[str] = ""
+    classification: ClassVar[bool] = True
+
+    def forward(self, out: np.ndarray, target: np.ndarray) -> float:
+        """The mean loss of the network's output `out` (B, N) against `target`."""
+        raise NotImplementedError
+
+    def backward(self) -> np.ndarray:
+        """dL/dout for the last forward: (B, N), out's dtype."""
+        raise NotImplementedError
+
+    def predict(self, out: np.ndarray) -> np.ndarray:
+        """Predicted class per example: out (B, N) -> (B,) int (argmax of the logits)."""
+        return out.argmax(axis=1)
+
+    def accuracy(self, out: np.ndarray, target: np.ndarray) -> float:
+        """Fraction of examples whose predicted class equals the target: (B, N), (B,) -> float."""
+        if not self.classification:
+            raise TypeError(f"accuracy does not apply to the regression loss '{self.name}'")
+        return float(np.mean(self.predict(out) == np.asarray(target).reshape(-1)))
+
+
+def _labels(out: np.ndarray, target: np.ndarray, loss: str) -> np.ndarray:
+    """Integer labels (B,) in [0, N) for logits (B, N); RuntimeSpecError otherwise."""
+    labels = np.asarray(target)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.shape != (out.shape[0],):
+        raise RuntimeSpecError(f"{loss} needs one integer label per example: got targets of "
+                               f"shape {labels.shape} for {out.shape[0]} outputs")
+    if labels.dtype.kind not in "iu":
+        if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
+            labels = labels.astype(np.intp)
+        else:
+            raise RuntimeSpecError(f"{loss} needs integer class labels, got {labels.dtype}")
+    n = out.shape[1]
+    if labels.size and (labels.min() < 0 or labels.max() >= n):
+        bad = labels.min() if labels.min() < 0 else labels.max()
+        raise RuntimeSpecError(f"{loss}: label {bad} is out of range for {n} output units",
+                               hint=f"the model's last layer needs one unit per class (0..{n - 1})")
+    return labels
+
+
+def _like(out: np.ndarray, target: np.ndarray, loss: str) -> np.ndarray:
+    """target in out's shape and dtype; (B,) is read as (B, 1) for a width-1 output."""
+    t = np.asarray(target, dtype=out.dtype)
+    if t.shape != out.shape and t.ndim == 1 and out.shape == (t.shape[0], 1):
+        t = t[:, None]
+    if t.shape != out.shape:
+        raise RuntimeSpecError(f"{loss}: targets of shape {t.shape} do not match the model's "
+                               f"output of shape {out.shape}")
+    return t
+
+
+class CrossEntropy(Loss):
+    """Softmax cross-entropy of logits (B, N) and integer labels (B,), mean over the batch.
+
+    Gradient: (softmax(logits) - onehot(labels)) / B.
+    """
+
+    name = "cross_entropy"
+
+    def forward(self, out, target):
+        y = _labels(out, target, self.name)
+        b = out.shape[0]
+        z = out - out.max(axis=1, keepdims=True)  # NOTE: shift so exp cannot overflow
+        p = np.exp(z)
+        s = p.sum(axis=1, keepdims=True)
+        # log-softmax of the true class: z_y - log sum exp z (stable: sum >= 1)
+        loss = np.log(s[:, 0]) - z[np.arange(b), y]
+        p /= s
+        self._p, self._y = p, y
+        return float(loss.mean())
+
+    def backward(self):
+        b = self._p.shape[0]
+        g = self._p.copy()
+        g[np.arange(b), self._y] -= 1.0
+        g *= 1.0 / b
+        return g
+
+
+class MSE(Loss):
+    """Mean squared error over all elements: out (B, N), target (B, N) (or (B,) when N = 1)."""
+
+    name = "mse"
+    classification = False
+
+    def forward(self, out, target):
+        diff = out - _like(out, target, self.name)
+        self._diff = diff
+        return float(np.mean(diff * diff))
+
+    def backward(self):
+        return self._diff * (2.0 / self._diff.size)
+
+    def predict(self, out):
+        """The output itself (a regression's prediction): (B, N) -> (B, N)."""
+        return out
+
+
+class BCE(Loss):
+    """Binary cross-entropy on logits (PyTorch's BCEWithLogitsLoss), mean over all elements.
+
+    out (B, 1) logits, target (B,) (or (B, 1)) of 0/1 floats; more output columns are read as
+    independent binary labels with a target of the same shape. Gradient: (sigmoid(out) - t) / size.
+    """
+
+    name = "bce"
+
+    def forward(self, out, target):
+        t = _like(out, target, self.name)
+        # NOTE: max(x, 0) - x t + log1p(exp(-|x|)) is log(1 + exp(x)) - x t without overflow.
+        loss = np.maximum(out, 0) - out * t + np.log1p(np.exp(-np.abs(out)))
+        self._out, self._t = out, t
+        return float(loss.mean())
+
+    def backward(self):
+        g = sigmoid(self._out)
+        g -= self._t
+        g *= 1.0 / g.size
+        return g
+
+    def predict(self, out):
+        """1 where the logit is positive, else 0: out (B, 1) -> (B,) int (or (B, N) if N > 1)."""
+        pred = (out > 0).astype(np.intp)
+        return pred[:, 0] if pred.shape[1] == 1 else pred
+
+    def accuracy(self, out, target):
+        pred = self.predict(out)
+        t = np.asarray(target).reshape(pred.shape)
+        return float(np.mean(pred == t))
+
+
+class Hinge(Loss):
+    """Multiclass SVM loss, margin 1 (PyTorch's MultiMarginLoss, p=1): logits (B, N), labels (B,).
+
+    Per example: sum over j != y of max(0, 1 - x_y + x_j), divided by N; then the batch mean.
+    """
+
+    name = "hinge"
+
+    def forward(self, out, target):
+        y = _labels(out, target, self.name)
+        b, n = out.shape
+        rows = np.arange(b)
+        margins = out - out[rows, y][:, None]
+        margins += 1.0
+        margins[rows, y] = 0.0
+        active = margins > 0
+        self._active, self._y, self._dtype = active, y, out.dtype
+        return float(np.sum(margins, where=active) / (b * n))
+
+    def backward(self):
+        active = self._active
+        b, n = active.shape
+        g = active.astype(self._dtype)
+        g[np.arange(b), self._y] = -active.sum(axis=1)
+        g *= 1.0 / (b * n)
+        return g
+
+
+LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (CrossEntropy, MSE, BCE, Hinge)}
+
+
+def make_loss(name: str) -> Loss:
+    """A new loss object for `name`; ValueError naming the valid losses for an unknown one."""
+    try:
+        return LOSSES[name]()
+    except KeyError:
+        raise ValueError(f"unknown loss '{name}'; valid: {', '.join(LOSSES)}") from None

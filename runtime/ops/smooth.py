@@ -1,0 +1,182 @@
+"""Smooth element-wise activations: sigmoid, tanh, swish, softplus, mish, gelu; (B, D) -> (B, D).
+
+Formulas, thresholds and approximation constants are PyTorch's, so outputs and gradients agree
+with torch.nn.functional to rounding.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import Kernel, register
+from .functional import normal_cdf, normal_pdf, sigmoid, softplus
+
+# PyTorch's softplus reverts to the identity where beta * x > threshold (default 20).
+SOFTPLUS_THRESHOLD = 20.0
+# PyTorch's tanh approximation of GELU: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+GELU_BETA = math.sqrt(2.0 / math.pi)
+GELU_KAPPA = 0.044715
+
+
+@register
+class Sigmoid(Kernel):
+    """1 / (1 + exp(-x)), stable for large |x|: x (B, D) -> (B, D)."""
+
+    op = "sigmoid"
+
+    def forward(self, ctx, xs, state, training, rng):
+        ctx.y = sigmoid(xs[0])
+        return ctx.y
+
+    def backward(self, ctx, dy, state):
+        y = ctx.y
+        dx = 1.0 - y
+        dx *= y
+        dx *= dy
+        return [dx], {}
+
+
+@register
+class Tanh(Kernel):
+    """tanh(x): x (B, D) -> (B, D)."""
+
+    op = "tanh"
+
+    def forward(self, ctx, xs, state, training, rng):
+        ctx.y = np.tanh(xs[0])
+        return ctx.y
+
+    def backward(self, ctx, dy, state):
+        y = ctx.y
+        dx = y * y
+        np.subtract(1.0, dx, out=dx)
+        dx *= dy
+        return [dx], {}
+
+
+@register
+class Swish(Kernel):
+    """x * sigmoid(x) (SiLU): x (B, D) -> (B, D)."""
+
+    op = "swish"
+
+    def forward(self, ctx, xs, state, training, rng):
+        x = xs[0]
+        ctx.x, ctx.s = x, sigmoid(x)
+        return x * ctx.s
+
+    def backward(self, ctx, dy, state):
+        s = ctx.s
+        # d/dx x s(x) = s (1 + x (1 - s))
+        dx = 1.0 - s
+        dx *= ctx.x
+        dx += 1.0
+        dx *= s
+        dx *= dy
+        return [dx], {}
+
+
+@register
+class Softplus(Kernel):
+    """(1/beta) log(1 + exp(beta x)), and x where beta x > 20 (PyTorch): x (B, D) -> (B, D)."""
+
+    op = "softplus"
+
+    def forward(self, ctx, xs, state, training, rng):
+        x = xs[0]
+        beta = float(self.attrs["beta"])
+        bx = x * beta
+        linear = bx > SOFTPLUS_THRESHOLD
+        # NOTE: exp is taken of min(beta x, 20) so it never overflows; log1p keeps small outputs.
+        e = np.minimum(bx, SOFTPLUS_THRESHOLD, out=bx)
+        np.exp(e, out=e)
+        y = np.log1p(e)
+        y *= 1.0 / beta
+        np.copyto(y, x, where=linear)
+        ctx.e, ctx.linear = e, linear
+        return y
+
+    def backward(self, ctx, dy, state):
+        # d/dx = exp(beta x) / (1 + exp(beta x)); 1 on the linear side.
+        e = ctx.e
+        dx = e + 1.0
+        np.divide(e, dx, out=dx)
+        dx[ctx.linear] = 1.0
+        dx *= dy
+        return [dx], {}
+
+
+@register
+class Mish(Kernel):
+    """x * tanh(softplus(x)): x (B, D) -> (B, D)."""
+
+    op = "mish"
+
+    def forward(self, ctx, xs, state, training, rng):
+        x = xs[0]
+        t = np.tanh(softplus(x))
+        ctx.x, ctx.t = x, t
+        return x * t
+
+    def backward(self, ctx, dy, state):
+        x, t = ctx.x, ctx.t
+        # d/dx x tanh(sp(x)) = t + x sigmoid(x) (1 - t^2)
+        dx = t * t
+        np.subtract(1.0, dx, out=dx)
+        dx *= sigmoid(x)
+        dx *= x
+        dx += t
+        dx *= dy
+        return [dx], {}
+
+
+@register
+class GELU(Kernel):
+    """x Phi(x): approx=none with the exact normal CDF (erf), approx=tanh PyTorch's tanh form.
+
+    x (B, D) -> (B, D).
+    """
+
+    op = "gelu"
+
+    def forward(self, ctx, xs, state, training, rng):
+        x = xs[0]
+        ctx.x = x
+        if self.attrs["approx"] == "tanh":
+            inner = x * x
+            inner *= GELU_KAPPA
+            inner += 1.0
+            inner *= x
+            inner *= GELU_BETA  # sqrt(2/pi) (x + kappa x^3)
+            t = np.tanh(inner, out=inner)
+            ctx.t = t
+            y = t + 1.0
+            y *= x
+            y *= 0.5
+            return y
+        ctx.cdf = normal_cdf(x)
+        return x * ctx.cdf
+
+    def backward(self, ctx, dy, state):
+        x = ctx.x
+        if self.attrs["approx"] == "tanh":
+            t = ctx.t
+            # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 kappa x^2)
+            inner_d = x * x
+            inner_d *= 3.0 * GELU_KAPPA
+            inner_d += 1.0
+            inner_d *= GELU_BETA
+            dx = t * t
+            np.subtract(1.0, dx, out=dx)
+            dx *= inner_d
+            dx *= x
+            dx += t
+            dx += 1.0
+            dx *= 0.5
+        else:
+            dx = normal_pdf(x)  # d/dx x Phi(x) = Phi(x) + x phi(x)
+            dx *= x
+            dx += ctx.cdf
+        dx *= dy
+        return [dx], {}
