@@ -98,8 +98,11 @@ def _data_facts(spec: CheckedSpec, graph: nx.DiGraph, base_dir: Path, errors: Co
     default_classes = graph.nodes[out]["shape"][1] if out else None
     try:
         ds = load_data(spec.data, seed=spec.train["seed"], base_dir=base_dir, default_classes=default_classes)
+    except MemoryError:
+        errors.error("the data is too large to load in memory", spec.data_spans.get("source"))
+        return None, None
     except DataError as e:
-        span = spec.data_spans.get(f"{e.statement}.{e.param}") or spec.data_spans.get(e.statement) \
+        span = spec.data_spans.get(f"{e.statement}.{e.param or 'path'}") or spec.data_spans.get(e.statement) \
             or spec.data_spans.get("source")
         errors.error(e.message, span, e.hint)
         return None, None

@@ -84,7 +84,7 @@ def bind(stmt: ast.Statement, schema: Stmt, env: Env, errors: Collector) -> Call
 
 
 def _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, variant, name):
-    values, spans, ok = {}, {}, True
+    values, spans, ok, tried = {}, {}, True, set()
     if len(positional) > len(pos_params):
         extra_span = positional[len(pos_params)][1]
         takes = ", ".join(p.name for p in pos_params) or "none"
@@ -93,6 +93,7 @@ def _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, va
                      extra_span, "use name=value for the other parameters" if kw_params else None)
         ok = False
     for param, (value, span) in zip(pos_params, positional):
+        tried.add(param.name)
         ok &= _put(param, value, span, context, values, spans, errors)
     by_name = {p.name: p for p in (*pos_params, *kw_params)}
     for key, (value, span, name_span) in keywords.items():
@@ -106,12 +107,13 @@ def _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, va
             errors.error(f"{context}: {key} is given twice", name_span)
             ok = False
             continue
+        tried.add(param.name)
         ok &= _put(param, value, span, context, values, spans, errors)
     for param in (*pos_params, *kw_params):
-        if param.name not in values:
+        if param.name not in values and param.name not in tried:
             if param.required:
                 errors.error(f"{context} needs {param.name} ({param.describe()})", stmt.keyword_span,
-                             f"e.g. {_example(context, param)}")
+                             f"e.g. {_example(context, param, param in pos_params)}")
                 ok = False
             else:
                 values[param.name] = param.default
@@ -128,7 +130,9 @@ def _put(param, value, span, context, values, spans, errors) -> bool:
         return False
 
 
-def _example(context: str, param: P) -> str:
+def _example(context: str, param: P, positional: bool) -> str:
     sample = {"int": "1", "float": "0.1", "bool": "true", "string": '"file"', "node": "h1",
               "floats": "(0.9, 0.999)"}.get(param.type, param.choices[0] if param.choices else "1")
-    return f"{context} {param.name}={sample}"
+    if param.type == "int" and param.name in ("units", "features"):
+        sample = "128"
+    return f"{context} {sample}" if positional else f"{context} {param.name}={sample}"

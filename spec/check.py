@@ -39,8 +39,9 @@ def check(source: Source) -> CheckedSpec:
     models = sections.get("model", [])
     layers: list[Layer] = []
     if not models:
-        errors.error("the file has no model section", Span.point(1, 1),
-                     "add one: model NAME { input N ... }")
+        if not errors.has_errors:  # else a misspelt 'model' was reported already
+            errors.error("the file has no model section", Span.point(1, 1),
+                         "add one: model NAME { input N ... }")
     else:
         for extra in models[1:]:
             errors.error("a second model section: a file declares exactly one model", extra.kind_span,

@@ -55,7 +55,7 @@ class Expander:
         self.nodes: dict[str, Span] = {}          # full node name -> span of its statement
         self.call_outputs: dict[str, str] = {}    # full call name -> full name of its last node
         self.claimed: dict[str, Span] = {}       # every node and call name -> its span
-        self.pending_refs: list[tuple[_Scope, str, Span, str]] = []
+        self.pending_refs: list[tuple[_Scope, str, Span, str, list[str]]] = []
         self.stack: list[str] = []
 
     def expand(self, model: ast.Section) -> list[Layer]:
@@ -196,7 +196,8 @@ class Expander:
         if op in ("add", "concat"):
             ref = self._resolve(attrs["node"], scope)
             if ref is None:
-                self.pending_refs.append((scope, attrs["node"], call.spans["node"], op))
+                self.pending_refs.append((scope, attrs["node"], call.spans["node"], op,
+                                          self._visible_names(scope)))
                 return
         self.nodes[full] = stmt.span
         self.layers.append(Layer(full, op, attrs, stmt.span, scope.calls, scope.prefix[:-1], ref,
@@ -246,16 +247,24 @@ class Expander:
             s = s.parent
         return None
 
+    def _visible_names(self, scope: _Scope) -> list[str]:
+        """The names `add`/`concat` could use at this point, as they would be written there."""
+        names, s = [], scope
+        while s is not None:
+            names += [n[len(s.prefix):] for n in (*self.nodes, *self.call_outputs) if n.startswith(s.prefix)]
+            s = s.parent
+        return names
+
     def _report_unresolved(self) -> None:
-        for scope, name, span, op in self.pending_refs:
+        for scope, name, span, op, earlier in self.pending_refs:
             later = self._resolve(name, scope)
             if later is not None:
                 self.errors.error(f"{op} refers to '{name}', which comes later in the model", span,
                                   f"{op} can only use an earlier node ('{name}' is at line "
                                   f"{self.nodes[later].line})")
             else:
-                known = [n.rsplit(".", 1)[-1] for n in self.nodes] + list(self.nodes) + list(self.call_outputs)
-                self.errors.error(f"{op} refers to unknown node '{name}'", span, did_you_mean(name, known))
+                hint = did_you_mean(name, earlier) if earlier else "no earlier node can be used here"
+                self.errors.error(f"{op} refers to unknown node '{name}'", span, hint)
 
     def _check_input(self, model: ast.Section) -> None:
         if not any(layer.op == "input" for layer in self.layers) and not any(

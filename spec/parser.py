@@ -31,14 +31,21 @@ def _parser() -> Lark:
 def parse(source: Source) -> ast.SpecFile:
     """Parse a spec's text into an AST; raises SpecError with every syntax error found."""
     errors = Collector()
-    error_lines: set[int] = set()
+    seen: set = set()
 
     def on_error(e: UnexpectedInput) -> bool:
-        if e.line not in error_lines:
-            error_lines.add(e.line)
+        # One error per line and per cause: a mistake often trips the parser on the next tokens too.
+        anchor = _previous_nonblank(source.text, e.pos_in_stream)
+        if e.line not in seen and ("anchor", anchor) not in seen:
             errors.items.append(_describe(e, source))
-        if isinstance(e, UnexpectedToken) and e.token.type == "$END":
-            return False
+        seen.update({e.line, ("anchor", anchor)})
+        if isinstance(e, UnexpectedToken):
+            if e.token.type == "$END":
+                return False
+            if anchor >= 0 and source.text[anchor] == "=" and "NUMBER" in e.expected:
+                # Recover from a dangling '=' by supplying a value, then retry the token.
+                e.interactive_parser.feed_token(Token.new_borrow_pos("NUMBER", "0", e.token))
+                e.interactive_parser.feed_token(e.token)
         return len(errors.items) < MAX_SYNTAX_ERRORS
 
     try:
@@ -73,9 +80,8 @@ def _describe(e: UnexpectedInput, source: Source) -> Diagnostic:
         return Diagnostic("error", "unexpected end of file", Span.point(line, col),
                           "expected " + _expected_text(expected))
     span = Span(tok.line, tok.column, tok.end_line or tok.line, tok.end_column or tok.column + 1)
-    prev = getattr(e, "interactive_parser", None)
-    prev_type = _previous_token_type(source.text, tok.start_pos)
-    if prev_type == "=" and expected & VALUE_TERMINALS:
+    before = _previous_nonblank(source.text, tok.start_pos)
+    if before >= 0 and source.text[before] == "=" and expected & VALUE_TERMINALS:
         return Diagnostic("error", "missing value after '='", span,
                           "write a value after '=', e.g. p=0.5, init=he, path=\"data.npz\"")
     if tok.type == "RBRACE" and "RBRACE" not in expected:
@@ -83,7 +89,6 @@ def _describe(e: UnexpectedInput, source: Source) -> Diagnostic:
     if tok.type == "EQUAL":
         return Diagnostic("error", "unexpected '='", span,
                           "parameters are written name=value, after the statement's keyword")
-    del prev
     shown = "a newline" if tok.type == "_NL" else repr(str(tok))
     return Diagnostic("error", f"unexpected {shown}", span, "expected " + _expected_text(expected))
 
@@ -93,12 +98,12 @@ def _expected_text(expected: set[str]) -> str:
     return " or ".join(names) if len(names) <= 4 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def _previous_token_type(text: str, pos: int) -> str:
-    """The last non-blank character before `pos` (enough to recognise a dangling '=')."""
-    i = pos - 1
+def _previous_nonblank(text: str, pos: int | None) -> int:
+    """The index of the last non-blank character before `pos` (-1 if none)."""
+    i = (len(text) if pos is None else pos) - 1
     while i >= 0 and text[i] in " \t\r\f\n":
         i -= 1
-    return text[i] if i >= 0 else ""
+    return i
 
 
 def _end_position(source: Source) -> tuple[int, int]:

@@ -40,10 +40,14 @@ class P:
         what = {"int": "an integer", "float": "a number", "bool": "true or false",
                 "string": "a string in double quotes", "word": "a name or a string", "node": "the name of an earlier node",
                 "floats": f"a tuple of {self.length} numbers, like (0.9, 0.999)"}[self.type]
-        lo = None if self.min is None else (f"> {self.min:g}" if self.min_open else f">= {self.min:g}")
-        hi = None if self.max is None else (f"< {self.max:g}" if self.max_open else f"<= {self.max:g}")
+        lo = None if self.min is None else (f"> {_num(self.min)}" if self.min_open else f">= {_num(self.min)}")
+        hi = None if self.max is None else (f"< {_num(self.max)}" if self.max_open else f"<= {_num(self.max)}")
         bounds = " and ".join(b for b in (lo, hi) if b)
         return f"{what} {bounds}" if bounds else what
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ _MEASURES = ("radius", "texture", "perimeter", "area", "smoothness", "compactnes
              "concave points", "symmetry", "fractal dimension")
 # The data set's 30 features in file order: the mean, standard error and worst of each measure.
 BREAST_CANCER_FEATURES = tuple(
-    [f"mean {m}" for m in _MEASURES] + [f"{m} error" for m in _MEASURES] + [f"worst {m}" for m in _MEASURES]
+    [f"mean {m}" for m in _MEASURES]
+    + [f"{m} error" for m in _MEASURES]
+    + [f"worst {m}" for m in _MEASURES]
 )
 DIABETES_FEATURES = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
 
@@ -82,8 +84,8 @@ def breast_cancer() -> Raw:
     """Wisconsin diagnostic breast cancer: x (569, 30) raw features, y (569,) int64,
     0 = malignant, 1 = benign."""
     x, y, class_names = _breast_cancer()
-    return Raw("breast_cancer", x, y, feature_names=BREAST_CANCER_FEATURES, classes=len(class_names),
-               class_names=class_names)
+    return Raw("breast_cancer", x, y, feature_names=BREAST_CANCER_FEATURES,
+               classes=len(class_names), class_names=class_names)
 
 
 def diabetes() -> Raw:

@@ -33,9 +33,9 @@ def read_csv(ref: FileRef, label: str = "last", header: bool | str = "auto") -> 
     numbers, and NaN/Inf values.
     """
     if header not in ("auto", True, False):
-        raise ref.error(f"header={header!r} is not one of auto, true, false")
+        raise ref.error(f"header={header!r} is not one of auto, true, false", param="header")
     if not isinstance(label, str) or not label:
-        raise ref.error(f"label={label!r} is not first, last or a column name")
+        raise ref.error(f"label={label!r} is not first, last or a column name", param="label")
     lines = [(no, line) for no, line in enumerate(read_text(ref).splitlines(), 1) if line.strip()]
     if not lines:
         raise ref.error("has no rows (only blank lines)")
@@ -99,16 +99,16 @@ def _label_column(ref: FileRef, label: str, names: tuple[str, ...] | None, width
         return 0
     if label == "last":
         return width - 1
-    labelled = FileRef(ref.written, ref.resolved, ref.statement, "label")
     if names is None:
-        raise labelled.error(f"label={label!r} names a column, but the file has no header row",
-                             hint="add a header row, set header=true, or use label=first or label=last")
+        raise ref.error(f"label={label!r} names a column, but the file has no header row",
+                        hint="add a header row, set header=true, or use label=first or label=last",
+                        param="label")
     if label in names:
         return names.index(label)
     close = difflib.get_close_matches(label, names, n=1)
     guess = f"did you mean {close[0]!r}? " if close else ""
-    raise labelled.error(f"has no column named {label!r}",
-                         hint=f"{guess}columns: {', '.join(names)}")
+    raise ref.error(f"has no column named {label!r}", hint=f"{guess}columns: {', '.join(names)}",
+                    param="label")
 
 
 def _parse(ref: FileRef, body: list[tuple[int, str]], delimiter: str | None, width: int,
@@ -125,7 +125,8 @@ def _parse(ref: FileRef, body: list[tuple[int, str]], delimiter: str | None, wid
     for index, (no, line) in enumerate(body):
         cells = _cells(line, delimiter)
         if len(cells) != width:
-            raise ref.error(f"line {no} has {len(cells)} columns, expected {width} like line {body[0][0]}",
+            raise ref.error(f"line {no} has {len(cells)} columns, expected {width} "
+                            f"like line {body[0][0]}",
                             hint=_delimiter_hint(delimiter) if len(cells) == 1 else None)
         row = []
         for col, cell in enumerate(cells):
@@ -142,7 +143,7 @@ def _parse(ref: FileRef, body: list[tuple[int, str]], delimiter: str | None, wid
 
 
 def _written_as_integers(body: list[tuple[int, str]], delimiter: str | None, col: int) -> bool:
-    """Whether every cell of column `col` is written without a decimal point, exponent, nan or inf."""
-    cells = np.loadtxt([line for _, line in body], delimiter=delimiter, comments=None, quotechar='"',
-                       dtype=str, usecols=[col], ndmin=1)
+    """Whether every cell of column `col` is written without a decimal point, exponent, nan, inf."""
+    cells = np.loadtxt([line for _, line in body], delimiter=delimiter, comments=None,
+                       quotechar='"', dtype=str, usecols=[col], ndmin=1)
     return not any(_REAL_SYNTAX.search(c) for c in cells)

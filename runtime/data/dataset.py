@@ -49,17 +49,18 @@ def load_data(settings: dict, *, seed: int = 0, base_dir: str | Path = ".",
     identical arrays; the arrays are fresh copies the caller may modify.
     Raises DataError for anything the user must fix.
     """
+    scaling_kind = _scaling_kind(settings)
     ctx = Context(seed, Path(base_dir), default_classes)
     source = settings["source"]
     raw = load_source(source, ctx)
-    scaling_kind = _scaling_kind(settings)
 
     if settings.get("validation") is not None:
         val = load_validation(settings["validation"], source, ctx)
         x_train, y_train = raw.x.copy(), raw.y.copy()
         x_val, y_val = val.x, _match_labels(raw, val, str(settings["validation"]))
     else:
-        train, rest = split_indices(raw.n, settings.get("split", 0.8), settings.get("shuffle", True), seed)
+        fraction, shuffle = settings.get("split", 0.8), settings.get("shuffle", True)
+        train, rest = split_indices(raw.n, fraction, shuffle, seed)
         x_train, y_train = raw.x[train], raw.y[train]
         x_val, y_val = (raw.x[rest], raw.y[rest]) if len(rest) else (None, None)
 
@@ -97,8 +98,8 @@ def _match_labels(train: Raw, val: Raw, path: str) -> np.ndarray:
         raise error(f"has {val.features} features but the source has {train.features}",
                     hint="the validation set must have the same columns as the training data")
     if val.y.shape[1:] != train.y.shape[1:]:
-        raise error(f"has labels of shape {val.y.shape[1:] or 'scalar'} per example, but the source "
-                    f"has {train.y.shape[1:] or 'scalar'}")
+        raise error(f"has labels of shape {val.y.shape[1:] or 'scalar'} per example, "
+                    f"but the source has {train.y.shape[1:] or 'scalar'}")
     y = val.y
     if train.y.dtype == np.int64 and y.dtype != np.int64:
         if not (np.all(y == np.round(y)) and y.min() >= 0):

@@ -33,18 +33,20 @@ class FileRef:
     def name(self) -> str:
         return Path(self.written).name
 
-    def error(self, message: str, hint: str | None = None) -> DataError:
-        """A DataError about this file; the message starts with the path as written."""
+    def error(self, message: str, hint: str | None = None, param: str | None = None) -> DataError:
+        """A DataError about this file (at `param`, else the parameter that named the file);
+        the message starts with the path as written."""
         return DataError(
             f"{self.written}: {message}",
             statement=self.statement,
-            param=self.param,
+            param=param or self.param,
             path=str(self.resolved),
             hint=hint,
         )
 
 
-def resolve(path: str, base_dir: str | Path, statement: str = "source", param: str | None = None) -> FileRef:
+def resolve(path: str, base_dir: str | Path, statement: str = "source",
+            param: str | None = None) -> FileRef:
     """Resolve `path` against `base_dir` (the .net file's folder) unless it is absolute."""
     p = Path(path).expanduser()
     resolved = p if p.is_absolute() else Path(base_dir) / p
@@ -110,7 +112,8 @@ def read_npz(ref: FileRef) -> Raw:
         missing = [k for k in ("x", "y") if k not in keys]
         if missing:
             found = ", ".join(keys) if keys else "none"
-            raise ref.error(f"has no array {' or '.join(repr(k) for k in missing)} (arrays found: {found})",
+            wanted = " or ".join(repr(k) for k in missing)
+            raise ref.error(f"has no array {wanted} (arrays found: {found})",
                             hint="write it with numpy.savez(path, x=inputs, y=labels)")
         try:
             x, y = archive["x"], archive["y"]

@@ -14,9 +14,11 @@ from .errors import DataError
 from .raw import Raw
 
 
-def _shuffled(name: str, x: np.ndarray, y: np.ndarray, classes: int, rng: np.random.Generator) -> Raw:
+def _shuffled(name: str, x: np.ndarray, y: np.ndarray, classes: int,
+              rng: np.random.Generator) -> Raw:
     order = rng.permutation(len(x))
-    return Raw(name, x[order], y[order].astype(np.int64), feature_names=("x1", "x2"), classes=classes)
+    return Raw(name, x[order], y[order].astype(np.int64), feature_names=("x1", "x2"),
+               classes=classes)
 
 
 def _counts(n: int, classes: int) -> list[int]:
@@ -125,11 +127,13 @@ GENERATED: dict[str, tuple[Maker, dict[str, Any]]] = {
 }
 
 
-def generate(kind: str, params: dict, rng: np.random.Generator, default_classes: int | None = None) -> Raw:
+def generate(kind: str, params: dict, rng: np.random.Generator,
+             default_classes: int | None = None) -> Raw:
     """The generated set `kind` with `params` (missing keys take the defaults above).
 
     For gaussian, classes=None means `default_classes` (the network's output width), or 2.
     DataError (statement 'source', param named) for a count below its minimum or a bad noise.
     """
     make, defaults = GENERATED[kind]
-    return make({**defaults, **{k: v for k, v in params.items() if k != "kind"}}, rng, default_classes)
+    given = {k: v for k, v in params.items() if k != "kind"}
+    return make({**defaults, **given}, rng, default_classes)

@@ -16,17 +16,21 @@ _STREAMS = {"generate": 0, "split": 1}
 def rng_for(seed: int, purpose: str) -> np.random.Generator:
     """A Generator for `purpose` ('generate' or 'split') derived from `seed`: the same seed gives
     the same stream, and the purposes never share draws."""
-    return np.random.default_rng([int(seed), _STREAMS[purpose]])
+    # NOTE: SeedSequence takes non-negative integers only; modulo 2**64 keeps negative seeds
+    # usable and distinct while leaving every ordinary seed unchanged.
+    return np.random.default_rng([int(seed) % 2**64, _STREAMS[purpose]])
 
 
-def split_indices(n: int, fraction: float, shuffle: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(n: int, fraction: float, shuffle: bool,
+                  seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Row indices (train, validation) for a split of n examples.
 
     The order is a permutation seeded by `seed` when `shuffle`, else 0..n-1; the first
     round(fraction * n) rows train and the rest validate (possibly none). DataError
     (statement 'split') when fraction is not in (0, 1] or leaves no training example.
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+    is_number = isinstance(fraction, (int, float)) and not isinstance(fraction, bool)
+    if not is_number or not 0 < fraction <= 1:
         raise DataError(f"split {fraction!r} must be a fraction in (0, 1]", statement="split",
                         hint="split 0.8 trains on 80% of the examples and validates on the rest")
     n_train = int(round(fraction * n))

@@ -45,7 +45,8 @@ def to_labels(y: np.ndarray) -> np.ndarray:
     """
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
-    if y.ndim == 1 and (y.dtype.kind == "b" or (y.dtype.kind in "iu" and (y.size == 0 or y.min() >= 0))):
+    counts = y.dtype.kind == "b" or (y.dtype.kind in "iu" and (y.size == 0 or y.min() >= 0))
+    if y.ndim == 1 and counts:
         return y.astype(np.int64)
     return y.astype(np.float64)
 

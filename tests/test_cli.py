@@ -1,0 +1,97 @@
+"""The command line as a user meets it: output, exit codes, help, and no tracebacks."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import EXAMPLES
+
+
+def netc(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "netc", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def test_help_lists_every_command():
+    r = netc("--help")
+    assert r.returncode == 0
+    for cmd in ("check", "graph"):
+        assert cmd in r.stdout
+
+
+@pytest.mark.parametrize("cmd", ["check", "graph"])
+def test_command_help(cmd):
+    r = netc(cmd, "--help")
+    assert r.returncode == 0 and "FILE" in r.stdout
+
+
+def test_check_prints_the_summary_table():
+    r = netc("check", EXAMPLES / "digits.net")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "node" in out and "output" in out and "params" in out and "line" in out
+    assert "hidden1.dense1" in out and "(B, 128)" in out and "8,320" in out
+    assert "parameters: 26,634" in out
+    assert "digits: 1797 examples" in out
+    assert "warning: dense with a bias directly before batchnorm" in out
+    assert out.rstrip().endswith("ok, 1 warning")
+
+
+def test_check_bad_file_exit_2_no_traceback(tmp_path):
+    p = tmp_path / "bad.net"
+    p.write_text("model m {\n    input 4\n    dense 3 intt=he\n    dropout 1.5\n}\n")
+    r = netc("check", p)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert f"{p}:3:13: error: unknown parameter 'intt' for dense" in r.stderr
+    assert f"{p}:4:13: error: dropout: p must be" in r.stderr
+    assert r.stderr.rstrip().endswith("2 errors")
+
+
+def test_check_missing_file_exit_2(tmp_path):
+    r = netc("check", tmp_path / "nope.net")
+    assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_graph_text_tree():
+    r = netc("graph", EXAMPLES / "digits.net")
+    assert r.returncode == 0
+    assert "├── hidden1/" in r.stdout and "│   ├── dense1: dense 128" in r.stdout
+    assert r.stdout.splitlines()[-1].startswith("└── dense1: dense 10 init=xavier")
+
+
+def test_graph_json_is_node_link_data():
+    import networkx as nx
+    r = netc("graph", EXAMPLES / "residual.net", "--format", "json")
+    data = json.loads(r.stdout)
+    g = nx.node_link_graph(data, edges="edges")
+    assert g.nodes["add1"]["op"] == "add" and g.nodes["add1"]["shape"] == [None, 128]
+    assert g.nodes["stem"]["span"]["line"] == 12
+    assert data["graph"]["train"]["optimizer"]["name"] == "sgd"
+
+
+def test_graph_dot_labels_carry_op_and_shape():
+    r = netc("graph", EXAMPLES / "blocks.net", "--format", "dot")
+    assert r.returncode == 0
+    assert r.stdout.startswith('digraph "deep" {')
+    assert '"res1.dense1" [label="res1.dense1\\ndense 192\\n(B, 192)"];' in r.stdout
+    assert "subgraph cluster_" in r.stdout
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
+@pytest.mark.parametrize("name", ["digits.net", "residual.net", "blocks.net", "init_tanh.net"])
+def test_dot_renders_with_graphviz(name, tmp_path):
+    r = netc("graph", EXAMPLES / name, "--format", "dot")
+    out = subprocess.run(["dot", "-Tsvg"], input=r.stdout, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""
+    assert "<svg" in out.stdout
+
+
+def test_unknown_option_is_a_usage_error():
+    r = netc("graph", EXAMPLES / "digits.net", "--format", "png")
+    assert r.returncode == 2 and "invalid choice" in r.stderr

@@ -1,0 +1,178 @@
+"""The compiled graph: names, shapes, parameter counts, spans, settings, and the examples."""
+from __future__ import annotations
+
+import networkx as nx
+import pytest
+
+import netc
+from conftest import ALL_EXAMPLES, EXAMPLES
+from netc.spec.schema import MODEL
+from netc.runtime.ops import KERNELS
+
+
+def test_digits_graph_as_in_the_language_page():
+    net = netc.load(EXAMPLES / "digits.net")
+    g = net.graph
+    assert isinstance(g, nx.DiGraph)
+    assert net.order == ["input", "hidden1.dense1", "hidden1.batchnorm1", "hidden1.relu1",
+                         "hidden1.dropout1", "hidden2.dense1", "hidden2.batchnorm1", "hidden2.relu1",
+                         "hidden2.dropout1", "dense1"]
+    assert [g.nodes[n]["shape"] for n in net.order] == [(None, 64)] + [(None, 128)] * 8 + [(None, 10)]
+    assert g.nodes["hidden1.dense1"]["params"] == {"W": (64, 128), "b": (128,)}
+    assert g.nodes["hidden2.dense1"]["param_count"] == 128 * 128 + 128
+    assert g.nodes["hidden2.dropout1"]["attrs"]["p"] == 0.3
+    assert g.nodes["hidden1.dropout1"]["attrs"]["p"] == 0.2
+    assert g.nodes["dense1"]["attrs"]["init"] == "xavier"
+    assert g.nodes["hidden1.batchnorm1"]["buffers"] == {"running_mean": (128,), "running_var": (128,),
+                                                        "num_batches": ()}
+    assert net.param_count == (64 * 128 + 128) + 2 * 128 + (128 * 128 + 128) + 2 * 128 + (128 * 10 + 10)
+    # spans: the block's statement, and the call it came through
+    dense = g.nodes["hidden2.dense1"]
+    assert dense["span"].line == 9 and [c.line for c in dense["calls"]] == [18]
+    assert g.nodes["dense1"]["span"].line == 19
+    assert net.data == {"source": {"kind": "digits"}, "split": 0.8, "validation": None,
+                        "standardize": True, "minmax": False, "shuffle": True}
+    assert net.train["optimizer"] == {"name": "adam", "lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8}
+    assert net.train["regularize"] == {"kind": "l2", "l1": 0.0, "l2": 1e-4}
+    assert net.train["clip"] == {"kind": "norm", "limit": 5.0}
+    assert net.train["early_stop"] == {"patience": 5, "metric": "val_loss", "min_delta": 0.0}
+    assert (net.train["batch"], net.train["epochs"], net.train["seed"]) == (64, 30, 0)
+    assert [w.code for w in net.warnings] == ["bias-before-batchnorm"]
+
+
+def test_loads_matches_load():
+    text = (EXAMPLES / "digits.net").read_text()
+    a, b = netc.load(EXAMPLES / "digits.net"), netc.loads(text)
+    assert a.order == b.order and a.train == b.train
+    assert b.source.name == "<string>"
+
+
+def test_residual_and_concat_edges():
+    net = netc.load(EXAMPLES / "residual.net")
+    g = net.graph
+    assert g.nodes["add1"]["ref"] == "stem" and g.edges["stem", "add1"]["port"] == 1
+    assert g.nodes["concat1"]["shape"] == (None, 64 + 128)
+    assert net.train["optimizer"] == {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True}
+    assert net.train["schedule"] == {"name": "step", "every": 10, "gamma": 0.5}
+
+
+def test_blocks_repeat_and_named_calls():
+    net = netc.load(EXAMPLES / "blocks.net")
+    names = net.order
+    assert names[:4] == ["input", "stem.dense1", "stem.batchnorm1", "stem.swish1"]
+    for i in (1, 2, 3):
+        assert f"res{i}.norm" in names and f"res{i}.add1" in names
+        assert net.graph.nodes[f"res{i}.add1"]["ref"] == f"res{i}.norm"
+        assert net.graph.nodes[f"res{i}.dense1"]["shape"] == (None, 192)
+    assert "last.add1" in names
+    assert net.graph.nodes["add1"]["ref"] == "stem.swish1"  # a named call stands for its last node
+    assert net.graph.nodes["last.dropout1"]["attrs"]["p"] == 0.2
+    assert net.train["regularize"] == {"kind": "elastic", "l1": 1e-6, "l2": 1e-4}
+    assert net.train["early_stop"]["metric"] == "val_accuracy"
+
+
+def test_init_tanh_example():
+    net = netc.load(EXAMPLES / "init_tanh.net")
+    dense = [n for n in net.order if net.graph.nodes[n]["op"] == "dense"]
+    tanh = [n for n in net.order if net.graph.nodes[n]["op"] == "tanh"]
+    assert len(dense) == 6 and len(tanh) == 6
+    for n in dense:
+        a = net.graph.nodes[n]
+        assert a["attrs"]["init"] == "xavier" and a["attrs"]["bias"] is False
+        assert a["params"] == {"W": (4096, 4096)}
+    assert net.data["source"] == {"kind": "gaussian", "n": 16, "features": 4096, "classes": None}
+    assert net.warnings == []
+
+
+@pytest.mark.parametrize("path", ALL_EXAMPLES, ids=lambda p: str(p.relative_to(EXAMPLES)))
+def test_every_example_compiles(path):
+    net = netc.load(path)
+    assert net.order and net.param_count >= 0
+
+
+LINT_FILES = {
+    "double_softmax.net": "double-softmax",
+    "bias_before_batchnorm.net": "bias-before-batchnorm",
+    "dropout_before_batchnorm.net": "dropout-before-batchnorm",
+    "init_activation.net": "init-activation",
+    "class_count.net": "class-count",
+    "bce_width.net": "class-count",
+    "feature_scale.net": "feature-scale",
+}
+
+
+@pytest.mark.parametrize("name,code", LINT_FILES.items())
+def test_each_lint_file_triggers_exactly_its_warning(name, code):
+    net = netc.load(EXAMPLES / "lints" / name)
+    assert [w.code for w in net.warnings] == [code]
+    # the warning sits on the line the file marks with "# warning"
+    line = net.source.line_text(net.warnings[0].span.line)
+    assert "# warning" in line
+
+
+def test_every_lint_has_an_example_file():
+    from netc.compiler.lints import LINTS
+    codes = {c for c in LINT_FILES.values()}
+    assert len(codes) == len(LINTS)
+
+
+def test_clean_examples_have_no_warnings():
+    for name in ("residual.net", "blocks.net", "init_tanh.net"):
+        assert netc.load(EXAMPLES / name).warnings == [], name
+
+
+def test_feature_scale_silenced_by_standardize():
+    text = (EXAMPLES / "lints" / "feature_scale.net").read_text().replace(
+        "source diabetes", "source diabetes\n    standardize")
+    assert netc.loads(text).warnings == []
+
+
+def test_init_lint_sees_through_dropout_but_not_batchnorm():
+    base = "model m {{\n    input 4\n    dense 8 init=he\n    {mid}\n    tanh\n}}\n"
+    assert [w.code for w in netc.loads(base.format(mid="dropout 0.1")).warnings] == ["init-activation"]
+    assert netc.loads(base.format(mid="layernorm")).warnings == []
+
+
+def test_every_model_statement_has_a_kernel_and_back():
+    statements = {s.keyword for s in MODEL} - {"repeat"}
+    assert statements == set(KERNELS)
+
+
+def test_every_op_compiles_with_its_defaults():
+    body = "\n".join(["input 6", "dense 6 as a", "maxout 6 k=3", "relu", "sigmoid", "tanh", "selu", "mish",
+                      "leaky_relu slope=0.1", "elu", "gelu approx=none", "swish", "silu", "softplus beta=2",
+                      "prelu", "batchnorm stats=average", "layernorm affine=false", "dropout keep=0.75",
+                      "dropout 0.1 mode=vanilla", "softmax", "add a", "concat a"])
+    net = netc.loads(f"model all {{\n{body}\n}}\n")
+    ops = {net.graph.nodes[n]["op"] for n in net.order}
+    assert ops == set(KERNELS)
+    assert net.graph.nodes["maxout1"]["params"] == {"W": (3, 6, 6), "b": (3, 6)}
+    assert net.graph.nodes["prelu1"]["params"] == {"slope": (6,)}
+    assert net.graph.nodes["layernorm1"]["params"] == {}
+    assert net.graph.nodes["dropout1"]["attrs"]["p"] == pytest.approx(0.25)
+    assert net.graph.nodes["swish2"]["op"] == "swish"  # silu is an alias
+    assert net.graph.nodes["concat1"]["shape"] == (None, 12)
+
+
+def test_values_lexical_forms():
+    net = netc.loads("block b(w, s=2) {\n    dense (w + 2) * s - 4 / 2\n}\n"
+                     "model m { input 3; b 4; dense 5; leaky_relu slope=-0.2 }\n"
+                     "train { optimizer adam betas=(0.8, 0.9); seed 7 }\n")
+    assert net.graph.nodes["b1.dense1"]["shape"] == (None, 10)
+    assert net.graph.nodes["leaky_relu1"]["attrs"]["slope"] == -0.2
+    assert net.train["optimizer"]["betas"] == (0.8, 0.9)
+    assert net.train["seed"] == 7
+
+
+def test_default_train_settings_without_a_train_section():
+    net = netc.loads("model m { input 3; dense 2 }")
+    assert net.train["loss"] == "cross_entropy" and net.train["batch"] == 32 and net.train["epochs"] == 10
+    assert net.data is None
+
+
+def test_csv_source_settings(tmp_path):
+    (tmp_path / "d.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n")
+    p = tmp_path / "m.net"
+    p.write_text('data { source "d.csv" label=y header=true }\nmodel m { input 2; dense 2 }\n')
+    net = netc.load(p)
+    assert net.data["source"] == {"kind": "csv", "path": "d.csv", "label": "y", "header": True}
