@@ -33,6 +33,7 @@ class Network:
     base_dir: Path
     spec: CheckedSpec = field(repr=False)
     data_description: str | None = None
+    dataset: object = field(default=None, repr=False)  # the data as loaded for the checks, if it was
 
     @property
     def order(self) -> list[str]:
@@ -80,14 +81,14 @@ def compile_source(source: Source, base_dir: Path | str = ".", check_data: bool 
     spec = check(source)
     errors = Collector()
     graph = build_graph(spec.model_name, spec.layers, errors)
-    facts, description = None, None
+    facts, description, dataset = None, None, None
     if check_data and spec.data is not None and not errors.has_errors:
-        facts, description = _data_facts(spec, graph, Path(base_dir), errors)
+        facts, description, dataset = _data_facts(spec, graph, Path(base_dir), errors)
     if errors.has_errors:
         raise SpecError(errors.items, source)
     warnings = run_lints(graph, spec.train, spec.data, facts)
     return Network(spec.model_name, graph, spec.data, spec.train, warnings, source, Path(base_dir), spec,
-                   description)
+                   description, dataset)
 
 
 def _data_facts(spec: CheckedSpec, graph: nx.DiGraph, base_dir: Path, errors: Collector):
@@ -100,12 +101,12 @@ def _data_facts(spec: CheckedSpec, graph: nx.DiGraph, base_dir: Path, errors: Co
         ds = load_data(spec.data, seed=spec.train["seed"], base_dir=base_dir, default_classes=default_classes)
     except MemoryError:
         errors.error("the data is too large to load in memory", spec.data_spans.get("source"))
-        return None, None
+        return None, None, None
     except DataError as e:
         span = spec.data_spans.get(f"{e.statement}.{e.param or 'path'}") or spec.data_spans.get(e.statement) \
             or spec.data_spans.get("source")
         errors.error(e.message, span, e.hint)
-        return None, None
+        return None, None, None
     in_node = graph.graph["input"]
     if in_node is not None and graph.nodes[in_node]["shape"][1] != ds.features:
         errors.error(f"the data has {ds.features} features but the model's input is "
@@ -114,10 +115,11 @@ def _data_facts(spec: CheckedSpec, graph: nx.DiGraph, base_dir: Path, errors: Co
     ranges = [r for r in ds.raw_feature_range.tolist() if r > 0]
     ratio = max(ranges) / min(ranges) if ranges else None
     facts = DataFacts(ds.features, ds.classes, ratio, spec.data_spans.get("source"))
-    return facts, _describe(ds)
+    return facts, describe_dataset(ds), ds
 
 
-def _describe(ds) -> str:
+def describe_dataset(ds) -> str:
+    """'digits: 1797 examples (1438 train, 359 validation), 64 features, 10 classes'."""
     n_train = len(ds.x_train)
     n_val = 0 if ds.x_val is None else len(ds.x_val)
     what = f"{ds.classes} classes" if ds.classes is not None else "regression"

@@ -36,7 +36,46 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--format", choices=("text", "dot", "json"), default="text",
                    help="output format (default: text)")
     g.set_defaults(handler=cmd_graph)
+
+    r = sub.add_parser("run", help="train the network on its data, with progress and metrics",
+                       description="Train the network FILE describes on the data it names: a live "
+                                   "progress bar per epoch, then a row per epoch (train and "
+                                   "validation loss and accuracy, seconds) and a summary. Exit 0 "
+                                   "when training finishes, 1 if it fails at run time (a non-finite "
+                                   "loss), 2 for bad input, 130 when interrupted with Ctrl-C.")
+    r.add_argument("file", metavar="FILE", help="the .net file")
+    _run_options(r)
+    r.add_argument("--quiet", action="store_true", help="print only the final summary")
+    r.add_argument("--save", metavar="CKPT", help="write a checkpoint after every epoch (atomically) "
+                   "and on Ctrl-C")
+    r.add_argument("--resume", metavar="CKPT", help="continue the run saved in CKPT exactly where it stopped")
+    r.set_defaults(handler=cmd_run)
+
+    e = sub.add_parser("eval", help="print the metrics of saved weights",
+                       description="Load the weights saved by 'netc run --save' and print the loss "
+                                   "(and accuracy) on the training and validation data in evaluation mode.")
+    e.add_argument("file", metavar="FILE", help="the .net file the weights were trained from")
+    e.add_argument("--weights", metavar="CKPT", required=True, help="a checkpoint written by netc run --save")
+    e.add_argument("--seed", type=int, metavar="N", help="override the seed (it decides the split)")
+    e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a data setting, e.g. --set split=0.9")
+    e.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="array precision")
+    e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    e.set_defaults(handler=cmd_eval)
     return p
+
+
+def _run_options(p) -> None:
+    p.add_argument("--epochs", type=int, metavar="N", help="override the number of epochs")
+    p.add_argument("--seed", type=int, metavar="N", help="override the seed (initialization, split, "
+                   "shuffling, dropout masks)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a train or data setting without editing the file, e.g. "
+                        "--set optimizer.lr=0.01, --set batch=128, --set split=0.9 (repeatable)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="array precision (default float32)")
+    p.add_argument("--json", action="store_true",
+                   help="machine-readable output: one JSON object per epoch, then a final one")
 
 
 def _version() -> str:
@@ -79,6 +118,18 @@ def cmd_graph(args) -> int:
     text = {"text": render.text_tree, "dot": render.to_dot, "json": render.to_json}[args.format](net)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    """`netc run FILE`."""
+    from .run import run
+    return run(args)
+
+
+def cmd_eval(args) -> int:
+    """`netc eval FILE --weights CKPT`."""
+    from .run import evaluate
+    return evaluate(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,6 +73,10 @@ class Stmt:
     multiple: bool = False
     aliases: tuple[str, ...] = field(default=())
 
+    def __post_init__(self):
+        object.__setattr__(self, "positional", tuple(self.positional))
+        object.__setattr__(self, "keywords", tuple(self.keywords))
+
 
 def _width(name: str, doc: str) -> P:
     return P(name, "int", doc=doc, min=1, max=MAX_WIDTH)

@@ -1,0 +1,70 @@
+"""Lowering: the compiled graph to a Plan, a flat list of steps each bound to its kernel.
+
+The plan is what the runtime executes: step i reads the outputs of earlier steps (`inputs`, the
+stream first) and carries the span of the statement that made it, so run-time errors and the
+debugger point at the user's line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..runtime.ops import KERNELS, Kernel
+from ..spec.diagnostics import Span
+from .graph import STREAM
+from .render import op_label
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node of the plan: its kernel and the indices of the steps it reads."""
+
+    index: int
+    name: str
+    op: str
+    kernel: Kernel
+    inputs: tuple[int, ...]
+    span: Span
+    calls: tuple[Span, ...]
+    label: str  # the op as written: 'dense 128 init=xavier'
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The executable form of a network: steps in execution order and the loss's name."""
+
+    steps: tuple[Step, ...]
+    loss: str
+    source_name: str
+
+    def index(self, name: str) -> int:
+        """The position of the node `name` in the plan; KeyError if there is none."""
+        for step in self.steps:
+            if step.name == name:
+                return step.index
+        raise KeyError(name)
+
+    def __str__(self) -> str:
+        """A readable listing: `%3 hidden1.relu1 = relu(%2)    # line 11 via 17`."""
+        rows = []
+        for s in self.steps:
+            args = ", ".join(f"%{i}" for i in s.inputs) or "x"
+            where = f"line {s.span.line}" + (f" via {s.calls[0].line}" if s.calls else "")
+            rows.append(f"%{s.index} {s.name} = {s.label}({args})".ljust(56) + f"  # {where}")
+        rows.append(f"loss = {self.loss}(%{len(self.steps) - 1}, y)")
+        return "\n".join(rows)
+
+
+def lower(network) -> Plan:
+    """The network's graph as a Plan (one kernel instance per node, bound to its input widths)."""
+    g = network.graph
+    position = {name: i for i, name in enumerate(network.order)}
+    steps = []
+    for i, name in enumerate(network.order):
+        a = g.nodes[name]
+        preds = sorted(g.predecessors(name), key=lambda p: g.edges[p, name]["port"])
+        assert not preds or g.edges[preds[0], name]["port"] == STREAM
+        inputs = tuple(position[p] for p in preds)
+        widths = tuple(g.nodes[p]["shape"][1] for p in preds)
+        kernel = KERNELS[a["op"]](a["attrs"], widths)
+        steps.append(Step(i, name, a["op"], kernel, inputs, a["span"], a["calls"], op_label(a)))
+    return Plan(tuple(steps), network.train["loss"], network.source.name)

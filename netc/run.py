@@ -1,0 +1,219 @@
+"""`netc run` and `netc eval`: compile, load the data, check it fits the network, train or evaluate.
+
+Every failure the user can fix is printed as a diagnostic (exit 2); a run that fails at run time
+(a non-finite loss) names the node and spec line (exit 1); Ctrl-C stops cleanly (exit 130).
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .compiler import load_path
+from .compiler.lower import lower
+from .compiler.network import describe_dataset
+from .report import Report
+from .runtime import checkpoint
+from .runtime.data import DataError, load_data
+from .runtime.model import Model, NodeError
+from .runtime.train import Trainer, TrainingError
+from .spec import overrides
+from .spec.diagnostics import Diagnostic, SpecError
+from .spec.schema import CLASSIFICATION_LOSSES
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class Stop(Exception):
+    """Ends a command with a message already printed and an exit status."""
+
+    def __init__(self, status: int):
+        self.status = status
+
+
+def _fail(network, message: str, span=None, hint: str | None = None, status: int = EXIT_BAD_INPUT):
+    source = network.source if network is not None else None
+    print(Diagnostic("error", message, span, hint).render(source), file=sys.stderr)
+    raise Stop(status)
+
+
+def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None):
+    """The compiled network, its (overridden) settings and its data, all checked to fit."""
+    try:
+        net = load_path(path, check_data=False)
+    except SpecError as e:
+        print(e.render(), file=sys.stderr)
+        raise Stop(EXIT_BAD_INPUT)
+    if net.data is None:
+        _fail(net, "the file has no data section: there is nothing to train on", net.spec.model_span,
+              "add one, e.g. data { source digits; standardize }")
+    extra = list(sets) + ([f"epochs={epochs}"] if epochs is not None else []) + \
+        ([f"seed={seed}"] if seed is not None else [])
+    try:
+        train, data = overrides.apply(net.train, net.data, extra)
+    except overrides.OverrideError as e:
+        print(f"netc: error: {e.message}" + (f"\n  hint: {e.hint}" if e.hint else ""), file=sys.stderr)
+        raise Stop(EXIT_BAD_INPUT)
+    try:
+        dataset = load_data(data, seed=train["seed"], base_dir=net.base_dir, default_classes=net.output_width)
+    except DataError as e:
+        span = net.spec.data_spans.get(f"{e.statement}.{e.param or 'path'}") or \
+            net.spec.data_spans.get(e.statement) or net.spec.data_spans.get("source")
+        _fail(net, e.message, span, e.hint)
+    except MemoryError:
+        _fail(net, "the data is too large to load in memory", net.spec.data_spans.get("source"))
+    for w in net.warnings:
+        print(w.render(net.source), file=sys.stderr)
+    check_fit(net, dataset, train)
+    return net, train, data, dataset
+
+
+def check_fit(net, ds, train: dict) -> None:
+    """Exit 2 with a located message if the data does not fit the network or the settings."""
+    g = net.graph
+    in_span = g.nodes[g.graph["input"]]["span"]
+    out_span = g.nodes[g.graph["output"]]["span"]
+    src = net.data["source"]
+    name = src.get("path") or src.get("images") or src["kind"]
+    if ds.features != net.input_width:
+        _fail(net, f"{name} has {ds.features} features but the model's input is {net.input_width} wide",
+              in_span, f"write input {ds.features}")
+    loss, width = train["loss"], net.output_width
+    ys = [ds.y_train] + ([ds.y_val] if ds.y_val is not None else [])
+    if loss in CLASSIFICATION_LOSSES:
+        if any(y.dtype.kind not in "iu" for y in ys):
+            _fail(net, f"{loss} needs integer class labels, but the labels of {name} are not integers",
+                  net.spec.train_spans.get("loss") or out_span, "use loss mse for a regression target")
+        top = max(int(y.max()) for y in ys if len(y))
+        low = min(int(y.min()) for y in ys if len(y))
+        limit = 2 if loss == "bce" else width
+        if low < 0 or top >= limit:
+            what = "0 and 1" if loss == "bce" else f"0..{width - 1} for an output {width} wide"
+            _fail(net, f"the labels of {name} go from {low} to {top}, but {loss} needs labels in {what}",
+                  out_span, f"end the model with dense {top + 1}" if loss != "bce" else None)
+        if loss == "bce" and width != 1:
+            _fail(net, f"bce needs an output 1 wide, not {width}", out_span, "end the model with dense 1")
+    else:
+        target_width = 1 if ds.y_train.ndim == 1 else ds.y_train.shape[1]
+        if target_width != width:
+            _fail(net, f"{loss}: the targets of {name} are {target_width} wide but the output is {width}",
+                  out_span, f"end the model with dense {target_width}")
+    n = len(ds.x_train)
+    if train["batch"] > n:
+        _fail(net, f"batch {train['batch']} is larger than the training split ({n} examples)",
+              net.spec.train_spans.get("batch"), f"use batch {min(n, 32)} or a larger split")
+
+
+def run(args) -> int:
+    """`netc run`: train, printing progress and metrics; optionally save and resume checkpoints."""
+    try:
+        return _run(args)
+    except Stop as s:
+        return s.status
+
+
+def _run(args) -> int:
+    started = time.perf_counter()
+    mode = "json" if args.json else ("quiet" if args.quiet else "table")
+    report = Report(mode)
+    net, train, data, ds = prepare(args.file, args.set, args.epochs, args.seed)
+    dtype = np.float64 if args.dtype == "float64" else np.float32
+    model = Model(lower(net), seed=train["seed"], dtype=dtype)
+    trainer = Trainer(model, _cast(ds, dtype), {**train, "shuffle": data["shuffle"]})
+    if args.resume:
+        try:
+            checkpoint.restore(args.resume, trainer, net.source.text)
+        except checkpoint.CheckpointError as e:
+            _fail(None, e.message, None, e.hint)
+        if trainer.position.epoch and trainer.position.epoch >= train["epochs"] and not trainer.position.batch:
+            pass  # already done: the summary below reports it
+    if train["early_stop"] and ds.x_val is None:
+        _fail(net, "early_stop watches the validation metrics, but there is no validation data",
+              net.spec.train_spans.get("early_stop"), "use split 0.8 (or a validation file)")
+    opt = train["optimizer"]
+    report.start([describe_dataset(ds),
+                  f"{net.name}: {net.param_count:,} parameters · {train['loss']} · {opt['name']} "
+                  f"lr={opt['lr']:g} · batch {train['batch']} · {train['epochs']} epochs · seed {train['seed']}"])
+    for r in trainer.position.history:
+        report.epoch(r)
+    interrupted = {"flag": False}
+
+    def on_sigint(signum, frame):
+        if interrupted["flag"]:
+            raise KeyboardInterrupt
+        interrupted["flag"] = True
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        while not trainer.finished(train["epochs"]):
+            r = trainer.run_epoch(
+                on_batch=lambda e, k, n, loss, speed: report.batch(e, train["epochs"], k, n, loss, speed),
+                should_stop=lambda: interrupted["flag"])
+            if r is None:
+                break
+            report.epoch(r)
+            if args.save:
+                checkpoint.save(args.save, trainer, net.source.text)
+    except (TrainingError, NodeError) as e:
+        if args.save:
+            print(f"netc: the last good checkpoint is {args.save}", file=sys.stderr)
+        step = getattr(e, "step", None)
+        _fail(net, e.message, step.span if step is not None else None, getattr(e, "hint", None),
+              status=EXIT_FAILED)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted["flag"]:
+        if args.save:
+            checkpoint.save(args.save, trainer, net.source.text)
+        pos = trainer.position
+        print(f"\ninterrupted at epoch {pos.epoch + 1}, batch {pos.batch}" +
+              (f"; saved {args.save} (continue with --resume {args.save})" if args.save else ""),
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    trainer.restore_best()
+    if args.save:
+        checkpoint.save(args.save, trainer, net.source.text)
+    note = None
+    if trainer.position.stopped_early:
+        note = f"early stop after epoch {trainer.position.epoch}, best weights restored"
+    report.finish(trainer.final_result(), trainer.position.best_epoch, net.param_count,
+                  time.perf_counter() - started, note)
+    return EXIT_OK
+
+
+def _cast(ds, dtype):
+    """The dataset with its inputs (and float targets) in the run's dtype, converted once."""
+    import dataclasses
+    conv = {"x_train": ds.x_train.astype(dtype)}
+    if ds.x_val is not None:
+        conv["x_val"] = ds.x_val.astype(dtype)
+    return dataclasses.replace(ds, **conv)
+
+
+def evaluate(args) -> int:
+    """`netc eval FILE --weights CKPT`: the validation metrics of saved weights."""
+    try:
+        net, train, data, ds = prepare(args.file, args.set, None, args.seed)
+        model = Model(lower(net), seed=train["seed"], dtype=np.float64 if args.dtype == "float64" else np.float32)
+        try:
+            model.load_state_dict(checkpoint.weights(args.weights, net.source.text))
+        except checkpoint.CheckpointError as e:
+            _fail(None, e.message, None, e.hint)
+        trainer = Trainer(model, _cast(ds, model.dtype), {**train, "shuffle": False})
+        rows = [("train", *trainer.evaluate(trainer.data.x_train, ds.y_train))]
+        if ds.x_val is not None:
+            rows.append(("validation", *trainer.evaluate(trainer.data.x_val, ds.y_val)))
+        if args.json:
+            import json
+            print(json.dumps({f"{name}_{k}": v for name, loss, acc in rows
+                              for k, v in (("loss", loss), ("accuracy", acc))}))
+        else:
+            print(f"{describe_dataset(ds)}\nweights: {args.weights}\n")
+            for name, loss, acc in rows:
+                print(f"{name:<10}  loss {loss:.4f}" + (f"  accuracy {100 * acc:.2f}%" if acc is not None else ""))
+        return EXIT_OK
+    except Stop as s:
+        return s.status

@@ -1,0 +1,173 @@
+"""The executor: a plan's parameters and buffers, and the forward, loss and backward passes.
+
+    model = Model(plan, seed=0)               # float32; dtype=np.float64 on request
+    out = model.forward(x, training=True)     # (B, out_width); every node's output is kept
+    loss = model.loss(y)                       # the plan's loss on the last forward
+    grads = model.backward()                   # {'dense1.W': ..., ...}; node gradients kept too
+    model.output('hidden1.relu1'), model.grad_output('hidden1.relu1'), model['dense1.W']
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .losses import make_loss
+from .ops.base import Ctx, RuntimeSpecError
+
+
+class NodeError(Exception):
+    """A run-time failure inside a node: carries the step (name, span) and the kernel's message."""
+
+    def __init__(self, step, message: str, hint: str | None = None):
+        where = f"line {step.span.line}" + (f" (via line {step.calls[0].line})" if step.calls else "")
+        super().__init__(f"{step.name} ({where}): {message}")
+        self.step, self.message, self.hint = step, message, hint
+
+
+class Model:
+    """A plan bound to parameter and buffer arrays, with the results of the last passes.
+
+    Parameters and buffers are named `NODE.PARAM` (`dense1.W`, `batchnorm1.running_mean`).
+    `seed` seeds the initialization and the default dropout generator. Arrays are `dtype`
+    (float32 by default).
+    """
+
+    def __init__(self, plan, seed: int = 0, dtype=np.float32):
+        self.plan = plan
+        self.steps = plan.steps
+        self.dtype = np.dtype(dtype)
+        init_rng = np.random.default_rng([seed, 10])
+        self.state = [s.kernel.init_state(init_rng, self.dtype) for s in self.steps]
+        self.rng = np.random.default_rng([seed, 11])
+        self.loss_fn = make_loss(plan.loss)
+        self.params = {f"{s.name}.{k}": self.state[s.index][k] for s in self.steps
+                       for k in s.kernel.param_shapes()}
+        self.buffers = {f"{s.name}.{k}": self.state[s.index][k] for s in self.steps
+                        for k in s.kernel.buffer_shapes()}
+        self._param_slots = [(f"{s.name}.{k}", s.index, k) for s in self.steps for k in s.kernel.param_shapes()]
+        n = len(self.steps)
+        self.outputs: list[np.ndarray | None] = [None] * n
+        self.ctxs: list[Ctx | None] = [None] * n
+        self.grad_outputs: list[np.ndarray | None] = [None] * n
+        self.grads: dict[str, np.ndarray] = {}
+        self.training = True
+        self.last_loss: float | None = None
+
+    # --- parameters ------------------------------------------------------------------------
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """A parameter or buffer by name (the live array)."""
+        if name in self.params:
+            return self.params[name]
+        if name in self.buffers:
+            return self.buffers[name]
+        raise KeyError(f"no parameter or buffer '{name}'")
+
+    def __setitem__(self, name: str, value) -> None:
+        """Copy `value` into the parameter or buffer `name` (shapes must match)."""
+        target = self[name]
+        value = np.asarray(value)
+        if value.shape != target.shape:
+            raise ValueError(f"{name} has shape {target.shape}, got {value.shape}")
+        target[...] = value
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, by name."""
+        return {k: v.copy() for k, v in {**self.params, **self.buffers}.items()}
+
+    def load_state_dict(self, values: dict[str, np.ndarray]) -> None:
+        """Set every parameter and buffer from `values` (as `state_dict` returns)."""
+        missing = set(self.params) | set(self.buffers)
+        missing -= set(values)
+        if missing:
+            raise KeyError(f"missing values for: {', '.join(sorted(missing))}")
+        for k, v in values.items():
+            self[k] = v
+
+    # --- passes ---------------------------------------------------------------------------------
+
+    def forward(self, x, training: bool = True, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Run every step on the batch x (B, input_width); returns the last node's output.
+
+        `training` selects the mode (batch statistics and dropout masks in training, running
+        statistics and no dropout in evaluation). Dropout masks come from `rng` (the model's
+        own generator if None). Raises NodeError naming the node for a run-time failure.
+        """
+        x = np.asarray(x, dtype=self.dtype)
+        self.training = training
+        rng = self.rng if rng is None else rng
+        for step in self.steps:
+            self.forward_step(step, x, training, rng)
+        return self.outputs[-1]
+
+    def forward_step(self, step, x, training: bool, rng) -> np.ndarray:
+        """Run one step (its inputs must have run); keeps its output and saved context."""
+        xs = [x] if not step.inputs else [self.outputs[j] for j in step.inputs]
+        ctx = Ctx()
+        try:
+            y = step.kernel.forward(ctx, xs, self.state[step.index], training, rng)
+        except RuntimeSpecError as e:
+            raise NodeError(step, e.message, e.hint) from None
+        self.outputs[step.index] = y
+        self.ctxs[step.index] = ctx
+        return y
+
+    def loss(self, y) -> float:
+        """The loss of the last forward's output against the targets y; also sets `last_loss`."""
+        try:
+            self.last_loss = float(self.loss_fn.forward(self.outputs[-1], np.asarray(y)))
+        except RuntimeSpecError as e:
+            raise NodeError(self.steps[-1], e.message, e.hint) from None
+        return self.last_loss
+
+    def backward(self) -> dict[str, np.ndarray]:
+        """Gradients of the last loss: by parameter name (returned and kept in `grads`) and by
+        node output (`grad_output(name)`)."""
+        n = len(self.steps)
+        d = self.grad_outputs = [None] * n
+        d[-1] = self.loss_fn.backward().astype(self.dtype, copy=False)
+        self.grads = {}
+        for step in reversed(self.steps):
+            self.backward_step(step)
+        return self.grads
+
+    def backward_step(self, step) -> None:
+        """Backward through one step: its input gradients accumulate into their producers."""
+        i = step.index
+        dy = self.grad_outputs[i]
+        if dy is None or not step.inputs:
+            return
+        ctx = self.ctxs[i]
+        # The network's input needs no gradient: say so, so the first layer skips that product.
+        ctx.need_input_grad = self.steps[step.inputs[0]].inputs != ()
+        dxs, dparams = step.kernel.backward(ctx, dy, self.state[i])
+        for j, dx in zip(step.inputs, dxs):
+            if dx is None:
+                continue
+            prev = self.grad_outputs[j]
+            self.grad_outputs[j] = dx if prev is None else prev + dx
+        for k, g in dparams.items():
+            self.grads[f"{step.name}.{k}"] = g
+
+    def loss_and_grads(self, x, y, training: bool = True, rng=None) -> tuple[float, dict[str, np.ndarray]]:
+        """forward, loss and backward on one batch."""
+        self.forward(x, training, rng)
+        loss = self.loss(y)
+        return loss, self.backward()
+
+    # --- inspection --------------------------------------------------------------------------
+
+    def output(self, name: str) -> np.ndarray:
+        """The output of node `name` in the last forward pass."""
+        return self.outputs[self.plan.index(name)]
+
+    def grad_output(self, name: str) -> np.ndarray | None:
+        """The gradient of the last loss with respect to node `name`'s output."""
+        return self.grad_outputs[self.plan.index(name)]
+
+    def first_nonfinite(self):
+        """The first step (in execution order) whose last output holds a NaN or Inf, or None."""
+        for step in self.steps:
+            out = self.outputs[step.index]
+            if out is not None and not np.isfinite(out).all():
+                return step
+        return None

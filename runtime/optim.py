@@ -1,0 +1,85 @@
+"""Optimizers with PyTorch's update rules; every one has the same signature
+`step(params, grads, lr)` and keeps its state (momenta) by parameter name."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+
+class Optimizer(ABC):
+    """Base: `hyper` holds the settings of the `optimizer` statement; `state` the per-parameter buffers."""
+
+    def __init__(self, **hyper):
+        self.hyper = hyper
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+        self.steps = 0
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> None:
+        """Update every parameter that has a gradient, in place."""
+        self.steps += 1
+        for name, g in grads.items():
+            self.update(name, params[name], g, lr, self.state.setdefault(name, {}))
+
+    @abstractmethod
+    def update(self, name: str, w: np.ndarray, g: np.ndarray, lr: float, s: dict) -> None:
+        """Update the weight array `w` in place from its gradient `g`; `s` is its own state."""
+
+
+class SGD(Optimizer):
+    """w -= lr * g, with (Nesterov) momentum as torch.optim.SGD (dampening 0)."""
+
+    def update(self, name, w, g, lr, s):
+        mu = self.hyper.get("momentum", 0.0)
+        if mu:
+            buf = s.get("momentum")
+            if buf is None:
+                buf = s["momentum"] = g.copy()
+            else:
+                buf *= mu
+                buf += g
+            g = g + mu * buf if self.hyper.get("nesterov") else buf
+        w -= (lr * g).astype(w.dtype, copy=False)
+
+
+class RMSprop(Optimizer):
+    """torch.optim.RMSprop: v = alpha v + (1 - alpha) g^2; w -= lr g / (sqrt(v) + eps)."""
+
+    def update(self, name, w, g, lr, s):
+        alpha, eps = self.hyper["alpha"], self.hyper["eps"]
+        v = s.get("square_avg")
+        if v is None:
+            v = s["square_avg"] = np.zeros_like(w)
+        v *= alpha
+        v += (1 - alpha) * g * g
+        w -= (lr * g / (np.sqrt(v) + eps)).astype(w.dtype, copy=False)
+
+
+class Adam(Optimizer):
+    """torch.optim.Adam: bias-corrected first and second moments."""
+
+    def update(self, name, w, g, lr, s):
+        b1, b2 = self.hyper["betas"]
+        eps = self.hyper["eps"]
+        if "m" not in s:
+            s["m"], s["v"], s["t"] = np.zeros_like(w), np.zeros_like(w), np.zeros((), np.int64)
+        m, v = s["m"], s["v"]
+        s["t"] += 1
+        t = int(s["t"])
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * (g * g)
+        step = lr / (1 - b1 ** t)
+        denom = np.sqrt(v / (1 - b2 ** t))
+        denom += eps
+        w -= (step * m / denom).astype(w.dtype, copy=False)
+
+
+OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+
+
+def make_optimizer(settings: dict) -> Optimizer:
+    """The optimizer the `optimizer` statement's settings ({'name': 'adam', 'lr': ..., ...}) describe."""
+    hyper = {k: v for k, v in settings.items() if k not in ("name", "lr")}
+    return OPTIMIZERS[settings["name"]](**hyper)

@@ -1,0 +1,74 @@
+"""What the train section does to the gradient and the learning rate: weight penalties, clipping
+and per-epoch learning-rate schedules."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def is_weight(name: str) -> bool:
+    """Whether a parameter is a weight matrix (penalized), not a bias, slope or norm parameter."""
+    return name.endswith(".W")
+
+
+def penalty(params: dict[str, np.ndarray], reg: dict | None) -> float:
+    """The regularization term added to the loss: l1 * sum|W| + (l2 / 2) * sum W^2 over weights.
+
+    With this convention the gradient gains l2 * W (PyTorch's weight_decay=l2) and l1 * sign(W).
+    """
+    if not reg:
+        return 0.0
+    total = 0.0
+    for name, w in params.items():
+        if is_weight(name):
+            if reg["l1"]:
+                total += reg["l1"] * float(np.abs(w).sum())
+            if reg["l2"]:
+                total += 0.5 * reg["l2"] * float(np.vdot(w, w))
+    return total
+
+
+def add_penalty_grads(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], reg: dict | None) -> None:
+    """Add the penalty's gradient to the weights' gradients, in place."""
+    if not reg:
+        return
+    for name, g in grads.items():
+        if is_weight(name):
+            w = params[name]
+            if reg["l2"]:
+                g += reg["l2"] * w
+            if reg["l1"]:
+                g += reg["l1"] * np.sign(w)
+
+
+def clip(grads: dict[str, np.ndarray], setting: dict | None) -> float:
+    """Clip in place: each entry to [-V, V] (`value`) or the global norm to V (`norm`).
+
+    Returns the global gradient norm before clipping.
+    """
+    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+    if not setting:
+        return norm
+    limit = setting["limit"]
+    if setting["kind"] == "value":
+        for g in grads.values():
+            np.clip(g, -limit, limit, out=g)
+    elif norm > limit:
+        scale = limit / (norm + 1e-6)  # torch.nn.utils.clip_grad_norm_'s epsilon
+        for g in grads.values():
+            g *= scale
+    return norm
+
+
+def learning_rate(base: float, schedule: dict | None, epoch: int, epochs: int) -> float:
+    """The learning rate for 0-based `epoch`: step, exponential or cosine (to min_lr over `epochs`)."""
+    if not schedule:
+        return base
+    kind = schedule["name"]
+    if kind == "step":
+        return base * schedule["gamma"] ** (epoch // schedule["every"])
+    if kind == "exponential":
+        return base * schedule["gamma"] ** epoch
+    lo = schedule["min_lr"]
+    return lo + (base - lo) * (1 + math.cos(math.pi * epoch / max(epochs, 1))) / 2

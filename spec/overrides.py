@@ -1,0 +1,154 @@
+"""`--set KEY=VALUE`: overriding a train or data setting from the command line, checked against the
+same schema as the file (so `--set optimizer.lr=0` fails exactly as `lr=0` in the file would)."""
+from __future__ import annotations
+
+import copy
+
+from . import ast
+from .diagnostics import Source, SpecError, did_you_mean
+from .parser import parse
+from .schema import STATEMENTS, P
+from .settings import TRAIN_DEFAULTS
+from .values import Symbol, ValueError_, coerce, evaluate
+
+
+class OverrideError(Exception):
+    """A `--set` that names no setting or whose value does not fit: message and hint."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+SIMPLE = {  # key -> (section, statement, settings key)
+    "loss": ("train", "loss", "loss"), "batch": ("train", "batch", "batch"),
+    "epochs": ("train", "epochs", "epochs"), "seed": ("train", "seed", "seed"),
+    "split": ("data", "split", "split"), "shuffle": ("data", "shuffle", "shuffle"),
+    "validation": ("data", "validation", "validation"),
+}
+FLAGS = ("standardize", "minmax")
+VARIANT_KEYS = ("optimizer", "schedule", "clip")
+
+
+def valid_keys(train: dict) -> list[str]:
+    """Every key `--set` accepts for these settings."""
+    keys = list(SIMPLE) + list(FLAGS) + list(VARIANT_KEYS)
+    opt = STATEMENTS["train"]["optimizer"].variants[train["optimizer"]["name"]]
+    keys += [f"optimizer.{p.name}" for p in opt.keywords]
+    if train["schedule"]:
+        keys += [f"schedule.{p.name}" for p in STATEMENTS["train"]["schedule"].variants[train["schedule"]["name"]].keywords]
+    keys += ["clip.limit", "regularize.l1", "regularize.l2"]
+    keys += [f"early_stop.{p.name}" for p in STATEMENTS["train"]["early_stop"].keywords]
+    return keys
+
+
+def parse_value(text: str):
+    """A value written as in a .net file (`0.01`, `adam`, `(0.9, 0.99)`, `"f.npz"`, `true`)."""
+    try:
+        tree = parse(Source("--set", f"data {{\n_ {text}\n}}\n"))
+        stmt = tree.sections[0].body[0]
+        if len(stmt.args) != 1 or isinstance(stmt.args[0], ast.Keyword) or stmt.alias or stmt.body:
+            raise OverrideError(f"cannot read the value {text!r}")
+        return evaluate(stmt.args[0], {})[0]
+    except (SpecError, IndexError, ValueError_):
+        raise OverrideError(f"cannot read the value {text!r}",
+                            'write it as in a .net file: 0.01, adam, true, (0.9, 0.99), "file.npz"') from None
+
+
+def apply(train: dict, data: dict | None, assignments: list[str]) -> tuple[dict, dict | None]:
+    """Copies of the settings with every `KEY=VALUE` applied in order; raises OverrideError."""
+    train, data = copy.deepcopy(train), copy.deepcopy(data)
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise OverrideError(f"--set needs KEY=VALUE, got {item!r}", "e.g. --set optimizer.lr=0.01")
+        value = parse_value(text.strip())
+        _apply_one(train, data, key, value)
+    return train, data
+
+
+def _param(stmt: str, name: str, variant: str | None = None) -> P:
+    s = STATEMENTS["train"].get(stmt) or STATEMENTS["data"][stmt]
+    params = s.variants[variant].keywords + s.variants[variant].positional if variant else s.keywords + s.positional
+    return next(p for p in params if p.name == name)
+
+
+def _apply_one(train: dict, data: dict | None, key: str, value) -> None:
+    def put(param: P):
+        try:
+            return coerce(param, value, None, f"--set {key}")
+        except ValueError_ as e:
+            raise OverrideError(e.message, e.hint) from None
+
+    if key in SIMPLE:
+        section, stmt, target = SIMPLE[key]
+        if section == "data" and data is None:
+            raise OverrideError(f"--set {key}: the file has no data section")
+        schema = STATEMENTS[section][stmt]
+        param = schema.positional[0]
+        settings = train if section == "train" else data
+        settings[target] = put(param)
+        if key == "validation":
+            data["split"] = 0.8
+        return
+    if key in FLAGS:
+        if data is None:
+            raise OverrideError(f"--set {key}: the file has no data section")
+        data[key] = put(P(key, "bool"))
+        if data[key]:
+            data[FLAGS[1 - FLAGS.index(key)]] = False
+        return
+    head, _, sub = key.partition(".")
+    if head in VARIANT_KEYS and not sub:
+        variants = STATEMENTS["train"][head].variants
+        if not isinstance(value, Symbol) or value not in variants:
+            raise OverrideError(f"--set {key}: unknown kind {value}", did_you_mean(str(value), variants))
+        v = variants[value]
+        missing = [p.name for p in v.positional + v.keywords if p.required]
+        if head == "clip":
+            old = train["clip"]["limit"] if train["clip"] else None
+            if old is None:
+                raise OverrideError("--set clip: also give the limit", "e.g. --set clip=norm --set clip.limit=5")
+            train["clip"] = {"kind": str(value), "limit": old}
+            return
+        if missing:
+            raise OverrideError(f"--set {key}={value}: the {value} {head} needs {', '.join(missing)}",
+                                f"write it in the file: {head} {value} {missing[0]}=...")
+        base = {"name": str(value), **{p.name: p.default for p in v.keywords}}
+        if head == "optimizer" and "lr" in train["optimizer"]:
+            base["lr"] = train["optimizer"]["lr"]
+        train[head] = base
+        return
+    if head == "optimizer" and sub:
+        train["optimizer"][sub] = put(_lookup(key, "optimizer", sub, train["optimizer"]["name"], train))
+        return
+    if head == "schedule" and sub and train["schedule"]:
+        train["schedule"][sub] = put(_lookup(key, "schedule", sub, train["schedule"]["name"], train))
+        return
+    if head == "clip" and sub == "limit" and train["clip"]:
+        train["clip"]["limit"] = put(_param("clip", "limit", train["clip"]["kind"]))
+        return
+    if head == "regularize" and sub in ("l1", "l2"):
+        reg = train["regularize"] or {"kind": "l2", "l1": 0.0, "l2": 0.0}
+        reg[sub] = put(P(sub, "float", min=0))
+        reg["kind"] = "elastic" if reg["l1"] and reg["l2"] else ("l1" if reg["l1"] else "l2")
+        train["regularize"] = reg
+        return
+    if head == "early_stop" and sub:
+        stop = train["early_stop"] or {p.name: p.default for p in STATEMENTS["train"]["early_stop"].keywords}
+        stop[sub] = put(_lookup(key, "early_stop", sub, None, train))
+        train["early_stop"] = stop
+        return
+    raise OverrideError(f"--set: unknown setting '{key}'",
+                        did_you_mean(key, valid_keys(train)) or "valid: " + ", ".join(valid_keys(train)))
+
+
+def _lookup(key: str, stmt: str, name: str, variant: str | None, train: dict) -> P:
+    try:
+        return _param(stmt, name, variant)
+    except StopIteration:
+        raise OverrideError(f"--set: unknown setting '{key}'", did_you_mean(key, valid_keys(train))) from None
+
+
+__all__ = ["apply", "OverrideError", "valid_keys", "TRAIN_DEFAULTS"]
