@@ -62,6 +62,22 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="array precision")
     e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     e.set_defaults(handler=cmd_eval)
+
+    st = sub.add_parser("stats", help="statistics of every node on one batch (forward and backward)",
+                        description="Run one forward and one backward pass on one batch and print a "
+                                    "row per node: name, op, shape, mean, var, std, min, max, fraction "
+                                    "of exact zeros, and the mean, variance and norm of the loss's "
+                                    "gradient with respect to the node's output.")
+    st.add_argument("file", metavar="FILE", help="the .net file")
+    st.add_argument("--mode", choices=("train", "eval"), default="train",
+                    help="training mode (batch statistics, dropout) or evaluation mode (default: train)")
+    st.add_argument("--weights", metavar="CKPT", help="use weights saved by netc run --save")
+    st.add_argument("--batch", type=int, metavar="N", help="batch size (default: the file's batch)")
+    st.add_argument("--seed", type=int, metavar="N", help="override the seed")
+    st.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    st.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="array precision")
+    st.add_argument("--json", action="store_true", help="a JSON list of records, one per node")
+    st.set_defaults(handler=cmd_stats)
     return p
 
 
@@ -130,6 +146,12 @@ def cmd_eval(args) -> int:
     """`netc eval FILE --weights CKPT`."""
     from .run import evaluate
     return evaluate(args)
+
+
+def cmd_stats(args) -> int:
+    """`netc stats FILE`."""
+    from .run import stats
+    return stats(args)
 
 
 def main(argv: list[str] | None = None) -> int:

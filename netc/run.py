@@ -217,3 +217,65 @@ def evaluate(args) -> int:
         return EXIT_OK
     except Stop as s:
         return s.status
+
+
+def stats(args) -> int:
+    """`netc stats FILE`: one forward and backward pass on one batch, a row of statistics per node."""
+    from .runtime.stats import STAT_KEYS, activation_stats, gradient_stats, node_record
+    try:
+        sets = list(args.set) + [f"batch={args.batch}"] if args.batch else list(args.set)
+        net, train, data, ds = prepare(args.file, sets, None, args.seed)
+        dtype = np.float64 if args.dtype == "float64" else np.float32
+        model = Model(lower(net), seed=train["seed"], dtype=dtype)
+        if args.weights:
+            try:
+                model.load_state_dict(checkpoint.weights(args.weights, net.source.text))
+            except checkpoint.CheckpointError as e:
+                _fail(None, e.message, None, e.hint)
+        trainer = Trainer(model, _cast(ds, dtype), {**train, "shuffle": data["shuffle"]})
+        idx = trainer.batches(0)[0]
+        training = args.mode == "train"
+        try:
+            model.forward(trainer.data.x_train[idx], training=training, rng=trainer.dropout_rng(0))
+            loss = model.loss(ds.y_train[idx])
+            model.backward()
+        except NodeError as e:
+            _fail(net, e.message, e.step.span, e.hint, status=EXIT_FAILED)
+        records = []
+        for step in model.steps:
+            out = model.outputs[step.index]
+            g = model.grad_outputs[step.index]
+            records.append(node_record(step.name, step.op, out.shape, activation_stats(out, step.op),
+                                       gradient_stats(g) if g is not None else None))
+        if args.json:
+            import json
+            print(json.dumps([{k: r[k] for k in STAT_KEYS} for r in records], indent=1))
+        else:
+            print(_stats_table(records, f"{args.mode} mode, batch of {len(idx)}, loss {loss:.4f}"))
+        return EXIT_OK
+    except Stop as s:
+        return s.status
+
+
+def _stats_table(records: list[dict], title: str) -> str:
+    cols = [("name", "node"), ("op", "op"), ("shape", "shape"), ("mean", "mean"), ("var", "var"),
+            ("std", "std"), ("min", "min"), ("max", "max"), ("zero_frac", "zero"),
+            ("grad_mean", "grad mean"), ("grad_var", "grad var"), ("grad_norm", "grad norm")]
+
+    def cell(key, v):
+        if v is None:
+            return "-"
+        if key == "shape":
+            return "(" + ", ".join(str(d) for d in v) + ")"
+        if key == "zero_frac":
+            return f"{100 * v:.1f}%"
+        if isinstance(v, float):
+            return f"{v:.3g}" if v == 0 or 1e-3 <= abs(v) < 1e4 else f"{v:.2e}"
+        return str(v)
+
+    rows = [[cell(k, r[k]) for k, _ in cols] for r in records]
+    head = [h for _, h in cols]
+    widths = [max(len(x) for x in col) for col in zip(head, *rows)]
+    def line(cells):
+        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([title, line(head), "  ".join("─" * w for w in widths)] + [line(r) for r in rows])

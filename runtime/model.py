@@ -122,13 +122,16 @@ class Model:
     def backward(self) -> dict[str, np.ndarray]:
         """Gradients of the last loss: by parameter name (returned and kept in `grads`) and by
         node output (`grad_output(name)`)."""
-        n = len(self.steps)
-        d = self.grad_outputs = [None] * n
-        d[-1] = self.loss_fn.backward().astype(self.dtype, copy=False)
-        self.grads = {}
+        self.start_backward()
         for step in reversed(self.steps):
             self.backward_step(step)
         return self.grads
+
+    def start_backward(self) -> None:
+        """Seed the backward pass with the loss's gradient at the last node; clears old gradients."""
+        self.grad_outputs = [None] * len(self.steps)
+        self.grad_outputs[-1] = self.loss_fn.backward().astype(self.dtype, copy=False)
+        self.grads = {}
 
     def backward_step(self, step) -> None:
         """Backward through one step: its input gradients accumulate into their producers."""

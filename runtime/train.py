@@ -108,11 +108,18 @@ class Trainer:
             chunks.pop()  # batchnorm cannot normalize a batch of one example: drop that remainder
         return chunks
 
-    def train_step(self, xb: np.ndarray, yb: np.ndarray, lr: float) -> float:
-        """Forward, loss, backward and update on one batch; returns the batch loss (with penalty)."""
+    def dropout_rng(self, iteration: int) -> np.random.Generator:
+        """The generator of iteration `iteration`'s dropout masks (the same on every replay)."""
+        return np.random.default_rng([self.seed, 11, iteration])
+
+    def current_lr(self) -> float:
+        """The learning rate of the current epoch under the schedule."""
+        s = self.settings
+        return learning_rate(s["optimizer"]["lr"], s["schedule"], self.position.epoch, s["epochs"])
+
+    def loss_with_penalty(self, yb: np.ndarray) -> float:
+        """The last forward's loss plus the weight penalty; TrainingError if it is not finite."""
         m, pos = self.model, self.position
-        rng = np.random.default_rng([self.seed, 11, pos.iteration])
-        m.forward(xb, training=True, rng=rng)
         loss = m.loss(yb) + penalty(m.params, self.settings["regularize"])
         if not math.isfinite(loss):
             step = m.first_nonfinite()
@@ -120,43 +127,64 @@ class Trainer:
             raise TrainingError(f"the loss became {loss} at epoch {pos.epoch + 1}, iteration "
                                 f"{pos.iteration + 1}; the first non-finite value came from {where}",
                                 step, "lower the learning rate, add clip norm 1.0, or standardize the inputs")
-        grads = m.backward()
-        add_penalty_grads(m.params, grads, self.settings["regularize"])
-        clip(grads, self.settings["clip"])
-        self.optimizer.step(m.params, grads, lr)
-        pos.iteration += 1
         return loss
 
-    def run_epoch(self, on_batch: Callable | None = None, should_stop: Callable[[], bool] | None = None) -> EpochResult | None:
-        """Train the current epoch from where the position is; None if `should_stop` interrupted it."""
-        pos, s = self.position, self.settings
-        lr = learning_rate(s["optimizer"]["lr"], s["schedule"], pos.epoch, s["epochs"])
-        chunks = self.batches(pos.epoch)
-        start = time.perf_counter() - pos.epoch_seconds
-        for k in range(pos.batch, len(chunks)):
-            idx = chunks[k]
-            yb = self.data.y_train[idx]
-            loss = self.train_step(self.data.x_train[idx], yb, lr)
-            pos.loss_sum += loss * len(idx)
-            pos.seen += len(idx)
-            if self.classification:
-                pos.correct += self.model.loss_fn.accuracy(self.model.outputs[-1], yb) * len(idx)
-            pos.batch = k + 1
-            pos.epoch_seconds = time.perf_counter() - start
-            if on_batch:
-                on_batch(pos.epoch, k + 1, len(chunks), pos.loss_sum / pos.seen, pos.seen / max(pos.epoch_seconds, 1e-9))
-            if should_stop and should_stop():
-                return None
+    def update(self, grads: dict[str, np.ndarray], lr: float) -> None:
+        """Penalty gradients, clipping and the optimizer's step; advances the iteration count."""
+        add_penalty_grads(self.model.params, grads, self.settings["regularize"])
+        clip(grads, self.settings["clip"])
+        self.optimizer.step(self.model.params, grads, lr)
+        self.position.iteration += 1
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray, lr: float) -> float:
+        """Forward, loss, backward and update on one batch; returns the batch loss (with penalty)."""
+        self.model.forward(xb, training=True, rng=self.dropout_rng(self.position.iteration))
+        loss = self.loss_with_penalty(yb)
+        self.update(self.model.backward(), lr)
+        return loss
+
+    def record_batch(self, loss: float, yb: np.ndarray, k: int) -> None:
+        """Add a finished batch (the k-th of the epoch, 0-based) to the epoch's running sums."""
+        pos = self.position
+        pos.loss_sum += loss * len(yb)
+        pos.seen += len(yb)
+        if self.classification:
+            pos.correct += self.model.loss_fn.accuracy(self.model.outputs[-1], yb) * len(yb)
+        pos.batch = k + 1
+
+    def end_epoch(self, lr: float, seconds: float) -> EpochResult:
+        """Validate, record the epoch's metrics, move to the next epoch, track the best weights."""
+        pos = self.position
         val_loss, val_acc = self.evaluate(self.data.x_val, self.data.y_val)
         result = EpochResult(pos.epoch + 1, pos.loss_sum / max(pos.seen, 1),
                              pos.correct / pos.seen if self.classification and pos.seen else None,
-                             val_loss, val_acc, time.perf_counter() - start, lr)
+                             val_loss, val_acc, seconds, lr)
         pos.history.append(result)
         pos.epoch += 1
         pos.batch = pos.seen = 0
         pos.loss_sum = pos.correct = pos.epoch_seconds = 0.0
         self._track_best(result)
         return result
+
+    def run_epoch(self, on_batch: Callable | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> EpochResult | None:
+        """Train the current epoch from where the position is; None if `should_stop` interrupted it."""
+        pos = self.position
+        lr = self.current_lr()
+        chunks = self.batches(pos.epoch)
+        start = time.perf_counter() - pos.epoch_seconds
+        for k in range(pos.batch, len(chunks)):
+            idx = chunks[k]
+            yb = self.data.y_train[idx]
+            loss = self.train_step(self.data.x_train[idx], yb, lr)
+            self.record_batch(loss, yb, k)
+            pos.epoch_seconds = time.perf_counter() - start
+            if on_batch:
+                on_batch(pos.epoch, k + 1, len(chunks), pos.loss_sum / pos.seen,
+                         pos.seen / max(pos.epoch_seconds, 1e-9))
+            if should_stop and should_stop():
+                return None
+        return self.end_epoch(lr, time.perf_counter() - start)
 
     def evaluate(self, x, y) -> tuple[float | None, float | None]:
         """Loss and accuracy (None for regression) in evaluation mode over (x, y), in chunks."""

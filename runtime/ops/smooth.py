@@ -93,18 +93,16 @@ class Softplus(Kernel):
         np.exp(e, out=e)
         y = np.log1p(e)
         y *= 1.0 / beta
-        np.copyto(y, x, where=linear)
         ctx.e, ctx.linear = e, linear
-        return y
+        return np.where(linear, x, y)
 
     def backward(self, ctx, dy, state):
         # d/dx = exp(beta x) / (1 + exp(beta x)); 1 on the linear side.
         e = ctx.e
         dx = e + 1.0
         np.divide(e, dx, out=dx)
-        dx[ctx.linear] = 1.0
         dx *= dy
-        return [dx], {}
+        return [np.where(ctx.linear, dy, dx)], {}
 
 
 @register

@@ -1,0 +1,124 @@
+"""Statistics of tensors, as the debugger and `netc stats` show them: moments, extremes, dead and
+saturated fractions, histograms, per-unit moments across the batch, gradient and parameter norms.
+
+Computed in float64 whatever the run's dtype, so the figures do not depend on it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+HIST_BINS = 24
+SATURATION = {"tanh": lambda a: np.abs(a) > 0.99, "sigmoid": lambda a: (a < 0.01) | (a > 0.99)}
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Bin counts and the len(counts) + 1 bin edges."""
+
+    counts: tuple[int, ...]
+    edges: tuple[float, ...]
+
+
+def histogram(a: np.ndarray, bins: int = HIST_BINS) -> Histogram:
+    """A histogram over the finite values of `a` (empty counts if there are none)."""
+    flat = np.asarray(a, np.float64).ravel()
+    flat = flat[np.isfinite(flat)]
+    if flat.size == 0:
+        return Histogram((), ())
+    lo, hi = float(flat.min()), float(flat.max())
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(flat, bins=bins, range=(lo, hi))
+    return Histogram(tuple(int(c) for c in counts), tuple(float(e) for e in edges))
+
+
+@dataclass(frozen=True)
+class ActivationStats:
+    """A node's output over the batch: (B, D) -> scalars, a histogram and per-unit vectors (D,)."""
+
+    mean: float
+    var: float
+    std: float
+    min: float
+    max: float
+    zero_frac: float             # fraction exactly zero (dead ReLUs)
+    saturated_frac: float | None  # tanh beyond +-0.99, sigmoid outside [0.01, 0.99]; None otherwise
+    p15: float
+    p85: float
+    hist: Histogram
+    unit_mean: np.ndarray        # (D,) mean of each unit across the batch
+    unit_var: np.ndarray         # (D,) biased variance of each unit across the batch
+    finite: bool
+
+
+def activation_stats(a: np.ndarray, op: str | None = None) -> ActivationStats:
+    """Statistics of a node's output a (B, D); `op` decides what counts as saturated."""
+    x = np.asarray(a, np.float64)
+    finite = bool(np.isfinite(x).all())
+    with np.errstate(all="ignore"):
+        mean, var = float(x.mean()), float(x.var())
+        p15, p85 = (float(v) for v in np.percentile(x, (15, 85))) if finite else (float("nan"),) * 2
+        sat = float(SATURATION[op](x).mean()) if op in SATURATION else None
+        return ActivationStats(mean, var, float(np.sqrt(var)), float(x.min()), float(x.max()),
+                               float((x == 0).mean()), sat, p15, p85, histogram(x),
+                               x.mean(axis=0), x.var(axis=0), finite)
+
+
+@dataclass(frozen=True)
+class GradientStats:
+    """The gradient of the loss with respect to a node's output (B, D)."""
+
+    mean: float
+    var: float
+    norm: float
+    hist: Histogram
+    finite: bool
+
+
+def gradient_stats(g: np.ndarray) -> GradientStats:
+    """Mean, variance, L2 norm and histogram of a gradient array."""
+    x = np.asarray(g, np.float64)
+    with np.errstate(all="ignore"):
+        return GradientStats(float(x.mean()), float(x.var()), float(np.sqrt(np.vdot(x, x))), histogram(x),
+                             bool(np.isfinite(x).all()))
+
+
+@dataclass(frozen=True)
+class ParamStats:
+    """A learned parameter: its values, its gradient, and the last update relative to its size."""
+
+    name: str
+    shape: tuple[int, ...]
+    mean: float
+    std: float
+    grad_norm: float | None
+    update_ratio: float | None  # ||w_after - w_before|| / ||w_before||
+
+
+def param_stats(name: str, w: np.ndarray, grad: np.ndarray | None = None,
+                before: np.ndarray | None = None) -> ParamStats:
+    """Statistics of parameter `w`; with `before` (its value before the update), the update ratio."""
+    x = np.asarray(w, np.float64)
+    gn = None if grad is None else float(np.sqrt(np.vdot(np.asarray(grad, np.float64), grad)))
+    ratio = None
+    if before is not None:
+        b = np.asarray(before, np.float64)
+        denom = float(np.sqrt(np.vdot(b, b)))
+        diff = x - b
+        ratio = float(np.sqrt(np.vdot(diff, diff))) / denom if denom > 0 else None
+    return ParamStats(name, tuple(w.shape), float(x.mean()), float(x.std()), gn, ratio)
+
+
+STAT_KEYS = ("name", "op", "shape", "mean", "var", "std", "min", "max", "zero_frac", "grad_mean",
+             "grad_var", "grad_norm")
+
+
+def node_record(name: str, op: str, shape: tuple[int, ...], act: ActivationStats,
+                grad: GradientStats | None) -> dict:
+    """One row of `netc stats`: exactly the keys of STAT_KEYS."""
+    return {"name": name, "op": op, "shape": list(shape),
+            "mean": act.mean, "var": act.var, "std": act.std, "min": act.min, "max": act.max,
+            "zero_frac": act.zero_frac, "grad_mean": grad.mean if grad else None,
+            "grad_var": grad.var if grad else None, "grad_norm": grad.norm if grad else None}
