@@ -44,12 +44,12 @@ class Plan:
         raise KeyError(name)
 
     def __str__(self) -> str:
-        """A readable listing: `%3 hidden1.relu1 = relu(%2)    # line 11 via 17`."""
+        """A readable listing: `%3 hidden1.relu1 = relu <- %2    # line 11 via 17`."""
         rows = []
         for s in self.steps:
             args = ", ".join(f"%{i}" for i in s.inputs) or "x"
             where = f"line {s.span.line}" + (f" via {s.calls[0].line}" if s.calls else "")
-            rows.append(f"%{s.index} {s.name} = {s.label}({args})".ljust(56) + f"  # {where}")
+            rows.append(f"%{s.index} {s.name} = {s.label} <- {args}".ljust(60) + f"  # {where}")
         rows.append(f"loss = {self.loss}(%{len(self.steps) - 1}, y)")
         return "\n".join(rows)
 

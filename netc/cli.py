@@ -78,6 +78,38 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="array precision")
     st.add_argument("--json", action="store_true", help="a JSON list of records, one per node")
     st.set_defaults(handler=cmd_stats)
+
+    gc = sub.add_parser("gradcheck", help="check the analytic gradients against finite differences",
+                        description="Compare the analytic gradients of FILE's network with central "
+                                    "finite differences in float64 on a small batch of its data, in "
+                                    "training mode with the dropout masks held fixed. Prints the worst "
+                                    "relative error per parameter and per node input; exit 1 if any "
+                                    "is above the tolerance.")
+    gc.add_argument("file", metavar="FILE", help="the .net file")
+    gc.add_argument("--batch", type=int, default=8, metavar="N", help="examples in the batch (default 8)")
+    gc.add_argument("--entries", type=int, default=12, metavar="K",
+                    help="entries probed per array, plus two random directions (default 12)")
+    gc.add_argument("--tolerance", type=float, default=1e-6, metavar="T", help="default 1e-6")
+    gc.add_argument("--seed", type=int, metavar="N", help="override the seed")
+    gc.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    gc.set_defaults(handler=cmd_gradcheck)
+
+    d = sub.add_parser("debug", help="step through training node by node in a terminal debugger",
+                       description="Open the step debugger on FILE: the graph's nodes in execution "
+                                   "order, the selected node's statistics and histograms, the spec "
+                                   "with the current statement highlighted, and the loss. Step one "
+                                   "node (n), one iteration (i), or continue to a breakpoint (c); "
+                                   "press ? inside for every key. Exit 2 for bad input.")
+    d.add_argument("file", metavar="FILE", help="the .net file")
+    d.add_argument("--weights", metavar="CKPT", help="start from weights saved by netc run --save")
+    d.add_argument("--break", dest="breaks", action="append", default=[], metavar="NODE[:COND]",
+                   help="a breakpoint: a node name or glob, optionally with a condition on its "
+                        "statistics, e.g. --break dense1, --break 'hidden1.relu1:zero_frac>0.9', "
+                        "--break '*:grad_norm>10' (repeatable)")
+    d.add_argument("--seed", type=int, metavar="N", help="override the seed")
+    d.add_argument("--epochs", type=int, metavar="N", help="override the number of epochs")
+    d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    d.set_defaults(handler=cmd_debug)
     return p
 
 
@@ -152,6 +184,18 @@ def cmd_stats(args) -> int:
     """`netc stats FILE`."""
     from .run import stats
     return stats(args)
+
+
+def cmd_gradcheck(args) -> int:
+    """`netc gradcheck FILE`."""
+    from .run import gradcheck
+    return gradcheck(args)
+
+
+def cmd_debug(args) -> int:
+    """`netc debug FILE`: the Textual debugger (imported only here: netc run never loads Textual)."""
+    from .tui import debug
+    return debug(args.file, args.weights, args.breaks, args.seed, args.epochs, args.set)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,10 @@ from .spec.schema import CLASSIFICATION_LOSSES
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
+# Overflow and NaN are detected and reported by netc itself (naming the node and its line);
+# NumPy's warnings about them would only clutter the output.
+np.seterr(all="ignore")
+
 
 class Stop(Exception):
     """Ends a command with a message already printed and an exit status."""
@@ -279,3 +283,36 @@ def _stats_table(records: list[dict], title: str) -> str:
     def line(cells):
         return "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     return "\n".join([title, line(head), "  ".join("─" * w for w in widths)] + [line(r) for r in rows])
+
+
+def gradcheck(args) -> int:
+    """`netc gradcheck FILE`: analytic against finite-difference gradients of the user's network."""
+    from .runtime.netcheck import TOLERANCE, check_network
+    try:
+        net, train, data, ds = prepare(args.file, args.set, None, args.seed)
+        n = min(args.batch, len(ds.x_train))
+        x, y = ds.x_train[:n], ds.y_train[:n]
+        print(f"gradcheck {args.file}: float64, batch {n}, training mode (dropout masks fixed), "
+              f"seed {train['seed']}, tolerance {args.tolerance:g}\n")
+        try:
+            results = check_network(lower(net), x, y, seed=train["seed"], entries=args.entries)
+        except NodeError as e:
+            _fail(net, e.message, e.step.span, e.hint, status=EXIT_FAILED)
+        width = max(len(r.name) for r in results) + 2
+        bad = 0
+        for kind, title in (("param", "parameter"), ("input", "node input (gradient of the loss)")):
+            rows = [r for r in results if r.kind == kind]
+            if not rows:
+                continue
+            print(f"{title:<{width}}  probes  worst rel. error")
+            for r in rows:
+                ok = r.error <= args.tolerance
+                bad += not ok
+                verdict = "ok (zero gradient)" if r.zero else ("ok" if ok else "FAILED")
+                print(f"{r.name:<{width}}  {r.probes:>6}  {r.error:>16.2e}  {verdict}")
+            print()
+        print(f"{len(results) - bad} of {len(results)} within tolerance {args.tolerance:g}" +
+              ("" if not bad else f"; {bad} above it"))
+        return EXIT_FAILED if bad else EXIT_OK
+    except Stop as s:
+        return s.status
