@@ -44,7 +44,7 @@ def _fail(network, message: str, span=None, hint: str | None = None, status: int
     raise Stop(status)
 
 
-def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None):
+def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, warnings: bool = True):
     """The compiled network, its (overridden) settings and its data, all checked to fit."""
     try:
         net = load_path(path, check_data=False)
@@ -69,7 +69,7 @@ def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None):
         _fail(net, e.message, span, e.hint)
     except MemoryError:
         _fail(net, "the data is too large to load in memory", net.spec.data_spans.get("source"))
-    for w in net.warnings:
+    for w in net.warnings if warnings else ():
         print(w.render(net.source), file=sys.stderr)
     check_fit(net, dataset, train)
     return net, train, data, dataset
@@ -123,7 +123,7 @@ def _run(args) -> int:
     started = time.perf_counter()
     mode = "json" if args.json else ("quiet" if args.quiet else "table")
     report = Report(mode)
-    net, train, data, ds = prepare(args.file, args.set, args.epochs, args.seed)
+    net, train, data, ds = prepare(args.file, args.set, args.epochs, args.seed, warnings=not args.quiet)
     dtype = np.float64 if args.dtype == "float64" else np.float32
     model = Model(lower(net), seed=train["seed"], dtype=dtype)
     trainer = Trainer(model, _cast(ds, dtype), {**train, "shuffle": data["shuffle"]})
