@@ -54,8 +54,9 @@ class Plan:
         return "\n".join(rows)
 
 
-def lower(network) -> Plan:
-    """The network's graph as a Plan (one kernel instance per node, bound to its input widths)."""
+def lower(network, loss: str | None = None) -> Plan:
+    """The network's graph as a Plan (one kernel instance per node, bound to its input widths),
+    with the train section's loss unless `loss` overrides it."""
     g = network.graph
     position = {name: i for i, name in enumerate(network.order)}
     steps = []
@@ -67,4 +68,4 @@ def lower(network) -> Plan:
         widths = tuple(g.nodes[p]["shape"][1] for p in preds)
         kernel = KERNELS[a["op"]](a["attrs"], widths)
         steps.append(Step(i, name, a["op"], kernel, inputs, a["span"], a["calls"], op_label(a)))
-    return Plan(tuple(steps), network.train["loss"], network.source.name)
+    return Plan(tuple(steps), loss or network.train["loss"], network.source.name)

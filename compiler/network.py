@@ -112,10 +112,14 @@ def _data_facts(spec: CheckedSpec, graph: nx.DiGraph, base_dir: Path, errors: Co
         errors.error(f"the data has {ds.features} features but the model's input is "
                      f"{graph.nodes[in_node]['shape'][1]} wide", graph.nodes[in_node]["span"],
                      f"write input {ds.features}")
+    return data_facts(ds, spec), describe_dataset(ds), ds
+
+
+def data_facts(ds, spec: CheckedSpec) -> DataFacts:
+    """What the data-aware lints need to know of a loaded Dataset."""
     ranges = [r for r in ds.raw_feature_range.tolist() if r > 0]
     ratio = max(ranges) / min(ranges) if ranges else None
-    facts = DataFacts(ds.features, ds.classes, ratio, spec.data_spans.get("source"))
-    return facts, describe_dataset(ds), ds
+    return DataFacts(ds.features, ds.classes, ratio, spec.data_spans.get("source"))
 
 
 def describe_dataset(ds) -> str:

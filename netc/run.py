@@ -14,7 +14,8 @@ import numpy as np
 
 from .compiler import load_path
 from .compiler.lower import lower
-from .compiler.network import describe_dataset
+from .compiler.lints import run_lints
+from .compiler.network import data_facts, describe_dataset
 from .report import Report
 from .runtime import checkpoint
 from .runtime.data import DataError, load_data
@@ -69,7 +70,9 @@ def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, wa
         _fail(net, e.message, span, e.hint)
     except MemoryError:
         _fail(net, "the data is too large to load in memory", net.spec.data_spans.get("source"))
-    for w in net.warnings if warnings else ():
+    # the lints again, now that the data (and any --set) is known: the data-aware ones too
+    lints = run_lints(net.graph, train, data, data_facts(dataset, net.spec))
+    for w in lints if warnings else ():
         print(w.render(net.source), file=sys.stderr)
     check_fit(net, dataset, train)
     return net, train, data, dataset
@@ -125,7 +128,7 @@ def _run(args) -> int:
     report = Report(mode)
     net, train, data, ds = prepare(args.file, args.set, args.epochs, args.seed, warnings=not args.quiet)
     dtype = np.float64 if args.dtype == "float64" else np.float32
-    model = Model(lower(net), seed=train["seed"], dtype=dtype)
+    model = Model(lower(net, train["loss"]), seed=train["seed"], dtype=dtype)
     trainer = Trainer(model, _cast(ds, dtype), {**train, "shuffle": data["shuffle"]})
     if args.resume:
         try:
@@ -201,7 +204,7 @@ def evaluate(args) -> int:
     """`netc eval FILE --weights CKPT`: the validation metrics of saved weights."""
     try:
         net, train, data, ds = prepare(args.file, args.set, None, args.seed)
-        model = Model(lower(net), seed=train["seed"], dtype=np.float64 if args.dtype == "float64" else np.float32)
+        model = Model(lower(net, train["loss"]), seed=train["seed"], dtype=np.float64 if args.dtype == "float64" else np.float32)
         try:
             model.load_state_dict(checkpoint.weights(args.weights, net.source.text))
         except checkpoint.CheckpointError as e:
@@ -230,7 +233,7 @@ def stats(args) -> int:
         sets = list(args.set) + [f"batch={args.batch}"] if args.batch else list(args.set)
         net, train, data, ds = prepare(args.file, sets, None, args.seed)
         dtype = np.float64 if args.dtype == "float64" else np.float32
-        model = Model(lower(net), seed=train["seed"], dtype=dtype)
+        model = Model(lower(net, train["loss"]), seed=train["seed"], dtype=dtype)
         if args.weights:
             try:
                 model.load_state_dict(checkpoint.weights(args.weights, net.source.text))
@@ -295,7 +298,7 @@ def gradcheck(args) -> int:
         print(f"gradcheck {args.file}: float64, batch {n}, training mode (dropout masks fixed), "
               f"seed {train['seed']}, tolerance {args.tolerance:g}\n")
         try:
-            results = check_network(lower(net), x, y, seed=train["seed"], entries=args.entries)
+            results = check_network(lower(net, train["loss"]), x, y, seed=train["seed"], entries=args.entries)
         except NodeError as e:
             _fail(net, e.message, e.step.span, e.hint, status=EXIT_FAILED)
         width = max(len(r.name) for r in results) + 2

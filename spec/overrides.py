@@ -8,7 +8,7 @@ from . import ast
 from .diagnostics import Source, SpecError, did_you_mean
 from .parser import parse
 from .schema import STATEMENTS, P
-from .settings import TRAIN_DEFAULTS
+from .settings import TRAIN_DEFAULTS, settings_conflict
 from .values import Symbol, ValueError_, coerce, evaluate
 
 
@@ -65,7 +65,23 @@ def apply(train: dict, data: dict | None, assignments: list[str]) -> tuple[dict,
             raise OverrideError(f"--set needs KEY=VALUE, got {item!r}", "e.g. --set optimizer.lr=0.01")
         value = parse_value(text.strip())
         _apply_one(train, data, key, value)
+    _complete(train)
     return train, data
+
+
+def _complete(train: dict) -> None:
+    """Checks that need every override applied: nothing left unset, settings that fit together."""
+    sched = train["schedule"]
+    if sched:
+        missing = [k for k, v in sched.items() if v is None]
+        if missing:
+            raise OverrideError(f"--set schedule={sched['name']} needs {', '.join(missing)}",
+                                f"add --set schedule.{missing[0]}=...")
+    if train["clip"] and train["clip"]["limit"] is None:
+        raise OverrideError(f"--set clip={train['clip']['kind']} needs a limit", "add --set clip.limit=5")
+    problem = settings_conflict(train)
+    if problem:
+        raise OverrideError("--set: " + problem[0], problem[1])
 
 
 def _param(stmt: str, name: str, variant: str | None = None) -> P:
@@ -104,18 +120,12 @@ def _apply_one(train: dict, data: dict | None, key: str, value) -> None:
         variants = STATEMENTS["train"][head].variants
         if not isinstance(value, Symbol) or value not in variants:
             raise OverrideError(f"--set {key}: unknown kind {value}", did_you_mean(str(value), variants))
-        v = variants[value]
-        missing = [p.name for p in v.positional + v.keywords if p.required]
         if head == "clip":
-            old = train["clip"]["limit"] if train["clip"] else None
-            if old is None:
-                raise OverrideError("--set clip: also give the limit", "e.g. --set clip=norm --set clip.limit=5")
-            train["clip"] = {"kind": str(value), "limit": old}
+            train["clip"] = {"kind": str(value), "limit": train["clip"]["limit"] if train["clip"] else None}
             return
-        if missing:
-            raise OverrideError(f"--set {key}={value}: the {value} {head} needs {', '.join(missing)}",
-                                f"write it in the file: {head} {value} {missing[0]}=...")
-        base = {"name": str(value), **{p.name: p.default for p in v.keywords}}
+        v = variants[value]
+        # required parameters stay None until a later --set gives them (checked in `_complete`)
+        base = {"name": str(value), **{p.name: (None if p.required else p.default) for p in v.keywords}}
         if head == "optimizer" and "lr" in train["optimizer"]:
             base["lr"] = train["optimizer"]["lr"]
         train[head] = base
@@ -123,11 +133,16 @@ def _apply_one(train: dict, data: dict | None, key: str, value) -> None:
     if head == "optimizer" and sub:
         train["optimizer"][sub] = put(_lookup(key, "optimizer", sub, train["optimizer"]["name"], train))
         return
-    if head == "schedule" and sub and train["schedule"]:
+    if head == "schedule" and sub:
+        if not train["schedule"]:
+            raise OverrideError(f"--set {key}: the file has no schedule",
+                                "choose one first, e.g. --set schedule=exponential --set schedule.gamma=0.9")
         train["schedule"][sub] = put(_lookup(key, "schedule", sub, train["schedule"]["name"], train))
         return
-    if head == "clip" and sub == "limit" and train["clip"]:
-        train["clip"]["limit"] = put(_param("clip", "limit", train["clip"]["kind"]))
+    if head == "clip" and sub == "limit":
+        clip = train["clip"] or {"kind": "norm", "limit": None}
+        clip["limit"] = put(_param("clip", "limit", clip["kind"]))
+        train["clip"] = clip
         return
     if head == "regularize" and sub in ("l1", "l2"):
         reg = train["regularize"] or {"kind": "l2", "l1": 0.0, "l2": 0.0}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 
 from lark import Lark, Token, Tree
@@ -197,7 +198,8 @@ def _expr(t) -> ast.Expr:
         return ast.Number(_span(t), int(text) if is_int else float(text))
     if kind == "string":
         raw = str(t.children[0])[1:-1]
-        return ast.String(_span(t), raw.encode("utf-8").decode("unicode_escape") if "\\" in raw else raw)
+        # Only \" and \\ are escapes: any other backslash is kept, so Windows paths read as written.
+        return ast.String(_span(t), re.sub(r'\\(["\\])', r"\1", raw))
     if kind == "ident":
         return ast.Ident(_span(t), str(t.children[0]))
     if kind == "tuple":

@@ -120,8 +120,22 @@ def train_settings(section: ast.Section | None, errors: Collector) -> tuple[dict
             settings["clip"] = {"kind": call.variant, "limit": v["limit"]}
         elif key == "early_stop":
             settings["early_stop"] = dict(v)
-    stop = settings["early_stop"]
-    if stop and stop["metric"] == "val_accuracy" and settings["loss"] not in CLASSIFICATION_LOSSES:
-        errors.error(f"early_stop metric=val_accuracy needs a classification loss, not {settings['loss']}",
-                     calls["early_stop"].spans.get("metric"), "use metric=val_loss")
+    problem = settings_conflict(settings)
+    if problem:
+        message, hint, key, param = problem
+        call = calls.get(key)
+        errors.error(message, call.spans.get(param, call.stmt.keyword_span) if call else None, hint)
     return settings, spans
+
+
+def settings_conflict(train: dict) -> tuple[str, str, str, str] | None:
+    """A train setting that contradicts another: (message, hint, statement, parameter), or None."""
+    stop = train["early_stop"]
+    if stop and stop["metric"] == "val_accuracy" and train["loss"] not in CLASSIFICATION_LOSSES:
+        return (f"early_stop metric=val_accuracy needs a classification loss, not {train['loss']}",
+                "use metric=val_loss", "early_stop", "metric")
+    opt = train["optimizer"]
+    if opt.get("nesterov") and not opt.get("momentum"):
+        return ("nesterov=true needs momentum > 0", "e.g. optimizer sgd momentum=0.9 nesterov=true",
+                "optimizer", "nesterov")
+    return None

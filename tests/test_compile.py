@@ -52,7 +52,8 @@ def test_residual_and_concat_edges():
     g = net.graph
     assert g.nodes["add1"]["ref"] == "stem" and g.edges["stem", "add1"]["port"] == 1
     assert g.nodes["concat1"]["shape"] == (None, 64 + 128)
-    assert net.train["optimizer"] == {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True}
+    assert net.train["optimizer"] == {"name": "sgd", "lr": 0.02, "momentum": 0.9, "nesterov": True}
+    assert net.train["clip"] == {"kind": "norm", "limit": 5.0}
     assert net.train["schedule"] == {"name": "step", "every": 10, "gamma": 0.5}
 
 

@@ -263,3 +263,30 @@ def test_no_data_section(tmp_path):
     p.write_text("model m {\n    input 3\n    dense 2\n}\n")
     r = netc("run", p)
     assert r.returncode == 2 and "no data section" in r.stderr
+
+
+def test_set_loss_changes_the_loss(tmp_path):
+    p = spec(tmp_path, epochs=1)
+    a = json_lines(netc("run", p, "--json").stdout)[-1]
+    b = json_lines(netc("run", p, "--json", "--set", "loss=hinge").stdout)[-1]
+    assert a["train_loss"] != b["train_loss"]
+
+
+def test_set_can_add_clipping_and_a_schedule(tmp_path):
+    r = netc("run", spec(tmp_path, epochs=1), "--quiet", "--set", "clip.limit=1", "--set", "schedule=exponential",
+             "--set", "schedule.gamma=0.5")
+    assert r.returncode == 0, r.stderr
+    r = netc("run", spec(tmp_path, epochs=1), "--set", "schedule=exponential")
+    assert r.returncode == 2 and "needs gamma" in r.stderr
+
+
+def test_run_shows_data_aware_lints():
+    r = netc("run", EXAMPLES / "lints" / "feature_scale.net", "--epochs", "1")
+    assert "[feature-scale]" in r.stderr
+
+
+def test_windows_style_path_is_read_literally(tmp_path):
+    p = tmp_path / "w.net"
+    p.write_text('data {\n    source "C:\\\\new\\x.csv"\n}\nmodel m {\n    input 2\n    dense 2\n}\n')
+    r = netc("check", p)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "x.csv" in r.stderr
