@@ -1,1 +1,21 @@
-"""netc.tui."""
+"""netc.tui: `netc debug`, the step debugger (a Textual app over the runtime's Stepper).
+
+Importing this package does not import Textual: `debug` checks the input first (a bad file, weights
+or breakpoint exits 2 before any screen is drawn), then loads the app.
+"""
+from __future__ import annotations
+
+
+def debug(file: str, weights: str | None = None, breaks=(), seed: int | None = None,
+          epochs: int | None = None, sets=()) -> int:
+    """Run the debugger on `file`; the exit status."""
+    from netc.run import Stop
+
+    from .session import open_session
+    try:
+        session = open_session(file, weights, breaks, seed, epochs, sets)
+    except Stop as s:
+        return s.status
+    from .app import DebuggerApp
+    DebuggerApp(session, settle_gc=True).run()
+    return 0

@@ -43,11 +43,14 @@ class LeakyReLU(Kernel):
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
+        slope = float(self.attrs["slope"])
         ctx.pos = x > 0
-        return np.where(ctx.pos, x, x * float(self.attrs["slope"]))
+        # NOTE: max(x, slope x) picks exactly x or slope x (min when slope > 1), without
+        # np.where's per-element branching.
+        return np.maximum(x, x * slope) if slope <= 1.0 else np.minimum(x, x * slope)
 
     def backward(self, ctx, dy, state):
-        return [np.where(ctx.pos, dy, dy * float(self.attrs["slope"]))], {}
+        return [dy * _gate(ctx.pos, float(self.attrs["slope"]), dy.dtype)], {}
 
 
 @register
@@ -59,15 +62,19 @@ class ELU(Kernel):
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
         alpha = float(self.attrs["alpha"])
-        em1 = np.expm1(np.minimum(x, 0))  # NOTE: clamped so exp never overflows on the unused side
+        em1 = np.expm1(np.minimum(x, 0))  # NOTE: clamped: 0 for x > 0, and exp cannot overflow
         ctx.pos, ctx.em1 = x > 0, em1
-        return np.where(ctx.pos, x, em1 * alpha)
+        y = em1 * alpha
+        y += np.maximum(x, 0)  # exactly x for x > 0 (em1 = 0 there), alpha (e^x - 1) otherwise
+        return y
 
     def backward(self, ctx, dy, state):
-        # d/dx alpha (exp(x) - 1) = alpha exp(x) = alpha (em1 + 1)
-        slope = ctx.em1 + 1.0
+        # slope alpha e^x = alpha (em1 + 1) for x <= 0, 1 for x > 0
+        slope = ctx.em1 + ~ctx.pos
         slope *= float(self.attrs["alpha"])
-        return [np.where(ctx.pos, dy, dy * slope)], {}
+        slope += ctx.pos
+        slope *= dy
+        return [slope], {}
 
 
 @register
@@ -78,14 +85,19 @@ class SELU(Kernel):
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
-        em1 = np.expm1(np.minimum(x, 0))  # NOTE: clamped so exp never overflows on the unused side
+        em1 = np.expm1(np.minimum(x, 0))  # NOTE: clamped: 0 for x > 0, and exp cannot overflow
         ctx.pos, ctx.em1 = x > 0, em1
-        return np.where(ctx.pos, x * SELU_SCALE, em1 * (SELU_SCALE * SELU_ALPHA))
+        y = em1 * SELU_ALPHA
+        y += np.maximum(x, 0)
+        y *= SELU_SCALE
+        return y
 
     def backward(self, ctx, dy, state):
-        slope = ctx.em1 + 1.0
+        slope = ctx.em1 + ~ctx.pos
         slope *= SELU_SCALE * SELU_ALPHA
-        return [np.where(ctx.pos, dy * SELU_SCALE, dy * slope)], {}
+        slope += np.multiply(ctx.pos, SELU_SCALE, dtype=dy.dtype)
+        slope *= dy
+        return [slope], {}
 
 
 @register
@@ -103,13 +115,23 @@ class PReLU(Kernel):
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
-        ctx.x, ctx.pos = x, x > 0
-        return np.where(ctx.pos, x, x * state["slope"])
+        neg_part = np.minimum(x, 0)  # x where x <= 0, else 0: also d y / d slope
+        ctx.pos, ctx.neg_part = x > 0, neg_part
+        y = neg_part * state["slope"]
+        y += np.maximum(x, 0)
+        return y
 
     def backward(self, ctx, dy, state):
-        dx = np.where(ctx.pos, dy, dy * state["slope"])
-        dslope = np.where(ctx.pos, 0, dy * ctx.x).sum(axis=0)
+        dx = dy * _gate(ctx.pos, state["slope"], dy.dtype)
+        dslope = np.einsum("ij,ij->j", dy, ctx.neg_part)
         return [dx], {"slope": dslope}
+
+
+def _gate(pos: np.ndarray, slope, dtype) -> np.ndarray:
+    """The derivative of a leaky ReLU: 1 where pos, else slope (a scalar or a (D,) row), exact."""
+    g = np.multiply(~pos, slope, dtype=dtype)  # NOTE: dtype, or bool * Python float is float64
+    g += pos
+    return g
 
 
 @register

@@ -52,7 +52,10 @@ class Kernel:
     - `forward(ctx, xs, state, training, rng) -> y`: xs are the inputs, each (B, in_width) (the
       input op gets `[x]` too); saves what `backward` needs on `ctx`, by name.
     - `backward(ctx, dy, state) -> (dxs, dparams)`: the gradients with respect to each input (same
-      order as xs) and to each learned parameter (by name, the names of `param_shapes()`).
+      order as xs) and to each learned parameter (by name, the names of `param_shapes()`). If the
+      caller sets `ctx.need_input_grad = False` before backward (the first layer after the
+      network's input), a kernel may return None for the input gradient and skip computing it
+      (dense and maxout do); when the attribute is absent the input gradient is computed.
 
     Conventions every kernel keeps: the output has the dtype of its input (float32 stays float32:
     no Python-float or float64 constant upcasts the arrays); `forward` never writes into xs and

@@ -68,7 +68,8 @@ class Dense(Kernel):
         grads = {"W": ctx.x.T @ dy}
         if self.attrs.get("bias", True):
             grads["b"] = dy.sum(axis=0)
-        return [dy @ state["W"].T], grads
+        dx = dy @ state["W"].T if getattr(ctx, "need_input_grad", True) else None
+        return [dx], grads
 
 
 @register
@@ -112,14 +113,17 @@ class Maxout(Kernel):
     def backward(self, ctx, dy, state):
         x, idx, W = ctx.x, ctx.idx, state["W"]
         k = W.shape[0]
+        need_dx = getattr(ctx, "need_input_grad", True)
         dx = None
         dW = np.empty_like(W)
         db = np.empty((k, dy.shape[1]), dy.dtype) if self.attrs.get("bias", True) else None
         for j in range(k):  # k is small (2..5): k GEMMs of the routed gradient
-            dz = np.where(idx == j, dy, 0)
+            dz = dy * (idx == j)
             np.matmul(x.T, dz, out=dW[j])
             if db is not None:
                 dz.sum(axis=0, out=db[j])
+            if not need_dx:
+                continue
             if dx is None:
                 dx = dz @ W[j].T
             else:

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from .base import Kernel, register
-from .functional import normal_cdf, normal_pdf, sigmoid, softplus
+from .functional import normal_cdf, normal_pdf, sigmoid
 
 # PyTorch's softplus reverts to the identity where beta * x > threshold (default 20).
 SOFTPLUS_THRESHOLD = 20.0
@@ -86,15 +86,19 @@ class Softplus(Kernel):
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
         beta = float(self.attrs["beta"])
-        bx = x * beta
+        bx = x * beta if beta != 1.0 else x
         linear = bx > SOFTPLUS_THRESHOLD
-        # NOTE: exp is taken of min(beta x, 20) so it never overflows; log1p keeps small outputs.
-        e = np.minimum(bx, SOFTPLUS_THRESHOLD, out=bx)
-        np.exp(e, out=e)
+        ctx.linear = linear if linear.any() else None
+        # NOTE: exp is taken of min(beta x, 20) when some beta x exceed 20, so it never
+        # overflows (those entries are replaced by x); log1p keeps small outputs accurate.
+        e = np.exp(np.minimum(bx, SOFTPLUS_THRESHOLD) if ctx.linear is not None else bx)
         y = np.log1p(e)
-        y *= 1.0 / beta
-        ctx.e, ctx.linear = e, linear
-        return np.where(linear, x, y)
+        if beta != 1.0:
+            y *= 1.0 / beta
+        ctx.e = e
+        if ctx.linear is not None:  # rare: a boolean scatter touches only those entries
+            y[linear] = x[linear]
+        return y
 
     def backward(self, ctx, dy, state):
         # d/dx = exp(beta x) / (1 + exp(beta x)); 1 on the linear side.
@@ -102,7 +106,9 @@ class Softplus(Kernel):
         dx = e + 1.0
         np.divide(e, dx, out=dx)
         dx *= dy
-        return [np.where(ctx.linear, dy, dx)], {}
+        if ctx.linear is not None:
+            dx[ctx.linear] = dy[ctx.linear]
+        return [dx], {}
 
 
 @register
@@ -113,16 +119,22 @@ class Mish(Kernel):
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
-        t = np.tanh(softplus(x))
-        ctx.x, ctx.t = x, t
+        # NOTE: exp is clamped at x = 20 so it never overflows; past it tanh(softplus(x)) is 1
+        # to float64 precision whether softplus is x or log1p(exp(20)), so no branch is needed.
+        e = np.exp(np.minimum(x, SOFTPLUS_THRESHOLD))
+        t = np.log1p(e)
+        np.tanh(t, out=t)
+        ctx.x, ctx.e, ctx.t = x, e, t
         return x * t
 
     def backward(self, ctx, dy, state):
-        x, t = ctx.x, ctx.t
-        # d/dx x tanh(sp(x)) = t + x sigmoid(x) (1 - t^2)
+        x, e, t = ctx.x, ctx.e, ctx.t
+        # d/dx x tanh(sp(x)) = t + x sigmoid(x) (1 - t^2), sigmoid(x) = e / (1 + e).
+        # NOTE: past the clamp e / (1 + e) is not sigmoid(x), but there 1 - t^2 is exactly 0.
         dx = t * t
         np.subtract(1.0, dx, out=dx)
-        dx *= sigmoid(x)
+        dx *= e
+        dx /= e + 1.0
         dx *= x
         dx += t
         dx *= dy
