@@ -97,16 +97,6 @@ class Kernel:
             f"{self.op} declares parameters or buffers, so it must override init_state")
         return {}
 
-    def forward(self, ctx: Ctx, xs: list[np.ndarray], state: dict[str, np.ndarray],
-                training: bool, rng: np.random.Generator) -> np.ndarray:
-        """The op's output (B, out_width) for inputs xs (each (B, in_width)); saves on ctx."""
-        raise NotImplementedError(f"kernel '{self.op}' has no forward pass")
-
-    def backward(self, ctx: Ctx, dy: np.ndarray, state: dict[str, np.ndarray]
-                 ) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
-        """dy (B, out_width) -> ([dL/dx for x in xs], {param name: dL/dparam})."""
-        raise NotImplementedError(f"kernel '{self.op}' has no backward pass")
-
     def param_count(self) -> int:
         """Number of learned scalars (buffers are not counted)."""
         total = 0
@@ -124,5 +114,8 @@ KERNELS: dict[str, type[Kernel]] = {}
 def register(cls: type[Kernel]) -> type[Kernel]:
     """Class decorator: add a kernel to the registry under its `op` name."""
     assert cls.op and cls.op not in KERNELS, cls.op
+    # every registered op runs: forward(ctx, xs, state, training, rng) -> y and
+    # backward(ctx, dy, state) -> (dxs, dparams), as the class docstring of Kernel describes
+    assert callable(getattr(cls, "forward", None)) and callable(getattr(cls, "backward", None)), cls.op
     KERNELS[cls.op] = cls
     return cls

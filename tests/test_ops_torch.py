@@ -1,0 +1,223 @@
+"""PyTorch parity in float64: every op's forward and backward (inputs and parameters), batch-norm
+running statistics over several training steps and evaluation, and every loss.
+
+Skipped cleanly when torch is not installed.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+from netc.runtime.gradcheck import rel_error  # noqa: E402
+from netc.runtime.losses import LOSSES, make_loss  # noqa: E402
+from netc.runtime.ops import KERNELS, Ctx  # noqa: E402
+
+TOL = 1e-6
+B, D = 8, 5
+DEFAULTS = {
+    "input": {"features": D},
+    "dense": {"units": 4, "init": "he", "std": 0.01, "bias": True},
+    "maxout": {"units": 4, "k": 3, "init": "he", "std": 0.01, "bias": True},
+    "leaky_relu": {"slope": 0.01},
+    "elu": {"alpha": 1.0},
+    "gelu": {"approx": "tanh"},
+    "softplus": {"beta": 1.0},
+    "prelu": {"init": 0.25},
+    "batchnorm": {"momentum": 0.1, "eps": 1e-5, "affine": True, "stats": "ema"},
+    "layernorm": {"eps": 1e-5, "affine": True},
+    "dropout": {"p": 0.5, "mode": "inverted"},
+    "add": {"node": "h"},
+    "concat": {"node": "h"},
+}
+
+
+def t(a):
+    return torch.tensor(np.asarray(a, np.float64), requires_grad=True)
+
+
+def torch_maxout(x, W, b=None):
+    z = torch.matmul(x, W)
+    if b is not None:
+        z = z + b[:, None, :]
+    return z.max(dim=0).values
+
+
+# op -> list of (attribute overrides, torch function of (attrs, inputs, params by name)).
+TORCH = {
+    "input": [({}, lambda a, xs, p: xs[0] * 1.0)],
+    "dense": [({}, lambda a, xs, p: xs[0] @ p["W"] + p["b"]),
+              ({"bias": False}, lambda a, xs, p: xs[0] @ p["W"])],
+    "maxout": [({}, lambda a, xs, p: torch_maxout(xs[0], p["W"], p["b"])),
+               ({"bias": False, "k": 2}, lambda a, xs, p: torch_maxout(xs[0], p["W"]))],
+    "relu": [({}, lambda a, xs, p: F.relu(xs[0]))],
+    "sigmoid": [({}, lambda a, xs, p: torch.sigmoid(xs[0]))],
+    "tanh": [({}, lambda a, xs, p: torch.tanh(xs[0]))],
+    "selu": [({}, lambda a, xs, p: F.selu(xs[0]))],
+    "mish": [({}, lambda a, xs, p: F.mish(xs[0]))],
+    "leaky_relu": [({"slope": 0.2}, lambda a, xs, p: F.leaky_relu(xs[0], a["slope"]))],
+    "elu": [({"alpha": 0.7}, lambda a, xs, p: F.elu(xs[0], a["alpha"]))],
+    "gelu": [({"approx": "tanh"}, lambda a, xs, p: F.gelu(xs[0], approximate="tanh")),
+             ({"approx": "none"}, lambda a, xs, p: F.gelu(xs[0], approximate="none"))],
+    "swish": [({}, lambda a, xs, p: F.silu(xs[0]))],
+    "softplus": [({"beta": 1.0}, lambda a, xs, p: F.softplus(xs[0], beta=1.0)),
+                 ({"beta": 3.0}, lambda a, xs, p: F.softplus(xs[0], beta=3.0))],
+    "prelu": [({}, lambda a, xs, p: F.prelu(xs[0], p["slope"]))],
+    "softmax": [({}, lambda a, xs, p: F.softmax(xs[0], dim=1))],
+    "layernorm": [
+        ({}, lambda a, xs, p: F.layer_norm(xs[0], (D,), p["gamma"], p["beta"], a["eps"])),
+        ({"affine": False, "eps": 1e-3}, lambda a, xs, p: F.layer_norm(xs[0], (D,), eps=a["eps"])),
+    ],
+    "add": [({}, lambda a, xs, p: xs[0] + xs[1])],
+    "concat": [({}, lambda a, xs, p: torch.cat(xs, dim=1))],
+}
+# batchnorm and dropout need module state or a shared mask: tested separately below.
+SEPARATE = {"batchnorm", "dropout"}
+
+
+def test_every_op_has_a_parity_case():
+    assert set(TORCH) | SEPARATE == set(KERNELS)
+
+
+def make(op, overrides):
+    cls = KERNELS[op]
+    attrs = {**DEFAULTS.get(op, {}), **overrides}
+    return cls(attrs, () if cls.arity == 0 else (D,) * cls.arity)
+
+
+def compare(ours, theirs, what):
+    err = rel_error(ours, theirs.detach().numpy())
+    assert err < TOL, f"{what}: relative error {err:.2e}"
+
+
+def run_ours(k, xs, state, dy, training=True, seed=0):
+    ctx = Ctx()
+    y = k.forward(ctx, [x.copy() for x in xs], state, training, np.random.default_rng(seed))
+    dxs, grads = k.backward(ctx, dy, state)
+    return y, dxs, grads
+
+
+def cases():
+    return [pytest.param(op, o, fn, id=f"{op}-{i}") for op, cs in TORCH.items()
+            for i, (o, fn) in enumerate(cs)]
+
+
+@pytest.mark.parametrize("op, overrides, fn", cases())
+def test_op_matches_torch(op, overrides, fn):
+    k = make(op, overrides)
+    rng = np.random.default_rng(11)
+    state = k.init_state(rng, np.float64)
+    for name in k.param_shapes():
+        state[name] = state[name] + 0.5 * rng.standard_normal(state[name].shape)
+    xs = [rng.standard_normal((B, D)) * 2 for _ in range(max(k.arity, 1))]
+    if op == "softplus":  # both sides of the threshold beta x = 20
+        xs[0][0, :2] = 8.0, 25.0
+    y, dxs, grads = run_ours(k, xs, state, dy := rng.standard_normal((B, k.out_width)))
+    txs = [t(x) for x in xs]
+    tparams = {n: t(state[n]) for n in k.param_shapes()}
+    ty = fn(k.attrs, txs, tparams)
+    ty.backward(torch.tensor(dy))
+    compare(y, ty, f"{op} forward")
+    for i, (dx, tx) in enumerate(zip(dxs, txs)):
+        compare(dx, tx.grad, f"{op} dx{i}")
+    for name, tp in tparams.items():
+        compare(grads[name], tp.grad, f"{op} d{name}")
+
+
+@pytest.mark.parametrize("stats", ["ema", "average"])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batchnorm_matches_torch_over_several_steps(stats, affine):
+    momentum, eps = 0.3, 1e-4
+    k = make("batchnorm", {"momentum": momentum, "eps": eps, "stats": stats, "affine": affine})
+    rng = np.random.default_rng(5)
+    state = k.init_state(rng, np.float64)
+    module = torch.nn.BatchNorm1d(D, eps=eps, momentum=None if stats == "average" else momentum,
+                                  affine=affine, dtype=torch.float64)
+    if affine:
+        state["gamma"] = rng.uniform(0.5, 2.0, D)
+        state["beta"] = rng.standard_normal(D)
+        with torch.no_grad():
+            module.weight.copy_(torch.tensor(state["gamma"]))
+            module.bias.copy_(torch.tensor(state["beta"]))
+    for step, b in enumerate((8, 3, 16, 5, 2)):
+        for training in (True, False):
+            module.train(training)
+            x = rng.normal(1.5, 3.0, (b, D))
+            dy = rng.standard_normal((b, D))
+            y, (dx,), grads = run_ours(k, [x], state, dy, training)
+            tx = t(x)
+            module.zero_grad()
+            ty = module(tx)
+            ty.backward(torch.tensor(dy))
+            what = f"step {step} {'train' if training else 'eval'}"
+            compare(y, ty, f"{what} forward")
+            compare(dx, tx.grad, f"{what} dx")
+            if affine:
+                compare(grads["gamma"], module.weight.grad, f"{what} dgamma")
+                compare(grads["beta"], module.bias.grad, f"{what} dbeta")
+            compare(state["running_mean"], module.running_mean, f"{what} running_mean")
+            compare(state["running_var"], module.running_var, f"{what} running_var")
+            assert int(state["num_batches"]) == int(module.num_batches_tracked)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.2, 0.6])
+def test_dropout_matches_torch(p):
+    """Torch draws its own mask, so compare the structure: each output is 0 or x / (1 - p) in
+    training (the same kept-unit scale as torch's), and x itself in evaluation; the backward
+    uses the same mask as the forward, as torch's does."""
+    k = make("dropout", {"p": p, "mode": "inverted"})
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.5, 2.0, (50, D))
+    dy = rng.standard_normal((50, D))
+    y, (dx,), _ = run_ours(k, [x], {}, dy, training=True)
+    tx = t(x)
+    ty = F.dropout(tx, p=p, training=True)
+    ty.backward(torch.tensor(dy))
+    ours_scale = np.unique(np.round(y / x, 12))
+    theirs_scale = np.unique(np.round(ty.detach().numpy() / x, 12))
+    if p == 0.0:
+        np.testing.assert_array_equal(y, x)
+        np.testing.assert_array_equal(ty.detach().numpy(), x)
+    else:
+        np.testing.assert_allclose(ours_scale, [0.0, 1 / (1 - p)])
+        np.testing.assert_allclose(theirs_scale, [0.0, 1 / (1 - p)])
+    np.testing.assert_allclose(dx, dy * (y / x), rtol=1e-12)
+    np.testing.assert_allclose(tx.grad.numpy(), dy * (ty.detach().numpy() / x), rtol=1e-12)
+    y_eval, (dx_eval,), _ = run_ours(k, [x], {}, dy, training=False)
+    compare(y_eval, F.dropout(t(x), p=p, training=False), "eval forward")
+    np.testing.assert_array_equal(dx_eval, dy)
+
+
+def torch_loss(name, out, target):
+    if name == "cross_entropy":
+        return F.cross_entropy(out, torch.tensor(target))
+    if name == "mse":
+        return F.mse_loss(out, torch.tensor(target))
+    if name == "bce":
+        return F.binary_cross_entropy_with_logits(out, torch.tensor(target).reshape(out.shape))
+    if name == "hinge":
+        return F.multi_margin_loss(out, torch.tensor(target), p=1, margin=1.0)
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_loss_matches_torch(name):
+    rng = np.random.default_rng(4)
+    n = 1 if name == "bce" else 6
+    out = rng.standard_normal((B, n)) * 2
+    if name == "cross_entropy" or name == "hinge":
+        target = rng.integers(0, n, B)
+    elif name == "bce":
+        target = rng.uniform(0, 1, B)  # soft targets are allowed too
+    else:
+        target = rng.standard_normal((B, n))
+    loss = make_loss(name)
+    value = loss.forward(out, target)
+    grad = loss.backward()
+    tout = t(out)
+    tvalue = torch_loss(name, tout, target)
+    tvalue.backward()
+    assert value == pytest.approx(tvalue.item(), rel=TOL)
+    compare(grad, tout.grad, f"{name} grad")

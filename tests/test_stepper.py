@@ -1,0 +1,220 @@
+"""The debugger's stepper (no Textual): pause order and count, statistics equal to the runtime's
+arrays, bounded history, exact replay, mode comparison, node gradient check; `netc stats`; and
+the course's experiments as the debugger and `netc stats` show them."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import netc
+from conftest import EXAMPLES
+from netc.compiler.lower import lower
+from netc.runtime.breakpoints import BreakpointError, parse_breakpoint
+from netc.runtime.model import Model
+from netc.runtime.stepper import Stepper
+from netc.runtime.train import Trainer
+
+
+def stepper(name="digits.net", **kw):
+    net = netc.load(EXAMPLES / name)
+    model = Model(lower(net), seed=0)
+    trainer = Trainer(model, net.dataset, {**net.train, "shuffle": True})
+    return net, model, Stepper(trainer, **kw)
+
+
+def test_pause_order_and_count_for_one_iteration():
+    net, model, st = stepper()
+    n = len(model.steps)
+    snaps = [st.next() for _ in range(2 * n + 2)]
+    assert [s.phase for s in snaps] == ["forward"] * n + ["loss"] + ["backward"] * n + ["update"]
+    assert [s.node for s in snaps[:n]] == net.order
+    assert [s.node for s in snaps[n + 1:2 * n + 1]] == list(reversed(net.order))
+    assert all(s.iteration == 0 and s.epoch == 0 for s in snaps)
+    nxt = st.next()
+    assert (nxt.phase, nxt.node, nxt.iteration) == ("forward", "input", 1)
+
+
+def test_statistics_equal_the_runtime_arrays():
+    net, model, st = stepper()
+    n = len(model.steps)
+    snaps = [st.next() for _ in range(2 * n + 1)]
+    fwd = {s.node: s for s in snaps if s.phase == "forward"}
+    bwd = {s.node: s for s in snaps if s.phase == "backward"}
+    for step in model.steps:
+        out = np.asarray(model.outputs[step.index], np.float64)
+        a = fwd[step.name].activation
+        assert a.mean == pytest.approx(out.mean(), rel=1e-12, abs=1e-15)
+        assert a.var == pytest.approx(out.var(), rel=1e-12, abs=1e-15)
+        assert a.zero_frac == pytest.approx((out == 0).mean())
+        np.testing.assert_allclose(a.unit_mean, out.mean(axis=0), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(a.unit_var, out.var(axis=0), rtol=1e-12, atol=1e-15)
+        assert sum(a.hist.counts) == out.size
+        g = model.grad_outputs[step.index]
+        if g is not None:
+            assert bwd[step.name].gradient.norm == pytest.approx(np.linalg.norm(np.asarray(g, np.float64)), rel=1e-9)
+    relu = fwd["hidden1.relu1"].activation
+    assert 0.3 < relu.zero_frac < 0.7  # about half the units of a ReLU after batchnorm are zero
+    assert fwd["hidden1.batchnorm1"].activation.mean == pytest.approx(0, abs=1e-5)
+
+
+def test_update_snapshot_has_update_ratios():
+    _, model, st = stepper()
+    n = len(model.steps)
+    for _ in range(2 * n + 2):
+        s = st.next()
+    assert s.phase == "update"
+    ratios = {p.name: p.update_ratio for p in s.params}
+    assert set(ratios) == set(model.params)
+    assert all(r is not None and 0 < r < 1 for name, r in ratios.items() if name.endswith(".W"))
+
+
+def test_history_is_bounded():
+    _, model, st = stepper(history=5)
+    per_iter = 2 * len(model.steps) + 2
+    for _ in range(per_iter * 8):
+        st.next()
+    assert len(st.history["dense1"]) == 5 and len(st.losses) == 5
+    assert [h.iteration for h in st.history["dense1"]] == [3, 4, 5, 6, 7]
+
+
+def test_saved_states_respect_the_memory_budget():
+    _, model, st = stepper(state_budget=1)
+    per_iter = 2 * len(model.steps) + 2
+    for _ in range(per_iter * 2):
+        st.next()
+    assert st.saved_iterations() == [] and not st.goto(0)
+
+
+def test_replay_reproduces_an_iteration_exactly():
+    _, model, st = stepper()
+    per_iter = 2 * len(model.steps) + 2
+    for _ in range(per_iter * 2):
+        last = st.next()
+    w = model["hidden1.dense1.W"].copy()
+    rm = model["hidden1.batchnorm1.running_mean"].copy()
+    for _ in range(per_iter * 3):
+        st.next()
+    assert st.goto(1)
+    for _ in range(per_iter):
+        again = st.next()
+    assert again.loss == last.loss and again.iteration == 1
+    assert np.array_equal(model["hidden1.dense1.W"], w)
+    assert np.array_equal(model["hidden1.batchnorm1.running_mean"], rm)
+
+
+def test_compare_modes_shows_where_batchnorm_and_dropout_differ():
+    _, model, st = stepper()
+    for _ in range(5):
+        st.next()
+    before = {k: v.copy() for k, v in model.buffers.items()}
+    cmp = st.compare_modes()
+    for k, v in model.buffers.items():
+        assert np.array_equal(v, before[k])  # no state changed
+    train, evals = cmp["hidden1.dense1"]
+    assert train.mean == pytest.approx(evals.mean)  # same input, same weights
+    train, evals = cmp["hidden1.batchnorm1"]
+    assert train.std == pytest.approx(1.0, abs=1e-3) and abs(evals.std - 1.0) > 0.01
+    train, evals = cmp["hidden1.dropout1"]
+    assert train.zero_frac > evals.zero_frac
+
+
+def test_check_node_small_errors():
+    _, model, st = stepper()
+    for _ in range(3):
+        st.next()
+    errs = st.check_node("hidden1.batchnorm1")
+    assert set(errs) >= {"x0", "gamma", "beta"} and max(errs.values()) < 1e-6
+
+
+def test_nan_is_flagged_at_the_node():
+    net = netc.loads("data { source digits }\nmodel m {\n    input 64\n    dense 8\n    relu\n"
+                     "    dense 10\n}\ntrain { optimizer sgd lr=1e30 }\n")
+    model = Model(lower(net), seed=0)
+    st = Stepper(Trainer(model, net.dataset, {**net.train, "shuffle": True}))
+    with np.errstate(all="ignore"):
+        for _ in range(200):
+            s = st.next()
+            if s is None or s.nonfinite:
+                break
+    assert s is not None and s.nonfinite
+    # after the first huge update, the second iteration's forward overflows at the last dense layer
+    assert (s.phase, s.node, s.iteration) == ("forward", "dense2", 1)
+    assert model.steps[s.index].span.line == 6
+
+
+def test_breakpoints_parse_and_hit():
+    nodes = ["dense1", "relu1", "dense2"]
+    bp = parse_breakpoint("dense2:grad_norm>10", nodes)
+    assert bp.phase == "backward" and bp.hit("dense2", "backward", {"grad_norm": 11})
+    assert not bp.hit("dense2", "backward", {"grad_norm": 9}) and not bp.hit("dense2", "forward", {})
+    star = parse_breakpoint("*:var<1e-8", nodes)
+    assert star.phase == "forward" and star.hit("relu1", "forward", {"var": 0.0})
+    assert parse_breakpoint("relu1", nodes).hit("relu1", "forward", {})
+    for bad in ("nothere", "dense1:foo>1", "dense1:grad_norm>>1", ":x"):
+        with pytest.raises(BreakpointError):
+            parse_breakpoint(bad, nodes)
+
+
+# --- netc stats and the course's experiments ---------------------------------------------------
+
+def stats_json(*args):
+    r = subprocess.run([sys.executable, "-m", "netc", "stats", *map(str, args), "--json"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_stats_json_keys_and_values():
+    rows = stats_json(EXAMPLES / "digits.net")
+    keys = ["name", "op", "shape", "mean", "var", "std", "min", "max", "zero_frac", "grad_mean",
+            "grad_var", "grad_norm"]
+    assert all(list(r) == keys for r in rows)
+    assert [r["name"] for r in rows][:2] == ["input", "hidden1.dense1"]
+    bn = next(r for r in rows if r["name"] == "hidden1.batchnorm1")
+    assert abs(bn["mean"]) < 1e-5 and bn["std"] == pytest.approx(1, abs=1e-3) and bn["shape"] == [64, 128]
+
+
+def test_stats_table_and_modes():
+    r = subprocess.run([sys.executable, "-m", "netc", "stats", str(EXAMPLES / "digits.net"), "--mode", "eval"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("eval mode, batch of 64")
+    assert "grad norm" in r.stdout and "hidden2.dropout1" in r.stdout
+    train = {x["name"]: x for x in stats_json(EXAMPLES / "digits.net", "--mode", "train")}
+    evals = {x["name"]: x for x in stats_json(EXAMPLES / "digits.net", "--mode", "eval")}
+    assert train["hidden1.dropout1"]["zero_frac"] > evals["hidden1.dropout1"]["zero_frac"]
+    assert train["hidden1.batchnorm1"]["std"] != pytest.approx(evals["hidden1.batchnorm1"]["std"], abs=1e-3)
+
+
+def layer_stds(name, op):
+    return [r["std"] for r in stats_json(EXAMPLES / name) if r["op"] == op]
+
+
+def test_xavier_tanh_std_shrinks_as_in_the_course():
+    stds = layer_stds("init_tanh.net", "tanh")
+    course = [0.63, 0.49, 0.41, 0.36, 0.32, 0.30]
+    assert stds == pytest.approx(course, abs=0.03)
+
+
+def test_small_init_collapses_and_large_init_saturates():
+    small = layer_stds("init_tanh_small.net", "tanh")
+    assert all(b < a for a, b in zip(small, small[1:])) and small[-1] < 0.06
+    large = layer_stds("init_tanh_large.net", "tanh")
+    assert min(large) > 0.8
+
+
+def test_he_keeps_relu_activations_level():
+    stds = layer_stds("init_relu_he.net", "relu")
+    assert max(stds) / min(stds) < 1.1
+
+
+def test_dead_relus_show_as_zero_fraction_near_one(tmp_path):
+    ck = tmp_path / "dead.ckpt"
+    r = subprocess.run([sys.executable, "-m", "netc", "run", str(EXAMPLES / "dead_relu.net"), "--quiet",
+                        "--save", str(ck)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = {x["name"]: x for x in stats_json(EXAMPLES / "dead_relu.net", "--weights", ck, "--mode", "eval")}
+    assert rows["relu2"]["zero_frac"] > 0.95
