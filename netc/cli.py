@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "when training finishes, 1 if it fails at run time (a non-finite "
                                    "loss), 2 for bad input, 130 when interrupted with Ctrl-C.")
     r.add_argument("file", metavar="FILE", help="the .net file")
-    _run_options(r)
+    r.add_argument("--epochs", type=int, metavar="N", help="override the number of epochs")
+    _setting_options(r, json_help="machine-readable output: one JSON object per epoch, then a final one")
     r.add_argument("--quiet", action="store_true", help="print only the final summary")
     r.add_argument("--save", metavar="CKPT", help="write a checkpoint after every epoch (atomically) "
                    "and on Ctrl-C")
@@ -63,11 +64,7 @@ def _parser() -> argparse.ArgumentParser:
                                    "(and accuracy) on the training and validation data in evaluation mode.")
     e.add_argument("file", metavar="FILE", help="the .net file the weights were trained from")
     e.add_argument("--weights", metavar="CKPT", required=True, help="a checkpoint written by netc run --save")
-    e.add_argument("--seed", type=int, metavar="N", help="override the seed (it decides the split)")
-    e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a data setting, e.g. --set split=0.9")
-    e.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="array precision")
-    e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    _setting_options(e, json_help="print the metrics as one JSON object")
     e.set_defaults(handler=cmd_eval)
 
     st = sub.add_parser("stats", help="statistics of every node on one batch (forward and backward)",
@@ -80,10 +77,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="training mode (batch statistics, dropout) or evaluation mode (default: train)")
     st.add_argument("--weights", metavar="CKPT", help="use weights saved by netc run --save")
     st.add_argument("--batch", type=int, metavar="N", help="batch size (default: the file's batch)")
-    st.add_argument("--seed", type=int, metavar="N", help="override the seed")
-    st.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
-    st.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="array precision")
-    st.add_argument("--json", action="store_true", help="a JSON list of records, one per node")
+    _setting_options(st, json_help="a JSON list of records, one per node")
     st.set_defaults(handler=cmd_stats)
 
     gc = sub.add_parser("gradcheck", help="check the analytic gradients against finite differences",
@@ -97,8 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     gc.add_argument("--entries", type=int, default=12, metavar="K",
                     help="entries probed per array, plus two random directions (default 12)")
     gc.add_argument("--tolerance", type=float, default=1e-6, metavar="T", help="default 1e-6")
-    gc.add_argument("--seed", type=int, metavar="N", help="override the seed")
-    gc.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    _setting_options(gc, dtype=False)
     gc.set_defaults(handler=cmd_gradcheck)
 
     d = sub.add_parser("debug", help="step through training node by node in a terminal debugger",
@@ -120,17 +113,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run_options(p) -> None:
-    p.add_argument("--epochs", type=int, metavar="N", help="override the number of epochs")
+def _setting_options(p, json_help: str | None = None, dtype: bool = True) -> None:
+    """The options every command that loads the data shares: --seed, --set, --dtype, --json."""
     p.add_argument("--seed", type=int, metavar="N", help="override the seed (initialization, split, "
                    "shuffling, dropout masks)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a train or data setting without editing the file, e.g. "
                         "--set optimizer.lr=0.01, --set batch=128, --set split=0.9 (repeatable)")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
-                   help="array precision (default float32)")
-    p.add_argument("--json", action="store_true",
-                   help="machine-readable output: one JSON object per epoch, then a final one")
+    if dtype:
+        p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                       help="array precision (default float32)")
+    if json_help:
+        p.add_argument("--json", action="store_true", help=json_help)
 
 
 def _version() -> str:

@@ -10,29 +10,15 @@ import pytest
 from netc.runtime.init import INITIALIZERS, init_std, init_weights
 from netc.runtime.ops import KERNELS, Ctx, RuntimeSpecError
 from netc.runtime.ops.functional import erf
+from conftest import kernel_defaults
 
-DEFAULTS = {
-    "input": {"features": 5},
-    "dense": {"units": 4, "init": "he", "std": 0.01, "bias": True},
-    "maxout": {"units": 4, "k": 3, "init": "he", "std": 0.01, "bias": True},
-    "leaky_relu": {"slope": 0.01},
-    "elu": {"alpha": 1.0},
-    "gelu": {"approx": "tanh"},
-    "softplus": {"beta": 1.0},
-    "prelu": {"init": 0.25},
-    "batchnorm": {"momentum": 0.1, "eps": 1e-5, "affine": True, "stats": "ema"},
-    "layernorm": {"eps": 1e-5, "affine": True},
-    "dropout": {"p": 0.5, "mode": "inverted"},
-    "add": {"node": "h"},
-    "concat": {"node": "h"},
-}
 SAFE = {"over": "raise", "invalid": "raise", "divide": "raise"}  # underflow to 0 is fine
 
 
 def kernel(op, width=5, **overrides):
     cls = KERNELS[op]
     widths = () if cls.arity == 0 else (width,) * cls.arity
-    return cls({**DEFAULTS.get(op, {}), **overrides}, widths)
+    return cls({**kernel_defaults(op), **overrides}, widths)
 
 
 def forward(k, xs, state, training=True, seed=0):

@@ -10,26 +10,11 @@ import pytest
 
 from netc.runtime.gradcheck import check_kernel
 from netc.runtime.ops import KERNELS, Ctx
+from conftest import kernel_defaults
 
 TOL = 1e-6
 B, D = 6, 5
 
-# Every attribute with its default, as the compiler hands them to kernels.
-DEFAULTS = {
-    "input": {"features": D},
-    "dense": {"units": 4, "init": "he", "std": 0.01, "bias": True},
-    "maxout": {"units": 4, "k": 3, "init": "he", "std": 0.01, "bias": True},
-    "leaky_relu": {"slope": 0.01},
-    "elu": {"alpha": 1.0},
-    "gelu": {"approx": "tanh"},
-    "softplus": {"beta": 1.0},
-    "prelu": {"init": 0.25},
-    "batchnorm": {"momentum": 0.1, "eps": 1e-5, "affine": True, "stats": "ema"},
-    "layernorm": {"eps": 1e-5, "affine": True},
-    "dropout": {"p": 0.5, "mode": "inverted"},
-    "add": {"node": "h"},
-    "concat": {"node": "h"},
-}
 
 BOTH = (True, False)
 
@@ -64,7 +49,7 @@ KINKED = {"relu", "leaky_relu", "prelu", "elu", "selu"}  # derivative jumps at 0
 
 def make_kernel(op: str, overrides: dict):
     cls = KERNELS[op]
-    attrs = {**DEFAULTS.get(op, {}), **overrides}
+    attrs = {**kernel_defaults(op), **overrides}
     widths = () if cls.arity == 0 else (D,) * cls.arity
     return cls(attrs, widths)
 

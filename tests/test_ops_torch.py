@@ -14,24 +14,10 @@ F = torch.nn.functional
 from netc.runtime.gradcheck import rel_error  # noqa: E402
 from netc.runtime.losses import LOSSES, make_loss  # noqa: E402
 from netc.runtime.ops import KERNELS, Ctx  # noqa: E402
+from conftest import kernel_defaults
 
 TOL = 1e-6
 B, D = 8, 5
-DEFAULTS = {
-    "input": {"features": D},
-    "dense": {"units": 4, "init": "he", "std": 0.01, "bias": True},
-    "maxout": {"units": 4, "k": 3, "init": "he", "std": 0.01, "bias": True},
-    "leaky_relu": {"slope": 0.01},
-    "elu": {"alpha": 1.0},
-    "gelu": {"approx": "tanh"},
-    "softplus": {"beta": 1.0},
-    "prelu": {"init": 0.25},
-    "batchnorm": {"momentum": 0.1, "eps": 1e-5, "affine": True, "stats": "ema"},
-    "layernorm": {"eps": 1e-5, "affine": True},
-    "dropout": {"p": 0.5, "mode": "inverted"},
-    "add": {"node": "h"},
-    "concat": {"node": "h"},
-}
 
 
 def t(a):
@@ -83,7 +69,7 @@ def test_every_op_has_a_parity_case():
 
 def make(op, overrides):
     cls = KERNELS[op]
-    attrs = {**DEFAULTS.get(op, {}), **overrides}
+    attrs = {**kernel_defaults(op), **overrides}
     return cls(attrs, () if cls.arity == 0 else (D,) * cls.arity)
 
 

@@ -19,6 +19,15 @@ def _affine_state(d: int, dtype) -> dict[str, np.ndarray]:
     return {"gamma": np.ones(d, dtype), "beta": np.zeros(d, dtype)}
 
 
+def _scale_shift(u: np.ndarray, state: dict, attrs: dict) -> np.ndarray:
+    """gamma * u + beta (a new array) when the op is affine, else u itself: (B, D) -> (B, D)."""
+    if not attrs.get("affine", True):
+        return u
+    y = u * state["gamma"]
+    y += state["beta"]
+    return y
+
+
 @register
 class BatchNorm(Kernel):
     """Batch normalization over the batch axis: x (B, D) -> (B, D).
@@ -70,11 +79,7 @@ class BatchNorm(Kernel):
             u *= inv
             self._update_running(state, mu, var, n)
         ctx.u, ctx.inv = u, inv
-        if not self.attrs.get("affine", True):
-            return u
-        y = u * state["gamma"]
-        y += state["beta"]
-        return y
+        return _scale_shift(u, state, self.attrs)
 
     def _update_running(self, state, mu, var, n):
         """Moving statistics, in place: EMA with `momentum`, or the cumulative average (stats=
@@ -138,11 +143,7 @@ class LayerNorm(Kernel):
         inv = inv[:, None]
         u *= inv
         ctx.u, ctx.inv = u, inv
-        if not self.attrs.get("affine", True):
-            return u
-        y = u * state["gamma"]
-        y += state["beta"]
-        return y
+        return _scale_shift(u, state, self.attrs)
 
     def backward(self, ctx, dy, state):
         u, inv = ctx.u, ctx.inv
