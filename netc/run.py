@@ -40,8 +40,11 @@ class Stop(Exception):
 
 
 def _fail(network, message: str, span=None, hint: str | None = None, status: int = EXIT_BAD_INPUT):
-    source = network.source if network is not None else None
-    print(Diagnostic("error", message, span, hint).render(source), file=sys.stderr)
+    """Print a located error (or `netc: error: ...` when no file is involved) and stop."""
+    if network is None:
+        print(f"netc: error: {message}" + (f"\n  hint: {hint}" if hint else ""), file=sys.stderr)
+    else:
+        print(Diagnostic("error", message, span, hint).render(network.source), file=sys.stderr)
     raise Stop(status)
 
 
@@ -135,8 +138,6 @@ def _run(args) -> int:
             checkpoint.restore(args.resume, trainer, net.source.text)
         except checkpoint.CheckpointError as e:
             _fail(None, e.message, None, e.hint)
-        if trainer.position.epoch and trainer.position.epoch >= train["epochs"] and not trainer.position.batch:
-            pass  # already done: the summary below reports it
     if train["early_stop"] and ds.x_val is None:
         _fail(net, "early_stop watches the validation metrics, but there is no validation data",
               net.spec.train_spans.get("early_stop"), "use split 0.8 (or a validation file)")
