@@ -49,7 +49,7 @@ async def measure(path: str, size: tuple[int, int], steps: int, warmup: int) -> 
         app._bench_done = time.perf_counter()
 
     app.action_step = timed_step
-    out = {"total": [], "action": [], "refresh": []}
+    out = {"total": [], "action": [], "refresh": [], "phase": []}
     try:
         async with app.run_test(size=size) as pilot:
             await pilot.pause(0.5)  # past the start-up settling (see DebuggerApp._settle)
@@ -67,6 +67,8 @@ async def measure(path: str, size: tuple[int, int], steps: int, warmup: int) -> 
                     out["total"].append(after[0][1] - start)
                     out["action"].append(acted[-1])
                     out["refresh"].append(after[0][1] - after[0][0])
+                    snap = app.session.snapshot
+                    out["phase"].append(snap.phase if snap is not None else "end")
                 await pilot.pause(0.02)
                 if app.session.finished:
                     break
@@ -93,6 +95,11 @@ def main() -> int:
           f"p90 {ms(total[int(0.9 * (len(total) - 1))])}, max {ms(total[-1])}")
     print(f"  of which: step action median {ms(statistics.median(out['action']))}, "
           f"screen refresh median {ms(statistics.median(out['refresh']))}")
+    by_phase: dict[str, list[float]] = {}
+    for phase, t in zip(out["phase"], out["total"]):
+        by_phase.setdefault(phase, []).append(t)
+    print("  median by phase: " + ", ".join(f"{p} {ms(statistics.median(v))} ({len(v)})"
+                                             for p, v in by_phase.items()))
     return 0 if statistics.median(total) < 0.050 else 1
 
 

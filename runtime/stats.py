@@ -122,3 +122,12 @@ def node_record(name: str, op: str, shape: tuple[int, ...], act: ActivationStats
             "mean": act.mean, "var": act.var, "std": act.std, "min": act.min, "max": act.max,
             "zero_frac": act.zero_frac, "grad_mean": grad.mean if grad else None,
             "grad_var": grad.var if grad else None, "grad_norm": grad.norm if grad else None}
+
+
+def moving_average(values, window: int = 20) -> list[float]:
+    """The trailing mean of up to `window` values at each point (the loss curve's smooth line)."""
+    v = np.asarray(values, np.float64)
+    c = np.concatenate([[0.0], np.cumsum(v)])
+    idx = np.arange(1, len(v) + 1)
+    n = np.minimum(idx, window)
+    return list((c[1:] - c[idx - n]) / n)

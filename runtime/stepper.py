@@ -38,6 +38,7 @@ class Snapshot:
     phase: str                     # one of PHASES
     node: str | None               # the node of a forward or backward pause
     index: int | None              # its position in the plan
+    shape: tuple[int, ...] | None    # the node's output shape on this batch, (B, width)
     activation: ActivationStats | None
     gradient: GradientStats | None  # of the loss with respect to the node's output
     params: tuple[ParamStats, ...]  # the node's parameters (all parameters at the update)
@@ -85,11 +86,15 @@ class Stepper:
         self.last: Snapshot | None = None
         self._forward_stats: dict[str, ActivationStats] = {}
         self._gen: Iterator[Snapshot] | None = None
+        self.halted = False  # a non-finite loss stopped the run; goto or restart resumes it
 
     # --- stepping ---------------------------------------------------------------------------
 
     def next(self) -> Snapshot | None:
-        """Advance to the next pause; None when the run's epochs are over."""
+        """Advance to the next pause; None when the run's epochs are over, or after a non-finite
+        loss (the run cannot go on: go back with `goto` or `restart`)."""
+        if self.halted:
+            return None
         if self._gen is None:
             self._gen = self._iterations()
         self.last = next(self._gen, None)
@@ -98,6 +103,13 @@ class Stepper:
     def finished(self) -> bool:
         """Whether every epoch has run (or early stopping ended the run)."""
         return self.trainer.finished(self.trainer.settings["epochs"])
+
+    def _here(self) -> tuple[int, int, int]:
+        """(iteration, epoch, batch) of the last pause, or of the next iteration before any."""
+        if self.last is not None:
+            return self.last.iteration, self.last.epoch, self.last.batch
+        pos = self.trainer.position
+        return pos.iteration, pos.epoch, pos.batch
 
     def _iterations(self) -> Iterator[Snapshot]:
         while not self.finished():
@@ -123,15 +135,18 @@ class Stepper:
             out = m.forward_step(step, x, True, rng)
             act = activation_stats(out, step.op)
             self._forward_stats[step.name] = act
-            yield Snapshot(phase="forward", node=step.name, index=step.index, activation=act, gradient=None,
+            yield Snapshot(phase="forward", node=step.name, index=step.index, shape=out.shape,
+                           activation=act, gradient=None,
                            params=self._node_params(step), loss=None, nonfinite=not act.finite, **here)
         loss = m.loss(yb) + penalty(m.params, t.settings["regularize"])
         self.losses.append((pos.iteration, loss))
         bad = not math.isfinite(loss)
-        yield Snapshot(phase="loss", node=None, index=None, activation=None, gradient=None, params=(),
+        # the run cannot go on past a non-finite loss: the UI names the node; goto/restart resume
+        self.halted = bad
+        yield Snapshot(phase="loss", node=None, index=None, shape=None, activation=None, gradient=None, params=(),
                        loss=loss, nonfinite=bad, **here)
         if bad:
-            return  # the run cannot go on: the UI names the node and the stepper stays here
+            return
         m.start_backward()
         for step in reversed(m.steps):
             g = m.grad_outputs[step.index]
@@ -140,7 +155,8 @@ class Stepper:
             act = self._forward_stats[step.name]
             self.history[step.name].append(HistoryPoint(pos.iteration, act.mean, act.std, act.p15, act.p85,
                                                         act.zero_frac, grad.norm if grad else None))
-            yield Snapshot(phase="backward", node=step.name, index=step.index, activation=act, gradient=grad,
+            yield Snapshot(phase="backward", node=step.name, index=step.index,
+                           shape=m.outputs[step.index].shape, activation=act, gradient=grad,
                            params=self._node_params(step, grads=True), loss=loss,
                            nonfinite=grad is not None and not grad.finite, **here)
         before = {k2: v.copy() for k2, v in m.params.items()}
@@ -148,7 +164,8 @@ class Stepper:
         t.update(m.grads, lr)
         params = tuple(param_stats(n, w, grads.get(n), before[n]) for n, w in m.params.items())
         nonfinite = not all(np.isfinite(w).all() for w in m.params.values())
-        yield Snapshot(phase="update", node=None, index=None, activation=None, gradient=None, params=params,
+        yield Snapshot(phase="update", node=None, index=None, shape=None, activation=None, gradient=None,
+                       params=params,
                        loss=loss, nonfinite=nonfinite, **here)
         t.record_batch(loss, yb, k)
         if pos.batch >= len(chunks):
@@ -185,6 +202,7 @@ class Stepper:
                 while self.losses and self.losses[-1][0] >= iteration:
                     self.losses.pop()
                 self._gen = None
+                self.halted = False
                 return True
         return False
 
@@ -197,12 +215,16 @@ class Stepper:
     # --- views of the current batch -----------------------------------------------------------
 
     def current_batch(self) -> tuple[np.ndarray, np.ndarray]:
-        """The batch of the iteration in progress (or the next one)."""
+        """The batch of the iteration of the last pause (or of the next iteration before any)."""
         t = self.trainer
-        pos = t.position
-        chunks = t.batches(pos.epoch if not self.finished() else max(pos.epoch - 1, 0))
-        idx = chunks[min(pos.batch, len(chunks) - 1)]
+        _, epoch, batch = self._here()
+        chunks = t.batches(epoch)
+        idx = chunks[min(batch, len(chunks) - 1)]
         return np.asarray(t.data.x_train[idx], self.model.dtype), t.data.y_train[idx]
+
+    def _iteration_rng(self) -> np.random.Generator:
+        """The dropout generator of the last pause's iteration (its masks, exactly)."""
+        return self.trainer.dropout_rng(self._here()[0])
 
     def compare_modes(self) -> dict[str, tuple[ActivationStats, ActivationStats]]:
         """Each node's statistics on the current batch in training and in evaluation mode, without
@@ -212,7 +234,7 @@ class Stepper:
         saved_buffers = {k: v.copy() for k, v in m.buffers.items()}
         saved_outputs, saved_ctxs = list(m.outputs), list(m.ctxs)
         try:
-            m.forward(x, training=True, rng=t.dropout_rng(t.position.iteration))
+            m.forward(x, training=True, rng=self._iteration_rng())
             train = {s.name: activation_stats(m.outputs[s.index], s.op) for s in m.steps}
             for k, v in saved_buffers.items():
                 m.buffers[k][...] = v
@@ -224,19 +246,23 @@ class Stepper:
             m.outputs, m.ctxs = saved_outputs, saved_ctxs
         return {name: (train[name], evals[name]) for name in train}
 
-    def check_node(self, node: str, max_entries: int = 200) -> dict[str, float]:
+    def check_node(self, node: str) -> dict[str, float]:
         """The selected node's analytic backward against central differences in float64 on the
-        current batch (its inputs as the last forward saw them, dropout mask fixed): the worst
-        relative error per input and per parameter."""
+        current batch (its inputs recomputed with this iteration's dropout masks, the first 16
+        examples): the worst relative error per input and per parameter."""
         from .gradcheck import check_kernel
         m = self.model
         step = m.steps[m.plan.index(node)]
         x, _ = self.current_batch()
-        if step.inputs:
-            if any(m.outputs[j] is None for j in step.inputs):
-                m.forward(x, training=True, rng=self.trainer.dropout_rng(self.trainer.position.iteration))
-            xs = [np.asarray(m.outputs[j][:16], np.float64) for j in step.inputs]
-        else:
-            xs = [np.asarray(x[:16], np.float64)]
+        saved_buffers = {k: v.copy() for k, v in m.buffers.items()}
+        saved_outputs, saved_ctxs = list(m.outputs), list(m.ctxs)
+        try:  # the node's inputs on this batch, with this iteration's masks; no state changes
+            m.forward(x, training=True, rng=self._iteration_rng())
+            xs = [np.asarray(m.outputs[j][:16], np.float64) for j in step.inputs] if step.inputs \
+                else [np.asarray(x[:16], np.float64)]
+        finally:
+            for k, v in saved_buffers.items():
+                m.buffers[k][...] = v
+            m.outputs, m.ctxs = saved_outputs, saved_ctxs
         state = {k: np.array(v, np.float64) for k, v in m.state[step.index].items()}
-        return check_kernel(step.kernel, xs, state, training=True, seed=self.trainer.position.iteration)
+        return check_kernel(step.kernel, xs, state, training=True, seed=self._here()[0])

@@ -122,6 +122,18 @@ def test_compare_modes_shows_where_batchnorm_and_dropout_differ():
     assert train.zero_frac > evals.zero_frac
 
 
+def test_views_at_the_update_pause_use_that_iterations_batch_and_masks():
+    _, model, st = stepper()
+    per_iter = 2 * len(model.steps) + 2
+    for _ in range(per_iter):
+        s = st.next()
+    assert s.phase == "update" and s.iteration == 0
+    x, _ = st.current_batch()
+    idx = st.trainer.batches(0)[0]
+    assert np.array_equal(x, np.asarray(st.trainer.data.x_train[idx], np.float32))
+    assert st._iteration_rng().random() == st.trainer.dropout_rng(0).random()
+
+
 def test_check_node_small_errors():
     _, model, st = stepper()
     for _ in range(3):
@@ -144,6 +156,11 @@ def test_nan_is_flagged_at_the_node():
     # after the first huge update, the second iteration's forward overflows at the last dense layer
     assert (s.phase, s.node, s.iteration) == ("forward", "dense2", 1)
     assert model.steps[s.index].span.line == 6
+    with np.errstate(all="ignore"):
+        while s is not None and s.phase != "loss":
+            s = st.next()
+        assert s.nonfinite and st.next() is None and st.next() is None  # halted, not looping
+        assert st.goto(0) and st.next().iteration == 0  # going back resumes
 
 
 def test_breakpoints_parse_and_hit():

@@ -1,0 +1,194 @@
+"""`netc debug`: the Textual app. It lays the widgets out, turns keys into Session calls, steps in a
+timer (so `continue` never freezes the screen), runs the slow checks in worker threads, and hands
+each widget what it shows. Layout and colours are in debugger.tcss.
+"""
+from __future__ import annotations
+
+import gc
+import time
+
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ContentSwitcher, Footer
+
+from .actions import Actions
+from .check_view import CheckView
+from .history_view import HistoryView
+from .keys import bindings
+from .loss_view import LossView
+from .modes_view import ModesView
+from .node_stats import NodeView, StatsView
+from .nodes import GraphState, NodeList
+from .session import Session, Stopped
+from .source_view import SourceFocus, SourceView
+from .status import MessageLine, StatusBar, StatusState
+
+
+class DebuggerApp(Actions, App):
+    """Steps a Session and shows it; `tick` is the run timer's period, `budget` the stepping time
+    per tick (the rest of the tick is left for repainting and keys)."""
+
+    CSS_PATH = "debugger.tcss"
+    TITLE = "netc debug"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = bindings()
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
+
+    def __init__(self, session: Session, tick: float = 0.05, budget: float = 0.035,
+                 settle_gc: bool = False) -> None:
+        super().__init__()
+        self.session = session
+        self.settle_gc = settle_gc
+        self.tick, self.budget = tick, budget
+        self.selected: str | None = None    # a row the user picked; None: follow the run
+        self.running: str | None = None     # the kind of run in progress (see Session.stop_reason)
+        self.busy: str | None = None        # a check running in a worker thread
+        self.view = "stats"
+        self._batches: dict[int, int] = {}
+
+    def compose(self) -> ComposeResult:
+        s = self.session
+        ops = [self._op_hint(st) for st in s.steps] + ["", ""]
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                with Horizontal(id="top"):
+                    yield NodeList(s.rows, ops, id="graph")
+                    with ContentSwitcher(initial="stats", id="detail"):
+                        yield StatsView(id="stats")
+                        yield HistoryView(id="history")
+                        yield ModesView(id="modes")
+                        yield CheckView(id="check")
+                yield LossView(id="loss")
+            yield SourceView(s.net.source.text, id="source")
+        yield MessageLine(id="message")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    @staticmethod
+    def _op_hint(step) -> str:
+        """The op after the name, unless the name already says it (dense1, hidden1.relu1)."""
+        return "" if step.name.rpartition(".")[2].startswith(step.op) else step.op
+
+    def on_mount(self) -> None:
+        s = self.session
+        self.query_one("#graph").border_title = "graph"
+        self.query_one("#graph").border_subtitle = "▼fwd ▲bwd ●break"
+        self.query_one("#detail").border_title = "selected node"
+        self.query_one("#source").border_title = s.net.source.name
+        self.timer = self.set_interval(self.tick, self._tick, pause=True)
+        self.query_one(NodeList).focus()
+        hint = "n steps one node, i one iteration, c continues; ↑↓ select a node; ? lists every key"
+        warn = f" · {len(s.net.warnings)} lint warning(s): netc check shows them" if s.net.warnings else ""
+        self.say(hint + warn)
+        self.repaint()
+        if self.settle_gc:
+            self.set_timer(0.3, self._settle)
+
+    def _settle(self) -> None:
+        """Move everything built at start-up out of the garbage collector's way.
+
+        NOTE: a full collection over the start-up heap (the compiler's, Textual's) takes 100-200 ms,
+        a visible stall in the middle of stepping; frozen objects are not scanned again."""
+        gc.collect()
+        gc.freeze()
+
+    # --- what the widgets show -----------------------------------------------------------------
+
+    def say(self, text: str, alarm: bool = False) -> None:
+        self.query_one(MessageLine).message = (text, alarm)
+
+    def current_row(self) -> str | None:
+        snap = self.session.snapshot
+        return self.session.row_of(snap) if snap is not None else None
+
+    def selected_row(self) -> str:
+        return self.selected or self.current_row() or self.session.rows[0]
+
+    def repaint(self) -> None:
+        """Hand every widget its part of the session's state."""
+        s, snap = self.session, self.session.snapshot
+        current, row = self.current_row(), self.selected_row()
+        self.query_one(NodeList).state = GraphState(current, snap and snap.phase, snap and snap.index,
+                                                    tuple(s.marks(n) for n in s.names), row)
+        if self.view == "stats":
+            self.query_one(StatsView).view = NodeView(row, s.step_of(row), s.latest.get(row), s.last_update,
+                                                      row == current, self.selected is None)
+        elif self.view == "history":
+            self.query_one(HistoryView).history = (row, tuple(s.stepper.history.get(row, ())))
+        span, calls = s.span_of(current) if current else (None, ())
+        self.query_one(SourceView).focus = SourceFocus(span, calls, s.span_of(row)[0] if row != current else None,
+                                                       bool(snap and snap.nonfinite))
+        self.query_one(LossView).losses = tuple(s.stepper.losses)
+        self.query_one(StatusBar).state = self._status()
+
+    def _status(self) -> StatusState:
+        s, snap = self.session, self.session.snapshot
+        pos = s.trainer.position
+        epoch = snap.epoch if snap else pos.epoch
+        if epoch not in self._batches:
+            self._batches[epoch] = s.batches_per_epoch(epoch)
+        losses = s.stepper.losses
+        kept = s.stepper.saved_iterations()
+        return StatusState(s.iteration, epoch, s.trainer.settings["epochs"], snap.batch if snap else None,
+                           self._batches[epoch], snap.phase if snap else None,
+                           snap.node if snap else None, "train vs eval" if self.view == "modes" else "train",
+                           losses[-1][1] if losses else None, snap.lr if snap else s.trainer.current_lr(),
+                           self.running, len(s.breakpoints), (kept[0], kept[-1]) if kept else None, s.finished)
+
+    def show(self, view: str) -> None:
+        self.view = view
+        self.query_one(ContentSwitcher).current = view
+        self.query_one("#detail").border_title = {"stats": "selected node", "history": "history",
+                                                  "modes": "compare modes", "check": "gradient check"}[view]
+        self.repaint()
+
+    # --- running -------------------------------------------------------------------------------
+
+    def _blocked(self) -> bool:
+        if self.busy:
+            self.notify(f"wait: the {self.busy} is running", severity="warning")
+            return True
+        return False
+
+    def start(self, kind: str) -> None:
+        """Begin a run of `kind`: 'node' at once, the others in the timer."""
+        if self._blocked():
+            return
+        self.pause()
+        if self.session.stuck or self.session.finished:
+            why = Stopped("stuck", self.session.stuck_message()) if self.session.stuck else \
+                Stopped("finished", self.session.end_message())
+            self.say(why.message, why.alarm)
+            return
+        self.say("")
+        if kind == "node":
+            self._stopped(self.session.stop_reason("node", self.session.step()))
+            self.repaint()
+            return
+        self.running = kind
+        self.timer.resume()
+        self.repaint()
+
+    def pause(self) -> None:
+        self.running = None
+        self.timer.pause()
+
+    def _tick(self) -> None:
+        kind, why = self.running, None
+        if kind is None:
+            return
+        deadline = time.perf_counter() + self.budget
+        while why is None and time.perf_counter() < deadline:
+            why = self.session.stop_reason(kind, self.session.step())
+        if why is not None:
+            self.pause()
+            self._stopped(why)
+        self.repaint()
+
+    def _stopped(self, why: Stopped | None) -> None:
+        if why is None or why.kind == "done":
+            return
+        self.pause()
+        if why.kind in ("breakpoint", "nonfinite", "stuck"):
+            self.selected = None  # show the node it stopped at
+        self.say(why.message, why.alarm)
