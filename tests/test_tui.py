@@ -361,7 +361,7 @@ async def until(condition, timeout: float = 10.0) -> None:
 
 def test_continue_keeps_the_screen_live():
     async def go():
-        app = DebuggerApp(open_session(DIGITS, epochs=1))
+        app = DebuggerApp(open_session(DIGITS, epochs=3))  # long enough not to end before the pause
         async with app.run_test(size=SIZE) as pilot:
             # Keys are posted as a terminal would send them (pilot.press would wait for the app to
             # be idle, which it is not while it runs).
@@ -376,7 +376,7 @@ def test_continue_keeps_the_screen_live():
             await pilot.pause(0.1)
             assert app.session.snapshot is paused_at         # and it stays paused
             await pilot.press("c")
-            await settle(app, pilot)                         # to the end of the one epoch
+            await settle(app, pilot)                         # to the end of the run
             assert app.session.finished and "training finished" in message(app)
     run(go())
 
