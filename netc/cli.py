@@ -106,9 +106,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="a breakpoint: a node name or glob, optionally with a condition on its "
                         "statistics, e.g. --break dense1, --break 'hidden1.relu1:zero_frac>0.9', "
                         "--break '*:grad_norm>10' (repeatable)")
-    d.add_argument("--seed", type=int, metavar="N", help="override the seed")
     d.add_argument("--epochs", type=int, metavar="N", help="override the number of epochs")
-    d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    _setting_options(d, dtype=False)
     d.set_defaults(handler=cmd_debug)
     return p
 
