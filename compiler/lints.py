@@ -115,4 +115,4 @@ def run_lints(g: nx.DiGraph, train: dict, data: dict | None, facts: DataFacts | 
             if key not in seen:
                 seen.add(key)
                 out.append(d)
-    return out
+    return sorted(out, key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))

@@ -7,7 +7,7 @@ from pathlib import Path
 import networkx as nx
 
 from ..spec.check import CheckedSpec, check
-from ..spec.diagnostics import Collector, Diagnostic, Source, SpecError
+from ..spec.diagnostics import Collector, Diagnostic, Source, Span, SpecError
 from .graph import build_graph
 from .lints import DataFacts, run_lints
 
@@ -78,9 +78,14 @@ def compile_source(source: Source, base_dir: Path | str = ".", check_data: bool 
     With `check_data`, the data the file names is loaded to check its width against `input N` and
     for the data-aware lints. Raises SpecError with every error found.
     """
-    spec = check(source)
-    errors = Collector()
-    graph = build_graph(spec.model_name, spec.layers, errors)
+    try:
+        spec = check(source)
+        errors = Collector()
+        graph = build_graph(spec.model_name, spec.layers, errors)
+    except RecursionError:
+        raise SpecError([Diagnostic("error", "the file nests too deeply", Span.point(1, 1),
+                                    "expressions, repeats and block calls nest a few hundred levels at most")],
+                        source) from None
     facts, description, dataset = None, None, None
     if check_data and spec.data is not None and not errors.has_errors:
         facts, description, dataset = _data_facts(spec, graph, Path(base_dir), errors)

@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
                                    "when training finishes, 1 if it fails at run time (a non-finite "
                                    "loss), 2 for bad input, 130 when interrupted with Ctrl-C.")
     r.add_argument("file", metavar="FILE", help="the .net file")
-    r.add_argument("--epochs", type=int, metavar="N", help="override the number of epochs")
+    r.add_argument("--epochs", type=_positive_int, metavar="N", help="override the number of epochs")
     _setting_options(r, json_help="machine-readable output: one JSON object per epoch, then a final one")
     r.add_argument("--quiet", action="store_true", help="print only the final summary")
     r.add_argument("--save", metavar="CKPT", help="write a checkpoint after every epoch (atomically) "
@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--mode", choices=("train", "eval"), default="train",
                     help="training mode (batch statistics, dropout) or evaluation mode (default: train)")
     st.add_argument("--weights", metavar="CKPT", help="use weights saved by netc run --save")
-    st.add_argument("--batch", type=int, metavar="N", help="batch size (default: the file's batch)")
+    st.add_argument("--batch", type=_positive_int, metavar="N", help="batch size (default: the file's batch)")
     _setting_options(st, json_help="a JSON list of records, one per node")
     st.set_defaults(handler=cmd_stats)
 
@@ -87,10 +87,10 @@ def _parser() -> argparse.ArgumentParser:
                                     "relative error per parameter and per node input; exit 1 if any "
                                     "is above the tolerance.")
     gc.add_argument("file", metavar="FILE", help="the .net file")
-    gc.add_argument("--batch", type=int, default=8, metavar="N", help="examples in the batch (default 8)")
-    gc.add_argument("--entries", type=int, default=12, metavar="K",
+    gc.add_argument("--batch", type=_positive_int, default=8, metavar="N", help="examples in the batch (default 8)")
+    gc.add_argument("--entries", type=_positive_int, default=12, metavar="K",
                     help="entries probed per array, plus two random directions (default 12)")
-    gc.add_argument("--tolerance", type=float, default=1e-6, metavar="T", help="default 1e-6")
+    gc.add_argument("--tolerance", type=_positive_float, default=1e-6, metavar="T", help="default 1e-6")
     _setting_options(gc, dtype=False)
     gc.set_defaults(handler=cmd_gradcheck)
 
@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="a breakpoint: a node name or glob, optionally with a condition on its "
                         "statistics, e.g. --break dense1, --break 'hidden1.relu1:zero_frac>0.9', "
                         "--break '*:grad_norm>10' (repeatable)")
-    d.add_argument("--epochs", type=int, metavar="N", help="override the number of epochs")
+    d.add_argument("--epochs", type=_positive_int, metavar="N", help="override the number of epochs")
     _setting_options(d, dtype=False)
     d.set_defaults(handler=cmd_debug)
     return p
@@ -124,6 +124,20 @@ def _setting_options(p, json_help: str | None = None, dtype: bool = True) -> Non
                        help="array precision (default float32)")
     if json_help:
         p.add_argument("--json", action="store_true", help=json_help)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
 
 
 def _version() -> str:

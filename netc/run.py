@@ -94,16 +94,29 @@ def check_fit(net, ds, train: dict) -> None:
     loss, width = train["loss"], net.output_width
     ys = [ds.y_train] + ([ds.y_val] if ds.y_val is not None else [])
     if loss in CLASSIFICATION_LOSSES:
+        if any(y.ndim != 1 for y in ys):
+            _fail(net, f"{loss} needs one class label per example, but the labels of {name} have shape "
+                       f"{ys[0].shape}", net.spec.train_spans.get("loss") or out_span,
+                  "for one-hot labels y, store y.argmax(axis=1) instead")
         if any(y.dtype.kind not in "iu" for y in ys):
-            _fail(net, f"{loss} needs integer class labels, but the labels of {name} are not integers",
-                  net.spec.train_spans.get("loss") or out_span, "use loss mse for a regression target")
+            whole = all(np.all(np.isfinite(y)) and np.all(y == np.round(y)) for y in ys)
+            hint = ("the labels are written as floats (0.0, 1.0): write them as integers (0, 1), "
+                    "or store y.astype(int)") if whole else "use loss mse for a regression target"
+            if whole and min(float(y.min()) for y in ys if len(y)) < 0:
+                hint = "class labels count from 0: map them to 0..K-1 (e.g. -1/1 to 0/1)"
+            _fail(net, f"{loss} needs integer class labels, but the labels of {name} are "
+                       f"{'floats' if whole else 'not whole numbers'}",
+                  net.spec.train_spans.get("loss") or out_span, hint)
         top = max(int(y.max()) for y in ys if len(y))
         low = min(int(y.min()) for y in ys if len(y))
         limit = 2 if loss == "bce" else width
         if low < 0 or top >= limit:
             what = "0 and 1" if loss == "bce" else f"0..{width - 1} for an output {width} wide"
+            hint = f"end the model with dense {top + 1}" if loss != "bce" and low >= 0 else None
+            if low < 0:
+                hint = "class labels count from 0: map them to 0..K-1 (e.g. -1/1 to 0/1)"
             _fail(net, f"the labels of {name} go from {low} to {top}, but {loss} needs labels in {what}",
-                  out_span, f"end the model with dense {top + 1}" if loss != "bce" else None)
+                  out_span, hint)
         if loss == "bce" and width != 1:
             _fail(net, f"bce needs an output 1 wide, not {width}", out_span, "end the model with dense 1")
     else:
@@ -113,8 +126,11 @@ def check_fit(net, ds, train: dict) -> None:
                   out_span, f"end the model with dense {target_width}")
     n = len(ds.x_train)
     if train["batch"] > n:
-        _fail(net, f"batch {train['batch']} is larger than the training split ({n} examples)",
-              net.spec.train_spans.get("batch"), f"use batch {min(n, 32)} or a larger split")
+        message = f"batch {train['batch']} is larger than the training split ({n} examples)"
+        hint = f"use a batch of at most {n}, or a larger split"
+        if train["batch"] != net.train["batch"]:  # it came from the command line
+            _fail(None, f"{message} (batch from the command line)", None, hint)
+        _fail(net, message, net.spec.train_spans.get("batch"), hint)
 
 
 def run(args) -> int:
@@ -129,6 +145,9 @@ def _run(args) -> int:
     started = time.perf_counter()
     mode = "json" if args.json else ("quiet" if args.quiet else "table")
     report = Report(mode)
+    _check_save_path(args.save, args.file)
+    if args.resume is not None and not args.resume:
+        _fail(None, "--resume needs a checkpoint path")
     net, train, data, ds = prepare(args.file, args.set, args.epochs, args.seed, warnings=not args.quiet)
     dtype = np.float64 if args.dtype == "float64" else np.float32
     model = Model(lower(net, train["loss"]), seed=train["seed"], dtype=dtype)
@@ -144,7 +163,8 @@ def _run(args) -> int:
     opt = train["optimizer"]
     report.start([describe_dataset(ds),
                   f"{net.name}: {net.param_count:,} parameters · {train['loss']} · {opt['name']} "
-                  f"lr={opt['lr']:g} · batch {train['batch']} · {train['epochs']} epochs · seed {train['seed']}"])
+                  f"lr={opt['lr']:g} · batch {train['batch']} · {train['epochs']} epoch{'s' if train['epochs'] != 1 else ''} "
+                  f"· seed {train['seed']}"])
     for r in trainer.position.history:
         report.epoch(r)
     interrupted = {"flag": False}
@@ -164,7 +184,7 @@ def _run(args) -> int:
                 break
             report.epoch(r)
             if args.save:
-                checkpoint.save(args.save, trainer, net.source.text)
+                _save(args.save, trainer, net.source.text)
     except (TrainingError, NodeError) as e:
         if args.save:
             print(f"netc: the last good checkpoint is {args.save}", file=sys.stderr)
@@ -175,7 +195,7 @@ def _run(args) -> int:
         signal.signal(signal.SIGINT, previous)
     if interrupted["flag"]:
         if args.save:
-            checkpoint.save(args.save, trainer, net.source.text)
+            _save(args.save, trainer, net.source.text)
         pos = trainer.position
         print(f"\ninterrupted at epoch {pos.epoch + 1}, batch {pos.batch}" +
               (f"; saved {args.save} (continue with --resume {args.save})" if args.save else ""),
@@ -183,13 +203,40 @@ def _run(args) -> int:
         return EXIT_INTERRUPTED
     trainer.restore_best()
     if args.save:
-        checkpoint.save(args.save, trainer, net.source.text)
+        _save(args.save, trainer, net.source.text)
     note = None
     if trainer.position.stopped_early:
         note = f"early stop after epoch {trainer.position.epoch}, best weights restored"
     report.finish(trainer.final_result(), trainer.position.best_epoch, net.param_count,
                   time.perf_counter() - started, note)
     return EXIT_OK
+
+
+def _check_save_path(save: str | None, spec_path: str) -> None:
+    """Refuse, before any training, a --save path that could not be written or would destroy the spec."""
+    if save is None:
+        return
+    if not save:
+        _fail(None, "--save needs a checkpoint path", None, "e.g. --save run.ckpt")
+    target = Path(save)
+    if target.exists() and target.resolve() == Path(spec_path).resolve():
+        _fail(None, f"--save {save} would overwrite the .net file itself", None, "e.g. --save run.ckpt")
+    if target.is_dir():
+        _fail(None, f"--save {save} is a directory", None, f"name a file in it, e.g. --save {target / 'run.ckpt'}")
+    parent = target.parent
+    for folder in (parent, *parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                _fail(None, f"--save {save}: {folder} is not a directory")
+            break
+
+
+def _save(path: str, trainer, spec_text: str) -> None:
+    """Write a checkpoint; a failure to write is reported as a clean error (exit 1)."""
+    try:
+        checkpoint.save(path, trainer, spec_text)
+    except OSError as e:
+        _fail(None, f"cannot write the checkpoint {path}: {e.strerror or e}", status=EXIT_FAILED)
 
 
 def _cast(ds, dtype):
@@ -214,9 +261,10 @@ def evaluate(args) -> int:
         rows = [("train", *trainer.evaluate(trainer.data.x_train, ds.y_train))]
         if ds.x_val is not None:
             rows.append(("validation", *trainer.evaluate(trainer.data.x_val, ds.y_val)))
-        if args.json:
+        if args.json:  # the keys of netc run --json
             import json
-            print(json.dumps({f"{name}_{k}": v for name, loss, acc in rows
+            short = {"train": "train", "validation": "val"}
+            print(json.dumps({f"{short[name]}_{k}": v for name, loss, acc in rows
                               for k, v in (("loss", loss), ("accuracy", acc))}))
         else:
             print(f"{describe_dataset(ds)}\nweights: {args.weights}\n")

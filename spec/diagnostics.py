@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+MAX_SHOWN = 120  # characters of a source line shown under a diagnostic
+
+
 @dataclass(frozen=True)
 class Span:
     """A region of the source: 1-based line and column of its first and last character (end exclusive)."""
@@ -60,11 +63,16 @@ class Diagnostic:
         out = [f"{name}:{sp.line}:{sp.column}: {self.severity}: {self.message}"]
         text = source.line_text(sp.line) if source else ""
         if text.strip():
-            shown = text.expandtabs(1)
+            shown = "".join(c if c.isprintable() else " " for c in text.expandtabs(1))
             width = sp.end_column - sp.column if sp.end_line == sp.line else len(text) - sp.column + 1
-            width = max(1, min(width, len(shown) - sp.column + 2))
+            width = max(1, min(width, len(shown) - sp.column + 2, 60))
+            col = sp.column
+            if len(shown) > MAX_SHOWN:  # a very long line: show a window around the column
+                start = max(0, col - 1 - MAX_SHOWN // 2)
+                shown = ("…" if start else "") + shown[start:start + MAX_SHOWN] + "…"
+                col = col - start + (1 if start else 0)
             out.append(f"  {sp.line:>4} | {shown}")
-            out.append("       | " + " " * (sp.column - 1) + "^" + "~" * (width - 1))
+            out.append("       | " + " " * (col - 1) + "^" + "~" * (width - 1))
         if self.hint:
             out.append(f"  hint: {self.hint}")
         return "\n".join(out)

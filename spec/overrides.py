@@ -58,6 +58,9 @@ def parse_value(text: str):
 def apply(train: dict, data: dict | None, assignments: list[str]) -> tuple[dict, dict | None]:
     """Copies of the settings with every `KEY=VALUE` applied in order; raises OverrideError."""
     train, data = copy.deepcopy(train), copy.deepcopy(data)
+    keys = {item.partition("=")[0].strip() for item in assignments}
+    if {"split", "validation"} <= keys:
+        raise OverrideError("--set: give either split or validation, not both")
     for item in assignments:
         key, sep, text = item.partition("=")
         key = key.strip()

@@ -85,12 +85,15 @@ def _describe(e: UnexpectedInput, source: Source) -> Diagnostic:
     if before >= 0 and source.text[before] == "=" and expected & VALUE_TERMINALS:
         return Diagnostic("error", "missing value after '='", span,
                           "write a value after '=', e.g. p=0.5, init=he, path=\"data.npz\"")
+    if tok.type == "LBRACE" and "LBRACE" not in expected:
+        return Diagnostic("error", "unexpected '{'", span,
+                          "a body's '{' goes on the line of its statement: repeat 3 {")
     if tok.type == "RBRACE" and "RBRACE" not in expected:
         return Diagnostic("error", "unmatched '}'", span, "remove it, or add the '{' it closes")
     if tok.type == "EQUAL":
         return Diagnostic("error", "unexpected '='", span,
                           "parameters are written name=value, after the statement's keyword")
-    shown = "a newline" if tok.type == "_NL" else repr(str(tok))
+    shown = "end of line" if tok.type == "_NL" else repr(str(tok))
     return Diagnostic("error", f"unexpected {shown}", span, "expected " + _expected_text(expected))
 
 

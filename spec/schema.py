@@ -40,9 +40,13 @@ class P:
         what = {"int": "an integer", "float": "a number", "bool": "true or false",
                 "string": "a string in double quotes", "word": "a name or a string", "node": "the name of an earlier node",
                 "floats": f"a tuple of {self.length} numbers, like (0.9, 0.999)"}[self.type]
+        if self.type == "floats":
+            what = f"a tuple of {self.length} numbers"
         lo = None if self.min is None else (f"> {_num(self.min)}" if self.min_open else f">= {_num(self.min)}")
         hi = None if self.max is None else (f"< {_num(self.max)}" if self.max_open else f"<= {_num(self.max)}")
         bounds = " and ".join(b for b in (lo, hi) if b)
+        if self.type == "floats":
+            return f"{what}, each {bounds}, like (0.9, 0.999)" if bounds else what
         return f"{what} {bounds}" if bounds else what
 
 

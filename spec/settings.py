@@ -134,6 +134,10 @@ def settings_conflict(train: dict) -> tuple[str, str, str, str] | None:
     if stop and stop["metric"] == "val_accuracy" and train["loss"] not in CLASSIFICATION_LOSSES:
         return (f"early_stop metric=val_accuracy needs a classification loss, not {train['loss']}",
                 "use metric=val_loss", "early_stop", "metric")
+    sched = train["schedule"]
+    if sched and sched["name"] == "cosine" and sched["min_lr"] > train["optimizer"]["lr"]:
+        return (f"schedule cosine: min_lr={sched['min_lr']:g} is above the learning rate "
+                f"{train['optimizer']['lr']:g}, so it would rise", "use a min_lr below lr", "schedule", "min_lr")
     opt = train["optimizer"]
     if opt.get("nesterov") and not opt.get("momentum"):
         return ("nesterov=true needs momentum > 0", "e.g. optimizer sgd momentum=0.9 nesterov=true",

@@ -82,7 +82,7 @@ def describe_value(value: Any) -> str:
     if isinstance(value, Symbol):
         return f"'{value}'"
     if isinstance(value, tuple):
-        return "(" + ", ".join(describe_value(v) for v in value) + ")"
+        return "(" + ", ".join(describe_value(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

@@ -181,7 +181,7 @@ def test_eval_prints_metrics_of_saved_weights(tmp_path):
     r = netc("eval", p, "--weights", ck, "--json")
     assert r.returncode == 0, r.stderr
     metrics = json.loads(r.stdout)
-    assert metrics["validation_accuracy"] == pytest.approx(run[-1]["val_accuracy"], abs=1e-6)
+    assert metrics["val_accuracy"] == pytest.approx(run[-1]["val_accuracy"], abs=1e-6)
     r = netc("eval", p, "--weights", ck)
     assert "validation" in r.stdout and "accuracy" in r.stdout
 
@@ -290,3 +290,35 @@ def test_windows_style_path_is_read_literally(tmp_path):
     p.write_text('data {\n    source "C:\\\\new\\x.csv"\n}\nmodel m {\n    input 2\n    dense 2\n}\n')
     r = netc("check", p)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "x.csv" in r.stderr
+
+
+@pytest.mark.parametrize("where,fragment", [
+    ("spec", "would overwrite the .net file itself"),
+    ("dir", "is a directory"),
+    ("under_file", "is not a directory"),
+])
+def test_bad_save_paths_are_refused_before_training(tmp_path, where, fragment):
+    p = spec(tmp_path, epochs=1)
+    target = {"spec": p, "dir": tmp_path, "under_file": p / "x.ckpt"}[where]
+    r = netc("run", p, "--save", target)
+    assert r.returncode == 2 and fragment in r.stderr and "Traceback" not in r.stderr
+    assert p.read_text().startswith("data {")  # the spec is intact
+
+
+@pytest.mark.parametrize("labels,fragment", [
+    ([-1, 1], "class labels count from 0"),
+    ([0.0, 1.0], "written as floats"),
+])
+def test_label_mistakes_are_named(tmp_path, labels, fragment):
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    y = np.array([labels[i % 2] for i in range(40)])
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    r = netc("run", spec(tmp_path, source='"d.npz"', width=2, out=2, loss="hinge"))
+    assert r.returncode == 2 and fragment in r.stderr
+
+
+def test_one_hot_labels_are_named(tmp_path):
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    np.savez(tmp_path / "d.npz", x=x, y=np.eye(2, dtype=int)[np.arange(40) % 2])
+    r = netc("run", spec(tmp_path, source='"d.npz"', width=2, out=2))
+    assert r.returncode == 2 and "argmax" in r.stderr

@@ -334,3 +334,36 @@ def test_missing_data_file_points_at_the_path(tmp_path):
 def test_data_width_mismatch_points_at_input():
     d = one_error("data { source digits }\nmodel m {\n    input 3\n    dense 10\n}\n")
     assert "64 features" in d.message and d.span.line == 3
+
+
+def test_names_starting_with_as_are_names():
+    net = netc.loads("block b(assets) {\n    dense assets\n}\n"
+                     "model m {\n    input 4\n    dense 4 as as_x\n    b 4 as assets\n    add as_x\n}\n")
+    assert net.order == ["input", "as_x", "assets.dense1", "add1"]
+
+
+def test_as_alone_is_not_a_name():
+    d = one_error("model m {\n    input 4\n    dense 4 init=as\n}\n")
+    assert d.span.line == 3
+
+
+@pytest.mark.parametrize("text", [
+    "model m { input 2; dense " + "+".join(["1"] * 3000) + " }",
+    "model m { input 2; dense " + "-" * 5000 + "1 }",
+    "model m {\n input 2\n" + "repeat 1 {\n" * 600 + "relu\n" + "}\n" * 600 + "}\n",
+])
+def test_deep_nesting_is_a_diagnostic_not_a_crash(text):
+    errs = errors_of(text)
+    assert errs and all(e.span is not None for e in errs)
+
+
+def test_long_lines_are_shown_as_a_window_around_the_column():
+    with pytest.raises(netc.SpecError) as info:
+        netc.loads("model m { input 4; " + "relu; " * 5000 + "dense 3 intt=he }", name="long.net")
+    shown = str(info.value).splitlines()[1]
+    assert len(shown) < 200 and "intt" in shown
+
+
+def test_tuple_message():
+    d = one_error("model m {\n    input 4\n}\ntrain {\n    optimizer adam betas=(0.9,)\n}\n")
+    assert "a tuple of 2 numbers, each >= 0 and < 1" in d.message and "got (0.9,)" in d.message
