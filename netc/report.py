@@ -68,8 +68,10 @@ class Report:
                  _pct(r.val_accuracy), f"{r.seconds:.2f}")
         print("  ".join(c.rjust(10) for c in cells), file=self.out, flush=True)
 
-    def finish(self, final, best_epoch: int | None, params: int, wall: float, note: str | None = None) -> None:
-        """The summary: best epoch, final metrics, parameter count, wall time."""
+    def finish(self, final, best_epoch: int | None, params: int, wall: float, note: str | None = None,
+               interrupted: bool = False) -> None:
+        """The summary: best epoch, final metrics, parameter count, wall time (in JSON, with
+        `"interrupted": true` when Ctrl-C ended the run)."""
         if self.live:
             self.err.write("\r\x1b[K")
         if self.mode == "json":
@@ -80,6 +82,8 @@ class Report:
                    "val_accuracy": final.val_accuracy if final else None,
                    "seconds": round(final.seconds, 4) if final else None,
                    "best_epoch": best_epoch, "parameters": params, "wall_seconds": round(wall, 3)}
+            if interrupted:
+                rec["interrupted"] = True
             self._json(rec)
             return
         if self.mode == "table":

@@ -200,6 +200,9 @@ def _run(args) -> int:
         print(f"\ninterrupted at epoch {pos.epoch + 1}, batch {pos.batch}" +
               (f"; saved {args.save} (continue with --resume {args.save})" if args.save else ""),
               file=sys.stderr)
+        if mode == "json":  # the last line still closes the stream: the metrics so far
+            report.finish(trainer.final_result(), pos.best_epoch, net.param_count,
+                          time.perf_counter() - started, interrupted=True)
         return EXIT_INTERRUPTED
     trainer.restore_best()
     if args.save:

@@ -34,8 +34,9 @@ class Probe:
 
 
 def check_network(plan, x: np.ndarray, y: np.ndarray, seed: int = 0, entries: int = 12,
-                  h: float = 1e-5) -> list[Probe]:
-    """Probe every parameter and node input of `plan` on the batch (x, y); float64 throughout."""
+                  h: float = 1e-5, directions: int = 2) -> list[Probe]:
+    """Probe every parameter and node input of `plan` on the batch (x, y) at `entries` entries
+    and along `directions` random directions each; float64 throughout."""
     model = Model(plan, seed=seed, dtype=np.float64)
     x = np.asarray(x, np.float64)
     buffers = {k: v.copy() for k, v in model.buffers.items()}
@@ -66,7 +67,7 @@ def check_network(plan, x: np.ndarray, y: np.ndarray, seed: int = 0, entries: in
             value = loss()
             w -= delta
             return value
-        results.append(Probe("param", name, *_probe(f, g, rng, entries, h)))
+        results.append(Probe("param", name, *_probe(f, g, rng, entries, h, directions)))
     for step in model.steps:
         for j in step.inputs:
             producer = model.steps[j]
@@ -82,7 +83,7 @@ def check_network(plan, x: np.ndarray, y: np.ndarray, seed: int = 0, entries: in
                     return loss(start=start)
                 return loss(override=(j, base_outputs[j] + delta))
             results.append(Probe("input", f"{step.name} <- {producer.name}",
-                                 *_probe(f, node_grads[j], rng, entries, h)))
+                                 *_probe(f, node_grads[j], rng, entries, h, directions)))
     return results
 
 
@@ -93,7 +94,8 @@ def _derivative(f, step: np.ndarray, h: float) -> float:
     return (8 * (f(step) - f(-step)) - (f(2 * step) - f(-2 * step))) / (12 * h)
 
 
-def _probe(f, g: np.ndarray, rng: np.random.Generator, entries: int, h: float) -> tuple[int, float, bool]:
+def _probe(f, g: np.ndarray, rng: np.random.Generator, entries: int, h: float,
+           directions: int = 2) -> tuple[int, float, bool]:
     """Central differences of f along chosen entries and directions, against the analytic g."""
     flat = np.abs(g).ravel()
     k = min(entries, flat.size)
@@ -106,7 +108,7 @@ def _probe(f, g: np.ndarray, rng: np.random.Generator, entries: int, h: float) -
         e.flat[i] = h
         analytic.append(g.flat[i])
         numeric.append(_derivative(f, e, h))
-    for _ in range(2):
+    for _ in range(directions):
         v = rng.standard_normal(g.shape)
         v /= np.linalg.norm(v) or 1.0
         analytic.append(float(np.vdot(g, v)))

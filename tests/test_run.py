@@ -174,6 +174,18 @@ def test_ctrl_c_stops_cleanly_and_saves(tmp_path):
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
 
 
+def test_ctrl_c_with_json_still_ends_with_a_final_record(tmp_path):
+    p = spec(tmp_path, epochs=100000)
+    proc = subprocess.Popen([sys.executable, "-m", "netc", "run", str(p), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()  # the first epoch's record
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and json.loads(first)["epoch"] == 1
+    final = json_lines(out)[-1]
+    assert final["final"] is True and final["interrupted"] is True
+
+
 def test_eval_prints_metrics_of_saved_weights(tmp_path):
     p = spec(tmp_path, epochs=3)
     ck = tmp_path / "w.ckpt"
