@@ -435,3 +435,16 @@ def test_finite_figures_only_from_the_runtime():
     from netc.tui.loss_view import moving_average
     avg = moving_average([1.0, 2.0, 3.0, 4.0], window=2)
     assert avg == [1.0, 1.5, 2.5, 3.5] and all(math.isfinite(v) for v in avg)
+
+
+def test_pressing_i_repeatedly_runs_that_many_iterations():
+    async def go():
+        app = DebuggerApp(open_session(DIGITS, epochs=3))
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(3):  # posted at once, as fast typing would: handled while it runs
+                app.post_message(events.Key("i", "i"))
+            await until(lambda: app.running is None and app.session.snapshot is not None
+                        and app.session.snapshot.iteration == 2)
+            await pilot.pause(0.2)
+            assert app.session.snapshot.iteration == 2 and app.session.snapshot.phase == "update"
+    run(go())

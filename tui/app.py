@@ -42,6 +42,7 @@ class DebuggerApp(Actions, App):
         self.tick, self.budget = tick, budget
         self.selected: str | None = None    # a row the user picked; None: follow the run
         self.running: str | None = None     # the kind of run in progress (see Session.stop_reason)
+        self.more_iterations = 0            # `i` pressed again while an iteration runs: go on
         self.busy: str | None = None        # a check running in a worker thread
         self.view = "stats"
         self._batches: dict[int, int] = {}
@@ -152,6 +153,10 @@ class DebuggerApp(Actions, App):
 
     def start(self, kind: str) -> None:
         """Begin a run of `kind`: 'node' at once, the others in the timer."""
+        if kind == "iteration" and self.running == "iteration":
+            self.more_iterations += 1  # each press is one more iteration, not a restart
+            return
+        self.more_iterations = 0
         if self._blocked():
             return
         self.pause()
@@ -180,6 +185,9 @@ class DebuggerApp(Actions, App):
         deadline = time.perf_counter() + self.budget
         while why is None and time.perf_counter() < deadline:
             why = self.session.stop_reason(kind, self.session.step())
+            if why is not None and why.kind == "done" and kind == "iteration" and self.more_iterations:
+                self.more_iterations -= 1
+                why = None
         if why is not None:
             self.pause()
             self._stopped(why)
