@@ -163,6 +163,8 @@ def read_source(path: str | Path) -> Source:
                                     _point(line, col), "save the file as UTF-8")], source)
     if text.startswith("\ufeff"):
         text = text[1:]  # a byte-order mark is not part of the spec
+    if "\r" in text and "\n" not in text:
+        text = text.replace("\r", "\n")  # old Mac line endings
     return Source(name, text)
 
 

@@ -68,6 +68,14 @@ def _describe(e: UnexpectedInput, source: Source) -> Diagnostic:
                 "[": "tuples use parentheses: (0.9, 0.999)", "]": "tuples use parentheses: (0.9, 0.999)"}.get(ch)
         if hint is None and ch == '"':
             hint = "a string must close on the line it opens"
+        if hint is None and ch in "\u201c\u201d\u2018\u2019":
+            hint = 'a curly quote: strings use straight double quotes "..."'
+        if hint is None and ch in "\u00a0\u2002\u2003\u2009":
+            hint = "a non-breaking or typographic space: use a plain space"
+        if hint is None and ch in "\u2013\u2014\u2212":
+            hint = "a typographic dash: use the ASCII minus sign -"
+        if hint is None and ord(ch) > 127 and ch.isalpha():
+            hint = "names are ASCII letters, digits and _"
         return Diagnostic("error", f"unexpected character {ch!r}", Span.point(e.line, e.column), hint)
     assert isinstance(e, UnexpectedToken)
     tok = e.token
