@@ -41,7 +41,7 @@ def bias_before_batchnorm(g, train, data, facts):
             if any(g.nodes[s]["op"] == "batchnorm" for s in stream_successors(g, n)):
                 yield _warn("bias-before-batchnorm", f"{a['op']} with a bias directly before batchnorm",
                             a["span"], "batchnorm subtracts the mean, which cancels the bias: "
-                                       f"write bias=false")
+                                       "write bias=false")
 
 
 def dropout_before_batchnorm(g, train, data, facts):

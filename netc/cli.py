@@ -196,13 +196,13 @@ def cmd_eval(args) -> int:
 
 def cmd_stats(args) -> int:
     """`netc stats FILE`."""
-    from .run import stats
+    from .inspection import stats
     return stats(args)
 
 
 def cmd_gradcheck(args) -> int:
     """`netc gradcheck FILE`."""
-    from .run import gradcheck
+    from .inspection import gradcheck
     return gradcheck(args)
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import copy
 import math
 from collections import deque
-from dataclasses import dataclass, replace
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -23,7 +24,7 @@ import numpy as np
 from .schedules import penalty
 from .stats import (ActivationStats, GradientStats, ParamStats, activation_stats, gradient_stats,
                     param_stats)
-from .train import Position, Trainer
+from .train import Trainer
 
 PHASES = ("forward", "loss", "backward", "update")
 
@@ -226,24 +227,31 @@ class Stepper:
         """The dropout generator of the last pause's iteration (its masks, exactly)."""
         return self.trainer.dropout_rng(self._here()[0])
 
+    @contextmanager
+    def _untouched(self):
+        """Extra passes on the model whose buffers, outputs and saved contexts are put back after."""
+        m = self.model
+        buffers = {k: v.copy() for k, v in m.buffers.items()}
+        outputs, ctxs = list(m.outputs), list(m.ctxs)
+        try:
+            yield m
+        finally:
+            for k, v in buffers.items():
+                m.buffers[k][...] = v
+            m.outputs, m.ctxs = outputs, ctxs
+
     def compare_modes(self) -> dict[str, tuple[ActivationStats, ActivationStats]]:
         """Each node's statistics on the current batch in training and in evaluation mode, without
         changing any state (running statistics are restored, the dropout masks are the iteration's)."""
-        m, t = self.model, self.trainer
         x, _ = self.current_batch()
-        saved_buffers = {k: v.copy() for k, v in m.buffers.items()}
-        saved_outputs, saved_ctxs = list(m.outputs), list(m.ctxs)
-        try:
+        with self._untouched() as m:
+            buffers = {k: v.copy() for k, v in m.buffers.items()}
             m.forward(x, training=True, rng=self._iteration_rng())
             train = {s.name: activation_stats(m.outputs[s.index], s.op) for s in m.steps}
-            for k, v in saved_buffers.items():
+            for k, v in buffers.items():  # evaluation sees the running statistics as they were
                 m.buffers[k][...] = v
             m.forward(x, training=False)
             evals = {s.name: activation_stats(m.outputs[s.index], s.op) for s in m.steps}
-        finally:
-            for k, v in saved_buffers.items():
-                m.buffers[k][...] = v
-            m.outputs, m.ctxs = saved_outputs, saved_ctxs
         return {name: (train[name], evals[name]) for name in train}
 
     def check_node(self, node: str) -> dict[str, float]:
@@ -251,18 +259,11 @@ class Stepper:
         current batch (its inputs recomputed with this iteration's dropout masks, the first 16
         examples): the worst relative error per input and per parameter."""
         from .gradcheck import check_kernel
-        m = self.model
-        step = m.steps[m.plan.index(node)]
+        step = self.model.steps[self.model.plan.index(node)]
         x, _ = self.current_batch()
-        saved_buffers = {k: v.copy() for k, v in m.buffers.items()}
-        saved_outputs, saved_ctxs = list(m.outputs), list(m.ctxs)
-        try:  # the node's inputs on this batch, with this iteration's masks; no state changes
+        with self._untouched() as m:
             m.forward(x, training=True, rng=self._iteration_rng())
             xs = [np.asarray(m.outputs[j][:16], np.float64) for j in step.inputs] if step.inputs \
                 else [np.asarray(x[:16], np.float64)]
-        finally:
-            for k, v in saved_buffers.items():
-                m.buffers[k][...] = v
-            m.outputs, m.ctxs = saved_outputs, saved_ctxs
-        state = {k: np.array(v, np.float64) for k, v in m.state[step.index].items()}
+        state = {k: np.array(v, np.float64) for k, v in self.model.state[step.index].items()}
         return check_kernel(step.kernel, xs, state, training=True, seed=self._here()[0])

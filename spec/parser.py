@@ -183,7 +183,7 @@ def _body(t: Tree) -> tuple[ast.Statement, ...]:
 
 def _stmt(t: Tree) -> ast.Statement:
     keyword, *rest = t.children
-    args, (as_tok, alias, body) = rest[:-3], rest[-3:]
+    args, (_, alias, body) = rest[:-3], rest[-3:]
     return ast.Statement(
         span=_span(t), keyword=str(keyword), keyword_span=_span(keyword),
         args=tuple(_arg(a) for a in args),

@@ -9,7 +9,7 @@ from __future__ import annotations
 def debug(file: str, weights: str | None = None, breaks=(), seed: int | None = None,
           epochs: int | None = None, sets=()) -> int:
     """Run the debugger on `file`; the exit status."""
-    from netc.run import Stop
+    from netc.prepare import Stop
 
     from .session import open_session
     try:

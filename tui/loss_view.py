@@ -4,7 +4,6 @@ Attributes down: the app sets `losses`, the stepper's (iteration, loss) pairs.
 """
 from __future__ import annotations
 
-import numpy as np
 from rich.text import Text
 from textual.reactive import reactive
 

@@ -209,19 +209,17 @@ def open_session(path: str, weights: str | None = None, breaks=(), seed: int | N
                  epochs: int | None = None, sets=()) -> Session:
     """Compile, load the data and the weights, parse the breakpoints: a Session ready to step.
 
-    Every user mistake prints a located message to stderr and raises netc.run.Stop(2), before
+    Every user mistake prints a located message to stderr and raises netc.prepare.Stop(2), before
     any screen is drawn.
     """
-    from netc import run
-    from netc.compiler.lower import lower
+    from netc import prepare as run
     from netc.runtime.breakpoints import BreakpointError, parse_breakpoint
     from netc.runtime.checkpoint import CheckpointError, weights as read_weights
-    from netc.runtime.model import Model
     from netc.runtime.stepper import Stepper
     from netc.runtime.train import Trainer
 
     net, train, data, dataset = run.prepare(path, list(sets), epochs, seed)
-    model = Model(lower(net), seed=train["seed"])
+    model = run.build_model(net, train)
     names = [s.name for s in model.steps]
     if weights:
         try:
@@ -236,5 +234,5 @@ def open_session(path: str, weights: str | None = None, breaks=(), seed: int | N
         except BreakpointError as e:
             print(f"netc: error: --break: {e}\n  nodes: {', '.join(names)}", file=sys.stderr)
             raise run.Stop(run.EXIT_BAD_INPUT)
-    trainer = Trainer(model, run._cast(dataset, np.float32), {**train, "shuffle": data["shuffle"]})
+    trainer = Trainer(model, run.cast_dataset(dataset, np.float32), {**train, "shuffle": data["shuffle"]})
     return Session(net, Stepper(trainer), points)

@@ -1,0 +1,152 @@
+"""What every command that trains or inspects a network does first: compile the file, apply the
+command line's overrides, load the data and check that it fits the network, each failure printed
+as a located diagnostic (exit 2) before any work starts."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import numpy as np
+
+from .compiler import load_path
+from .compiler.lints import run_lints
+from .compiler.lower import lower
+from .compiler.network import data_facts
+from .runtime.data import DataError, load_data
+from .runtime.model import Model
+from .spec import overrides
+from .spec.diagnostics import Diagnostic, SpecError
+from .spec.schema import CLASSIFICATION_LOSSES
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# Overflow and NaN are detected and reported by netc itself (naming the node and its line);
+# NumPy's warnings about them would only clutter the output.
+np.seterr(all="ignore")
+
+
+class Stop(Exception):
+    """Ends a command with a message already printed and an exit status."""
+
+    def __init__(self, status: int):
+        self.status = status
+
+
+def fail(network, message: str, span=None, hint: str | None = None, status: int = EXIT_BAD_INPUT):
+    """Print a located error (or `netc: error: ...` when no file is involved) and stop."""
+    if network is None:
+        print(f"netc: error: {message}" + (f"\n  hint: {hint}" if hint else ""), file=sys.stderr)
+    else:
+        print(Diagnostic("error", message, span, hint).render(network.source), file=sys.stderr)
+    raise Stop(status)
+
+
+def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, warnings: bool = True):
+    """The compiled network, its (overridden) settings and its data, all checked to fit."""
+    try:
+        net = load_path(path, check_data=False)
+    except SpecError as e:
+        print(e.render(), file=sys.stderr)
+        raise Stop(EXIT_BAD_INPUT)
+    if net.data is None:
+        fail(net, "the file has no data section: there is nothing to train on", net.spec.model_span,
+              "add one, e.g. data { source digits; standardize }")
+    extra = list(sets) + ([f"epochs={epochs}"] if epochs is not None else []) + \
+        ([f"seed={seed}"] if seed is not None else [])
+    try:
+        train, data = overrides.apply(net.train, net.data, extra)
+    except overrides.OverrideError as e:
+        print(f"netc: error: {e.message}" + (f"\n  hint: {e.hint}" if e.hint else ""), file=sys.stderr)
+        raise Stop(EXIT_BAD_INPUT)
+    try:
+        dataset = load_data(data, seed=train["seed"], base_dir=net.base_dir, default_classes=net.output_width)
+    except DataError as e:
+        span = net.spec.data_spans.get(f"{e.statement}.{e.param or 'path'}") or \
+            net.spec.data_spans.get(e.statement) or net.spec.data_spans.get("source")
+        fail(net, e.message, span, e.hint)
+    except MemoryError:
+        fail(net, "the data is too large to load in memory", net.spec.data_spans.get("source"))
+    # the lints again, now that the data (and any --set) is known: the data-aware ones too
+    lints = run_lints(net.graph, train, data, data_facts(dataset, net.spec))
+    for w in lints if warnings else ():
+        print(w.render(net.source), file=sys.stderr)
+    check_fit(net, dataset, train)
+    return net, train, data, dataset
+
+
+def check_fit(net, ds, train: dict) -> None:
+    """Exit 2 with a located message if the data does not fit the network or the settings."""
+    g = net.graph
+    in_span = g.nodes[g.graph["input"]]["span"]
+    out_span = g.nodes[g.graph["output"]]["span"]
+    src = net.data["source"]
+    name = src.get("path") or src.get("images") or src["kind"]
+    if ds.features != net.input_width:
+        fail(net, f"{name} has {ds.features} features but the model's input is {net.input_width} wide",
+              in_span, f"write input {ds.features}")
+    loss, width = train["loss"], net.output_width
+    ys = [ds.y_train] + ([ds.y_val] if ds.y_val is not None else [])
+    if loss in CLASSIFICATION_LOSSES:
+        if any(y.ndim != 1 for y in ys):
+            fail(net, f"{loss} needs one class label per example, but the labels of {name} have shape "
+                       f"{ys[0].shape}", net.spec.train_spans.get("loss") or out_span,
+                  "for one-hot labels y, store y.argmax(axis=1) instead")
+        if any(y.dtype.kind not in "iu" for y in ys):
+            whole = all(np.all(np.isfinite(y)) and np.all(y == np.round(y)) for y in ys)
+            hint = ("the labels are written as floats (0.0, 1.0): write them as integers (0, 1), "
+                    "or store y.astype(int)") if whole else "use loss mse for a regression target"
+            if whole and min(float(y.min()) for y in ys if len(y)) < 0:
+                hint = "class labels count from 0: map them to 0..K-1 (e.g. -1/1 to 0/1)"
+            fail(net, f"{loss} needs integer class labels, but the labels of {name} are "
+                       f"{'floats' if whole else 'not whole numbers'}",
+                  net.spec.train_spans.get("loss") or out_span, hint)
+        top = max(int(y.max()) for y in ys if len(y))
+        low = min(int(y.min()) for y in ys if len(y))
+        limit = 2 if loss == "bce" else width
+        if low < 0 or top >= limit:
+            what = "0 and 1" if loss == "bce" else f"0..{width - 1} for an output {width} wide"
+            hint = f"end the model with dense {top + 1}" if loss != "bce" and low >= 0 else None
+            if low < 0:
+                hint = "class labels count from 0: map them to 0..K-1 (e.g. -1/1 to 0/1)"
+            fail(net, f"the labels of {name} go from {low} to {top}, but {loss} needs labels in {what}",
+                  out_span, hint)
+        if loss == "bce" and width != 1:
+            fail(net, f"bce needs an output 1 wide, not {width}", out_span, "end the model with dense 1")
+    else:
+        target_width = 1 if ds.y_train.ndim == 1 else ds.y_train.shape[1]
+        if target_width != width:
+            fail(net, f"{loss}: the targets of {name} are {target_width} wide but the output is {width}",
+                  out_span, f"end the model with dense {target_width}")
+    n = len(ds.x_train)
+    if train["batch"] > n:
+        message = f"batch {train['batch']} is larger than the training split ({n} examples)"
+        hint = f"use a batch of at most {n}, or a larger split"
+        if train["batch"] != net.train["batch"]:  # it came from the command line
+            fail(None, f"{message} (batch from the command line)", None, hint)
+        fail(net, message, net.spec.train_spans.get("batch"), hint)
+
+
+def cast_dataset(ds, dtype):
+    """The dataset with its inputs in the run's dtype, converted once."""
+    conv = {"x_train": ds.x_train.astype(dtype)}
+    if ds.x_val is not None:
+        conv["x_val"] = ds.x_val.astype(dtype)
+    return dataclasses.replace(ds, **conv)
+
+
+def build_model(net, train: dict, dtype=np.float32, weights: str | None = None) -> Model:
+    """The network's Model with the (overridden) train settings' loss and seed, and saved weights
+    if `weights` names a checkpoint (a bad checkpoint stops with exit 2)."""
+    from .runtime import checkpoint
+    model = Model(lower(net, train["loss"]), seed=train["seed"], dtype=dtype)
+    if weights:
+        try:
+            model.load_state_dict(checkpoint.weights(weights, net.source.text))
+        except checkpoint.CheckpointError as e:
+            fail(None, e.message, None, e.hint)
+    return model
+
+
+def dtype_of(args) -> type:
+    """The array type the --dtype option asks for."""
+    return np.float64 if getattr(args, "dtype", "float32") == "float64" else np.float32
