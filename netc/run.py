@@ -89,9 +89,9 @@ def _run(args) -> int:
             report.finish(trainer.final_result(), pos.best_epoch, net.param_count,
                           time.perf_counter() - started, interrupted=True)
         return EXIT_INTERRUPTED
+    # The checkpoint keeps the last epoch's weights (so --resume continues the run exactly) and,
+    # with early stopping, the best ones beside them (which `netc eval` and `--weights` use).
     trainer.restore_best()
-    if args.save:
-        _save(args.save, trainer, net.source.text)
     note = None
     if trainer.position.stopped_early:
         note = f"early stop after epoch {trainer.position.epoch}, best weights restored"

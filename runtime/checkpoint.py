@@ -75,10 +75,12 @@ def read(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def weights(path: str | Path, spec_text: str) -> dict[str, np.ndarray]:
-    """The parameters and buffers saved in `path`, checked against the spec."""
+    """The parameters and buffers a run saved in `path` ends with, checked against the spec: the
+    best epoch's when early stopping kept them, else the latest."""
     meta, arrays = read(path)
     _check_spec(path, meta, spec_text)
-    return {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
+    best = {k[len("best/"):]: v for k, v in arrays.items() if k.startswith("best/")}
+    return best or {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
 
 
 def restore(path: str | Path, trainer: Trainer, spec_text: str) -> None:

@@ -334,3 +334,18 @@ def test_one_hot_labels_are_named(tmp_path):
     np.savez(tmp_path / "d.npz", x=x, y=np.eye(2, dtype=int)[np.arange(40) % 2])
     r = netc("run", spec(tmp_path, source='"d.npz"', width=2, out=2))
     assert r.returncode == 2 and "argmax" in r.stderr
+
+
+def test_early_stopped_run_resumes_from_its_last_epoch_and_evaluates_its_best(tmp_path):
+    p = spec(tmp_path, epochs=6)
+    p.write_text(p.read_text().replace("    seed 0\n", "    seed 0\n    early_stop patience=100\n"))
+    one, half = tmp_path / "one.ckpt", tmp_path / "half.ckpt"
+    full = json_lines(netc("run", p, "--dtype", "float64", "--save", one, "--json").stdout)
+    assert netc("run", p, "--dtype", "float64", "--epochs", "3", "--save", half, "--quiet").returncode == 0
+    assert netc("run", p, "--dtype", "float64", "--resume", half, "--save", half, "--quiet").returncode == 0
+    a, b = np.load(one), np.load(half)
+    for k in (k for k in a.files if k.startswith(("model/", "best/"))):
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-12, err_msg=k)
+    best = min(full[:-1], key=lambda r: r["val_loss"])
+    metrics = json.loads(netc("eval", p, "--weights", one, "--json", "--dtype", "float64").stdout)
+    assert metrics["val_loss"] == pytest.approx(best["val_loss"], rel=1e-9)
