@@ -7,6 +7,8 @@ mse and bce), matching PyTorch's reduction="mean".
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from typing import ClassVar
 
 import numpy as np
@@ -15,19 +17,19 @@ from .ops.base import RuntimeSpecError
 from .ops.functional import sigmoid
 
 
-class Loss:
+class Loss(ABC):
     """Base class. `classification` losses also offer `predict` as class labels and `accuracy`."""
 
     name: ClassVar[str] = ""
     classification: ClassVar[bool] = True
 
+    @abstractmethod
     def forward(self, out: np.ndarray, target: np.ndarray) -> float:
         """The mean loss of the network's output `out` (B, N) against `target`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def backward(self) -> np.ndarray:
         """dL/dout for the last forward: (B, N), out's dtype."""
-        raise NotImplementedError
 
     def predict(self, out: np.ndarray) -> np.ndarray:
         """Predicted class per example: out (B, N) -> (B,) int (argmax of the logits)."""
