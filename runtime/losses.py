@@ -8,7 +8,6 @@ mse and bce), matching PyTorch's reduction="mean".
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
 from typing import ClassVar
 
 import numpy as np
