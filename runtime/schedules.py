@@ -42,23 +42,20 @@ def add_penalty_grads(params: dict[str, np.ndarray], grads: dict[str, np.ndarray
                 g += reg["l1"] * np.sign(w)
 
 
-def clip(grads: dict[str, np.ndarray], setting: dict | None) -> float:
-    """Clip in place: each entry to [-V, V] (`value`) or the global norm to V (`norm`).
-
-    Returns the global gradient norm before clipping.
-    """
-    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+def clip(grads: dict[str, np.ndarray], setting: dict | None) -> None:
+    """Clip in place: each entry to [-V, V] (`value`) or the global norm to V (`norm`)."""
     if not setting:
-        return norm
+        return
     limit = setting["limit"]
     if setting["kind"] == "value":
         for g in grads.values():
             np.clip(g, -limit, limit, out=g)
-    elif norm > limit:
+        return
+    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+    if norm > limit:
         scale = limit / (norm + 1e-6)  # torch.nn.utils.clip_grad_norm_'s epsilon
         for g in grads.values():
             g *= scale
-    return norm
 
 
 def learning_rate(base: float, schedule: dict | None, epoch: int, epochs: int) -> float:
