@@ -65,7 +65,7 @@ def summary_table(network) -> str:
         out.append(f"data: {network.data_description}")
     t = network.train
     opt = t["optimizer"]
-    out.append(f"train: {t['loss']}, {opt['name']} lr={opt['lr']:g}, batch {t['batch']}, {t['epochs']} epochs")
+    out.append(f"train: {t['loss']}, {opt['name']} lr={opt['lr']:g}, batch {t['batch']}, {t['epochs']} epoch{'s' if t['epochs'] != 1 else ''}")
     return "\n".join(out)
 
 

@@ -104,5 +104,6 @@ def restore(path: str | Path, trainer: Trainer, spec_text: str) -> None:
 def _check_spec(path, meta: dict, spec_text: str) -> None:
     if meta["spec_hash"] != spec_hash(spec_text):
         raise CheckpointError(f"{path} was saved from a different version of the spec",
-                              "the model, data or train sections changed since; start a new run "
-                              "without --resume, or restore the spec the checkpoint was made from")
+                              "the model, data or train sections changed since it was saved: use "
+                              "weights saved from this version of the file, or restore the version "
+                              "the checkpoint was made from")

@@ -121,3 +121,40 @@ def check_function(f: Callable[[], float], x: np.ndarray, analytic: np.ndarray,
     x (which f reads and which is perturbed in place and restored), e.g. a whole network's loss
     with respect to one parameter for `netc gradcheck`."""
     return rel_error(analytic, numeric_grad(f, x, h))
+
+
+def check_kernel_sampled(kernel: Kernel, xs: list[np.ndarray], state: Mapping[str, np.ndarray],
+                         seed: int = 0, entries: int = 12, directions: int = 2) -> dict[str, float]:
+    """Like check_kernel in training mode, but each array is probed at `entries` entries (its
+    largest gradients and random ones) and along `directions` random directions, so the cost does
+    not grow with the array's size (a 4096 x 4096 weight checks in about a second)."""
+    from .netcheck import probe
+
+    xs64 = [_as64(x) for x in xs]
+    state64 = {k: _as64(v) for k, v in state.items()}
+    ctx = Ctx()
+    y = kernel.forward(ctx, xs64, {k: v.copy() for k, v in state64.items()}, True, np.random.default_rng(seed))
+    dy = np.random.default_rng(seed + 1).standard_normal(y.shape)
+    dxs, dparams = kernel.backward(ctx, dy.copy(), {k: v.copy() for k, v in state64.items()})
+
+    def scalar() -> float:
+        st = {k: v.copy() for k, v in state64.items()}
+        out = kernel.forward(Ctx(), xs64, st, True, np.random.default_rng(seed))
+        return float(np.vdot(out, dy))
+
+    rng = np.random.default_rng([seed, 97])
+    arrays = [(f"x{i}", xs64[i], dxs[i]) for i in range(len(xs64))]
+    arrays += [(k, state64[k], dparams[k]) for k in kernel.param_shapes()]
+    result = {}
+    for name, arr, grad in arrays:
+        if grad is None:
+            continue
+
+        def f(delta, arr=arr):
+            arr += delta
+            value = scalar()
+            arr -= delta
+            return value
+        _, error, _ = probe(f, np.asarray(grad, np.float64), rng, entries, 1e-5, directions)
+        result[name] = error
+    return result

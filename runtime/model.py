@@ -35,6 +35,7 @@ class Model:
         self.plan = plan
         self.steps = plan.steps
         self.dtype = np.dtype(dtype)
+        self.seed = seed
         init_rng = np.random.default_rng([seed, 10])
         self.state = [s.kernel.init_state(init_rng, self.dtype) for s in self.steps]
         self.rng = np.random.default_rng([seed, 11])
@@ -69,6 +70,13 @@ class Model:
         if value.shape != target.shape:
             raise ValueError(f"{name} has shape {target.shape}, got {value.shape}")
         target[...] = value
+
+    def reinitialize(self) -> None:
+        """Put every parameter and buffer back to its seeded initial value, in place."""
+        init_rng = np.random.default_rng([self.seed, 10])
+        for step in self.steps:
+            for k, v in step.kernel.init_state(init_rng, self.dtype).items():
+                self.state[step.index][k][...] = v
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer, by name."""

@@ -67,7 +67,7 @@ def check_network(plan, x: np.ndarray, y: np.ndarray, seed: int = 0, entries: in
             value = loss()
             w -= delta
             return value
-        results.append(Probe("param", name, *_probe(f, g, rng, entries, h, directions)))
+        results.append(Probe("param", name, *probe(f, g, rng, entries, h, directions)))
     for step in model.steps:
         for j in step.inputs:
             producer = model.steps[j]
@@ -83,7 +83,7 @@ def check_network(plan, x: np.ndarray, y: np.ndarray, seed: int = 0, entries: in
                     return loss(start=start)
                 return loss(override=(j, base_outputs[j] + delta))
             results.append(Probe("input", f"{step.name} <- {producer.name}",
-                                 *_probe(f, node_grads[j], rng, entries, h, directions)))
+                                 *probe(f, node_grads[j], rng, entries, h, directions)))
     return results
 
 
@@ -94,7 +94,7 @@ def _derivative(f, step: np.ndarray, h: float) -> float:
     return (8 * (f(step) - f(-step)) - (f(2 * step) - f(-2 * step))) / (12 * h)
 
 
-def _probe(f, g: np.ndarray, rng: np.random.Generator, entries: int, h: float,
+def probe(f, g: np.ndarray, rng: np.random.Generator, entries: int, h: float,
            directions: int = 2) -> tuple[int, float, bool]:
     """Central differences of f along chosen entries and directions, against the analytic g."""
     flat = np.abs(g).ravel()

@@ -22,9 +22,10 @@ from typing import Iterator
 import numpy as np
 
 from .schedules import penalty
+from .gradcheck import check_kernel_sampled
 from .stats import (ActivationStats, GradientStats, ParamStats, activation_stats, gradient_stats,
                     param_stats)
-from .train import Trainer
+from .train import Position, Trainer
 
 PHASES = ("forward", "loss", "backward", "update")
 
@@ -84,6 +85,8 @@ class Stepper:
         self.losses: deque[tuple[int, float]] = deque(maxlen=history)
         state_bytes = sum(v.nbytes for v in self.model.state_dict().values()) * 3 + 1
         self.saved: deque = deque(maxlen=max(0, state_budget // state_bytes))
+        # the start of the run, for restart (a model too big to copy is re-initialized instead)
+        self._initial = self.model.state_dict() if self.saved.maxlen else None
         self.last: Snapshot | None = None
         self._forward_stats: dict[str, ActivationStats] = {}
         self._gen: Iterator[Snapshot] | None = None
@@ -208,10 +211,21 @@ class Stepper:
         return False
 
     def restart(self) -> None:
-        """Back to iteration 0 if its state is kept; otherwise to the oldest kept iteration."""
-        its = self.saved_iterations()
-        if its:
-            self.goto(its[0])
+        """Back to the start of the run: the initial weights (as given, or re-initialized from
+        the seed), a fresh optimizer and position, empty histories."""
+        t = self.trainer
+        if self._initial is not None:
+            self.model.load_state_dict(self._initial)
+        else:
+            self.model.reinitialize()
+        t.optimizer.state, t.optimizer.steps = {}, 0
+        t.position = Position()
+        t.best_state = None
+        self.saved.clear()
+        for h in self.history.values():
+            h.clear()
+        self.losses.clear()
+        self._gen, self.last, self.halted = None, None, False
 
     # --- views of the current batch -----------------------------------------------------------
 
@@ -257,8 +271,8 @@ class Stepper:
     def check_node(self, node: str) -> dict[str, float]:
         """The selected node's analytic backward against central differences in float64 on the
         current batch (its inputs recomputed with this iteration's dropout masks, the first 16
-        examples): the worst relative error per input and per parameter."""
-        from .gradcheck import check_kernel
+        examples), probed at a few entries and directions so its cost does not grow with the
+        layer: the worst relative error per input and per parameter."""
         step = self.model.steps[self.model.plan.index(node)]
         x, _ = self.current_batch()
         with self._untouched() as m:
@@ -266,4 +280,4 @@ class Stepper:
             xs = [np.asarray(m.outputs[j][:16], np.float64) for j in step.inputs] if step.inputs \
                 else [np.asarray(x[:16], np.float64)]
         state = {k: np.array(v, np.float64) for k, v in self.model.state[step.index].items()}
-        return check_kernel(step.kernel, xs, state, training=True, seed=self._here()[0])
+        return check_kernel_sampled(step.kernel, xs, state, seed=self._here()[0], entries=6)

@@ -235,3 +235,47 @@ def test_dead_relus_show_as_zero_fraction_near_one(tmp_path):
     assert r.returncode == 0, r.stderr
     rows = {x["name"]: x for x in stats_json(EXAMPLES / "dead_relu.net", "--weights", ck, "--mode", "eval")}
     assert rows["relu2"]["zero_frac"] > 0.95
+
+
+def test_restart_goes_back_to_the_very_start():
+    _, model, st = stepper(history=3)
+    initial = model.state_dict()
+    first = None
+    per_iter = 2 * len(model.steps) + 2
+    for i in range(per_iter * 4):
+        s = st.next()
+        if first is None and s.phase == "loss":
+            first = s.loss
+    st.restart()
+    assert st.trainer.position.iteration == 0 and not st.losses
+    for k, v in initial.items():
+        np.testing.assert_array_equal(model[k], v)
+    while True:
+        s = st.next()
+        if s.phase == "loss":
+            break
+    assert s.iteration == 0 and s.loss == first
+
+
+def test_restart_of_a_model_too_big_to_copy_reinitializes_from_the_seed():
+    _, model, st = stepper(state_budget=1)
+    initial = model.state_dict()
+    for _ in range(2 * len(model.steps) + 2):
+        st.next()
+    assert not np.array_equal(model["dense1.W"], initial["dense1.W"])
+    st.restart()
+    for k, v in initial.items():
+        np.testing.assert_array_equal(model[k], v)
+
+
+def test_node_check_cost_does_not_grow_with_the_layer():
+    import time
+    net = netc.loads("data { source gaussian n=32 features=1024 }\nmodel m {\n    input 1024\n"
+                     "    dense 1024 init=xavier\n    tanh\n}\n")
+    model = Model(lower(net), seed=0)
+    st = Stepper(Trainer(model, net.dataset, {**net.train, "shuffle": True}))
+    st.next()
+    start = time.perf_counter()
+    errs = st.check_node("dense1")
+    assert time.perf_counter() - start < 30
+    assert set(errs) == {"x0", "W", "b"} and max(errs.values()) < 1e-6

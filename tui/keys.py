@@ -37,7 +37,7 @@ KEYS = (
     Key("r", "restart", "restart", "r", "back to the start of the run"),
     Key("escape", "follow", None, "esc", "select the current node again: the selection follows the run"),
     Key("question_mark", "help", "help", "?", "this help"),
-    Key("q", "quit", "quit", "q", "quit"),
+    Key("q,ctrl+c", "quit", "quit", "q", "quit (also ctrl+c)"),
 )
 
 MOVE_KEYS = (("↑ ↓  home end", "move the selection in the graph (it then stays on that node)"),)

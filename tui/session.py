@@ -102,6 +102,9 @@ class Session:
     def back(self) -> str | None:
         """Go to the start of the previous iteration; an explanation if it is not kept."""
         target = max(self.iteration - 1, 0)
+        if not self.stepper.saved.maxlen:
+            return ("this model is too large to keep earlier iterations (their states exceed the "
+                    "debugger's 64 MiB budget): r restarts the run")
         if not self.stepper.saved_iterations():
             return "nothing to go back to yet"
         if not self.stepper.goto(target):
@@ -112,13 +115,10 @@ class Session:
         return None
 
     def restart(self) -> str | None:
-        """Back to the start of the run (or of the oldest kept iteration)."""
-        kept = self.stepper.saved_iterations()
-        if not kept:
-            return "nothing to go back to yet" if self.snapshot is None else "no saved iteration is kept"
+        """Back to the start of the run: the initial weights, a fresh optimizer, iteration 1."""
         self.stepper.restart()
-        self._reset(kept[0])
-        return None if kept[0] == 0 else f"iteration 1 is no longer kept: back to iteration {kept[0] + 1}"
+        self._reset(0)
+        return None
 
     # --- breakpoints ---------------------------------------------------------------------------
 
