@@ -33,7 +33,12 @@ def stats(args) -> int:
             import json
             print(json.dumps([{k: r[k] for k in STAT_KEYS} for r in records], indent=1))
         else:
-            print(_stats_table(records, f"{args.mode} mode, batch of {len(idx)}, loss {loss:.4f}"))
+            from .runtime.schedules import penalty
+            extra = penalty(model.params, train["regularize"])
+            title = f"{args.mode} mode, batch of {len(idx)}, loss {loss:.4f}"
+            if extra:  # netc run and netc debug report the loss with the weight penalty
+                title += f" + {train['regularize']['kind']} penalty {extra:.4f} = {loss + extra:.4f}"
+            print(_stats_table(records, title))
         return EXIT_OK
     except Stop as s:
         return s.status
