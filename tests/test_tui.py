@@ -345,6 +345,10 @@ def test_history_of_a_node():
             text = text_of(view)
             assert "over 3 iterations" in text and "percentile" in text
             assert any(c in text for c in "⠁⠂⠄⡀⠈⠐⠠⢀")          # the mean line is drawn
+            assert "fraction of exact zeros" not in text       # batchnorm outputs are never exactly 0
+            await pilot.press("down", "h")                   # hidden1.relu1: about half are zeros
+            await pilot.pause()
+            assert "fraction of exact zeros" in text_of(view)
             await pilot.press("escape")                      # back to the run's node and the stats
             await pilot.pause()
             assert app.selected is None and app.view == "stats"

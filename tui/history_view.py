@@ -1,6 +1,7 @@
 """A node over the iterations, from the stepper's history: the mean of its activations inside the
 band from their 15th to their 85th percentile (the course's batch-norm figure), and the norm of
-the gradient at its output underneath.
+the gradient at its output underneath; for a node with exact zeros (a ReLU), the fraction of
+zeros too, where dying units show as a climb towards 100%.
 
 Attributes down: the app sets `history` (node name, tuple of HistoryPoint).
 """
@@ -55,8 +56,10 @@ class HistoryView(Lines):
                              ", zero ", pct(last.zero_frac), no_wrap=True, overflow="ellipsis")
         grads = [p.grad_norm for p in points]
         has_grad = any(g is not None for g in grads)
+        has_zeros = any(p.zero_frac > 0 for p in points)
         grad_h = max(4, (h - 3) // 3) if has_grad else 0
-        mean_h = max(h - 3 - grad_h, 3)
+        zero_h = max(4, (h - 3) // 4) if has_zeros else 0
+        mean_h = max(h - 3 - grad_h - zero_h - (1 if has_zeros else 0), 3)
         mean = line_plot(w, mean_h, [Series(xs, [p.mean for p in points], style("history--mean"))],
                          band=Band(xs, [p.p15 for p in points], [p.p85 for p in points], style("history--band")))
         parts = [head, Text("activations: mean ━ inside the 15th–85th percentile band ░", style="dim"),
@@ -65,4 +68,8 @@ class HistoryView(Lines):
             grad = line_plot(w, grad_h, [Series(xs, [g if g is not None else float("nan") for g in grads],
                                                 style("history--grad"))])
             parts += [Text("norm of the gradient at the output", style="dim"), *grad.split("\n")]
+        if has_zeros:
+            zeros = line_plot(w, zero_h, [Series(xs, [p.zero_frac for p in points], style("history--grad"))])
+            parts += [Text("fraction of exact zeros (dead ReLUs climb towards 1)", style="dim"),
+                      *zeros.split("\n")]
         return parts
