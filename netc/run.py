@@ -74,8 +74,13 @@ def _run(args) -> int:
         if args.save:
             print(f"netc: the last good checkpoint is {args.save}", file=sys.stderr)
         step = getattr(e, "step", None)
-        fail(net, e.message, step.span if step is not None else None, getattr(e, "hint", None),
-              status=EXIT_FAILED)
+        # no node holds a non-finite value: the loss itself overflowed; point at its statement
+        span = step.span if step is not None else (net.spec.train_spans.get("loss")
+                                                   or net.graph.nodes[net.graph.graph["output"]]["span"])
+        hint = getattr(e, "hint", None)
+        if hint and data["standardize"]:
+            hint = hint.replace(", or standardize the inputs", "").replace(", add clip", " or add clip")
+        fail(net, e.message, span, hint, status=EXIT_FAILED)
     finally:
         signal.signal(signal.SIGINT, previous)
     if interrupted["flag"]:
