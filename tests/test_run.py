@@ -349,3 +349,12 @@ def test_early_stopped_run_resumes_from_its_last_epoch_and_evaluates_its_best(tm
     best = min(full[:-1], key=lambda r: r["val_loss"])
     metrics = json.loads(netc("eval", p, "--weights", one, "--json", "--dtype", "float64").stdout)
     assert metrics["val_loss"] == pytest.approx(best["val_loss"], rel=1e-9)
+
+
+def test_a_loss_that_overflows_itself_points_at_the_loss_statement(tmp_path):
+    p = tmp_path / "div.net"
+    p.write_text("data { source diabetes; standardize }\nmodel m {\n    input 10\n    dense 1\n}\n"
+                 "train {\n    loss mse\n    optimizer sgd lr=100\n}\n")
+    r = netc("run", p, "--quiet")
+    assert r.returncode == 1 and f"{p}:7:5: error: the loss became" in r.stderr
+    assert "standardize" not in r.stderr.split("hint:")[-1]
