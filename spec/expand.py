@@ -108,10 +108,8 @@ class Expander:
                               "a block cannot call itself, directly or through other blocks")
             return
         env = self._bind_block(stmt, block, scope)
-        scope.counters[block.name] += 1
-        local = stmt.alias or f"{block.name}{scope.counters[block.name]}"
-        full = scope.prefix + local
-        if not self._claim(full, stmt.alias_span or stmt.keyword_span):
+        full = self._name(stmt, scope, block.name)
+        if full is None:
             return
         if env is None:
             return
@@ -174,16 +172,12 @@ class Expander:
                               "only repeat and sections have a body")
         call = bind(stmt, schema, scope.env, self.errors)
         op = schema.keyword
-        scope.counters[op] += 1
-        if op == "input":
-            if scope.parent is not None or self.layers:
-                self.errors.error("input must be the model's first statement", stmt.keyword_span)
-                return
-            local = stmt.alias or "input"
-        else:
-            local = stmt.alias or f"{op}{scope.counters[op]}"
-        full = scope.prefix + local
-        if not self._claim(full, stmt.alias_span or stmt.keyword_span):
+        if op == "input" and (scope.parent is not None or self.layers):
+            scope.counters[op] += 1
+            self.errors.error("input must be the model's first statement", stmt.keyword_span)
+            return
+        full = self._name(stmt, scope, op, unnamed="input" if op == "input" else None)
+        if full is None:
             return
         if call is None:
             return
@@ -225,6 +219,14 @@ class Expander:
                           did_you_mean(stmt.keyword, known))
 
     # --- names -------------------------------------------------------------------------------
+
+    def _name(self, stmt: ast.Statement, scope: _Scope, kind: str, unnamed: str | None = None) -> str | None:
+        """The full name of a node or block call: `as NAME`, else its kind and position in the
+        scope (every statement of that kind counts, named or not); None if the name is taken."""
+        scope.counters[kind] += 1
+        local = stmt.alias or unnamed or f"{kind}{scope.counters[kind]}"
+        full = scope.prefix + local
+        return full if self._claim(full, stmt.alias_span or stmt.keyword_span) else None
 
     def _claim(self, full: str, span: Span) -> bool:
         """Reserve a node or call name; an error if it is taken."""
