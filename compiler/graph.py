@@ -50,14 +50,6 @@ def build_graph(name: str, layers: tuple[Layer, ...], errors: Collector) -> nx.D
     return g
 
 
-def stream_input(g: nx.DiGraph, node: str) -> str | None:
-    """The node feeding `node`'s stream input (port 0), or None for the input node."""
-    for src in g.predecessors(node):
-        if g.edges[src, node]["port"] == STREAM:
-            return src
-    return None
-
-
 def stream_successors(g: nx.DiGraph, node: str) -> list[str]:
     """The nodes that take `node` as their stream input."""
     return [dst for dst in g.successors(node) if g.edges[node, dst]["port"] == STREAM]

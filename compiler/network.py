@@ -108,9 +108,7 @@ def _data_facts(spec: CheckedSpec, graph: nx.DiGraph, base_dir: Path, errors: Co
         errors.error("the data is too large to load in memory", spec.data_spans.get("source"))
         return None, None, None
     except DataError as e:
-        span = spec.data_spans.get(f"{e.statement}.{e.param or 'path'}") or spec.data_spans.get(e.statement) \
-            or spec.data_spans.get("source")
-        errors.error(e.message, span, e.hint)
+        errors.error(e.message, e.span_in(spec.data_spans), e.hint)
         return None, None, None
     in_node = graph.graph["input"]
     if in_node is not None and graph.nodes[in_node]["shape"][1] != ds.features:

@@ -11,8 +11,6 @@ import sys
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, os.environ.get("NETC_THREADS", "1"))
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -145,41 +143,27 @@ def _version() -> str:
     return __version__
 
 
-def _compile(path: str, check_data: bool = True):
-    """The compiled network, or None after printing the diagnostics to stderr."""
-    from .compiler import load_path
-    from .spec.diagnostics import SpecError
-    try:
-        return load_path(path, check_data=check_data)
-    except SpecError as e:
-        print(e.render(), file=sys.stderr)
-        return None
-
-
 def cmd_check(args) -> int:
-    """`netc check FILE`: the summary table and warnings; 0 if valid, 2 if not."""
+    """`netc check FILE`: the summary table and warnings; 0 if valid (a SpecError, 2, if not)."""
+    from .compiler import load_path
     from .compiler.render import summary_table
-    net = _compile(args.file, check_data=not args.no_data)
-    if net is None:
-        return EXIT_BAD_INPUT
+    net = load_path(args.file, check_data=not args.no_data)
     print(summary_table(net))
     if net.warnings:
         print()
         print(net.render_warnings())
     n = len(net.warnings)
     print(f"\n{args.file}: ok" + (f", {n} warning{'s' if n != 1 else ''}" if n else ""))
-    return EXIT_OK
+    return 0
 
 
 def cmd_graph(args) -> int:
     """`netc graph FILE --format text|dot|json`."""
-    from .compiler import render
-    net = _compile(args.file, check_data=False)
-    if net is None:
-        return EXIT_BAD_INPUT
+    from .compiler import load_path, render
+    net = load_path(args.file, check_data=False)
     text = {"text": render.text_tree, "dot": render.to_dot, "json": render.to_json}[args.format](net)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    return EXIT_OK
+    return 0
 
 
 def cmd_run(args) -> int:
@@ -213,13 +197,19 @@ def cmd_debug(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `netc` script: returns the exit status."""
+    """Entry point of the `netc` script: returns the exit status (the constants of
+    netc.spec.diagnostics). Every error netc reports is a NetcError: printed here, once."""
     args = _parser().parse_args(argv)
+    # the error classes live with the spec layer, which is light to import (no numpy, no lark)
+    from .spec.diagnostics import EXIT_INTERRUPTED, EXIT_OK, NetcError
     try:
         return args.handler(args)
+    except NetcError as e:
+        print(e.render(), file=sys.stderr)
+        return e.status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
 

@@ -2,46 +2,44 @@
 from __future__ import annotations
 
 from .compiler.lower import lower
-from .prepare import EXIT_FAILED, EXIT_OK, Stop, build_model, cast_dataset, dtype_of, fail, prepare
+from .prepare import build_model, cast_dataset, dtype_of, prepare
 from .runtime.model import NodeError
 from .runtime.train import Trainer
+from .spec.diagnostics import EXIT_OK, EXIT_RUN_FAILED
 
 
 def stats(args) -> int:
     """`netc stats FILE`: one forward and backward pass on one batch, a row of statistics per node."""
     from .runtime.stats import STAT_KEYS, activation_stats, gradient_stats, node_record
+    sets = list(args.set) + [f"batch={args.batch}"] if args.batch else list(args.set)
+    net, train, data, ds = prepare(args.file, sets, None, args.seed)
+    model = build_model(net, train, dtype_of(args), weights=args.weights)
+    trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": data["shuffle"]})
+    idx = trainer.batches(0)[0]
+    training = args.mode == "train"
     try:
-        sets = list(args.set) + [f"batch={args.batch}"] if args.batch else list(args.set)
-        net, train, data, ds = prepare(args.file, sets, None, args.seed)
-        model = build_model(net, train, dtype_of(args), weights=args.weights)
-        trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": data["shuffle"]})
-        idx = trainer.batches(0)[0]
-        training = args.mode == "train"
-        try:
-            model.forward(trainer.data.x_train[idx], training=training, rng=trainer.dropout_rng(0))
-            loss = model.loss(ds.y_train[idx])
-            model.backward()
-        except NodeError as e:
-            fail(net, e.message, e.step.span, e.hint, status=EXIT_FAILED)
-        records = []
-        for step in model.steps:
-            out = model.outputs[step.index]
-            g = model.grad_outputs[step.index]
-            records.append(node_record(step.name, step.op, out.shape, activation_stats(out, step.op),
-                                       gradient_stats(g) if g is not None else None))
-        if args.json:
-            import json
-            print(json.dumps([{k: r[k] for k in STAT_KEYS} for r in records], indent=1))
-        else:
-            from .runtime.schedules import penalty
-            extra = penalty(model.params, train["regularize"])
-            title = f"{args.mode} mode, batch of {len(idx)}, loss {loss:.4f}"
-            if extra:  # netc run and netc debug report the loss with the weight penalty
-                title += f" + {train['regularize']['kind']} penalty {extra:.4f} = {loss + extra:.4f}"
-            print(_stats_table(records, title))
-        return EXIT_OK
-    except Stop as s:
-        return s.status
+        model.forward(trainer.data.x_train[idx], training=training, rng=trainer.dropout_rng(0))
+        loss = model.loss(ds.y_train[idx])
+        model.backward()
+    except NodeError as e:
+        raise e.located(net.source) from None
+    records = []
+    for step in model.steps:
+        out = model.outputs[step.index]
+        g = model.grad_outputs[step.index]
+        records.append(node_record(step.name, step.op, out.shape, activation_stats(out, step.op),
+                                   gradient_stats(g) if g is not None else None))
+    if args.json:
+        import json
+        print(json.dumps([{k: r[k] for k in STAT_KEYS} for r in records], indent=1))
+    else:
+        from .runtime.schedules import penalty
+        extra = penalty(model.params, train["regularize"])
+        title = f"{args.mode} mode, batch of {len(idx)}, loss {loss:.4f}"
+        if extra:  # netc run and netc debug report the loss with the weight penalty
+            title += f" + {train['regularize']['kind']} penalty {extra:.4f} = {loss + extra:.4f}"
+        print(_stats_table(records, title))
+    return EXIT_OK
 
 
 def _stats_table(records: list[dict], title: str) -> str:
@@ -71,31 +69,28 @@ def _stats_table(records: list[dict], title: str) -> str:
 def gradcheck(args) -> int:
     """`netc gradcheck FILE`: analytic against finite-difference gradients of the user's network."""
     from .runtime.netcheck import check_network
+    net, train, data, ds = prepare(args.file, args.set, None, args.seed)
+    n = min(args.batch, len(ds.x_train))
+    x, y = ds.x_train[:n], ds.y_train[:n]
+    print(f"gradcheck {args.file}: float64, batch {n}, training mode (dropout masks fixed), "
+          f"seed {train['seed']}, tolerance {args.tolerance:g}\n")
     try:
-        net, train, data, ds = prepare(args.file, args.set, None, args.seed)
-        n = min(args.batch, len(ds.x_train))
-        x, y = ds.x_train[:n], ds.y_train[:n]
-        print(f"gradcheck {args.file}: float64, batch {n}, training mode (dropout masks fixed), "
-              f"seed {train['seed']}, tolerance {args.tolerance:g}\n")
-        try:
-            results = check_network(lower(net, train["loss"]), x, y, seed=train["seed"], entries=args.entries)
-        except NodeError as e:
-            fail(net, e.message, e.step.span, e.hint, status=EXIT_FAILED)
-        width = max(len(r.name) for r in results) + 2
-        bad = 0
-        for kind, title in (("param", "parameter"), ("input", "node input (gradient of the loss)")):
-            rows = [r for r in results if r.kind == kind]
-            if not rows:
-                continue
-            print(f"{title:<{width}}  probes  worst rel. error")
-            for r in rows:
-                ok = r.error <= args.tolerance
-                bad += not ok
-                verdict = "ok (zero gradient)" if r.zero else ("ok" if ok else "FAILED")
-                print(f"{r.name:<{width}}  {r.probes:>6}  {r.error:>16.2e}  {verdict}")
-            print()
-        print(f"{len(results) - bad} of {len(results)} within tolerance {args.tolerance:g}" +
-              ("" if not bad else f"; {bad} above it"))
-        return EXIT_FAILED if bad else EXIT_OK
-    except Stop as s:
-        return s.status
+        results = check_network(lower(net, train["loss"]), x, y, seed=train["seed"], entries=args.entries)
+    except NodeError as e:
+        raise e.located(net.source) from None
+    width = max(len(r.name) for r in results) + 2
+    bad = 0
+    for kind, title in (("param", "parameter"), ("input", "node input (gradient of the loss)")):
+        rows = [r for r in results if r.kind == kind]
+        if not rows:
+            continue
+        print(f"{title:<{width}}  probes  worst rel. error")
+        for r in rows:
+            ok = r.error <= args.tolerance
+            bad += not ok
+            verdict = "ok (zero gradient)" if r.zero else ("ok" if ok else "FAILED")
+            print(f"{r.name:<{width}}  {r.probes:>6}  {r.error:>16.2e}  {verdict}")
+        print()
+    print(f"{len(results) - bad} of {len(results)} within tolerance {args.tolerance:g}" +
+          ("" if not bad else f"; {bad} above it"))
+    return EXIT_RUN_FAILED if bad else EXIT_OK

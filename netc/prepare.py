@@ -1,6 +1,6 @@
 """What every command that trains or inspects a network does first: compile the file, apply the
-command line's overrides, load the data and check that it fits the network, each failure printed
-as a located diagnostic (exit 2) before any work starts."""
+command line's overrides, load the data and check that it fits the network, each failure raised
+as a NetcError (located in the spec where it can be; exit 2) before any work starts."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,55 +15,34 @@ from .compiler.network import data_facts
 from .runtime.data import DataError, load_data
 from .runtime.model import Model
 from .spec import overrides
-from .spec.diagnostics import Diagnostic, SpecError
+from .spec.diagnostics import EXIT_BAD_INPUT, NetcError
 from .spec.schema import CLASSIFICATION_LOSSES
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Overflow and NaN are detected and reported by netc itself (naming the node and its line);
 # NumPy's warnings about them would only clutter the output.
 np.seterr(all="ignore")
 
 
-class Stop(Exception):
-    """Ends a command with a message already printed and an exit status."""
-
-    def __init__(self, status: int):
-        self.status = status
-
-
 def fail(network, message: str, span=None, hint: str | None = None, status: int = EXIT_BAD_INPUT):
-    """Print a located error (or `netc: error: ...` when no file is involved) and stop."""
-    if network is None:
-        print(f"netc: error: {message}" + (f"\n  hint: {hint}" if hint else ""), file=sys.stderr)
-    else:
-        print(Diagnostic("error", message, span, hint).render(network.source), file=sys.stderr)
-    raise Stop(status)
+    """Raise a NetcError located in `network`'s spec at `span` (or, without a network, a
+    command-line error: `netc: error: ...`) ending the command with `status`."""
+    raise NetcError(message, span, hint, source=network.source if network is not None else None,
+                    status=status)
 
 
 def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, warnings: bool = True):
     """The compiled network, its (overridden) settings and its data, all checked to fit."""
-    try:
-        net = load_path(path, check_data=False)
-    except SpecError as e:
-        print(e.render(), file=sys.stderr)
-        raise Stop(EXIT_BAD_INPUT)
+    net = load_path(path, check_data=False)
     if net.data is None:
         fail(net, "the file has no data section: there is nothing to train on", net.spec.model_span,
               "add one, e.g. data { source digits; standardize }")
     extra = list(sets) + ([f"epochs={epochs}"] if epochs is not None else []) + \
         ([f"seed={seed}"] if seed is not None else [])
-    try:
-        train, data = overrides.apply(net.train, net.data, extra)
-    except overrides.OverrideError as e:
-        print(f"netc: error: {e.message}" + (f"\n  hint: {e.hint}" if e.hint else ""), file=sys.stderr)
-        raise Stop(EXIT_BAD_INPUT)
+    train, data = overrides.apply(net.train, net.data, extra)
     try:
         dataset = load_data(data, seed=train["seed"], base_dir=net.base_dir, default_classes=net.output_width)
     except DataError as e:
-        span = net.spec.data_spans.get(f"{e.statement}.{e.param or 'path'}") or \
-            net.spec.data_spans.get(e.statement) or net.spec.data_spans.get("source")
-        fail(net, e.message, span, e.hint)
+        raise e.located(net.source, e.span_in(net.spec.data_spans)) from None
     except MemoryError:
         fail(net, "the data is too large to load in memory", net.spec.data_spans.get("source"))
     # the lints again, now that the data (and any --set) is known: the data-aware ones too
@@ -136,14 +115,11 @@ def cast_dataset(ds, dtype):
 
 def build_model(net, train: dict, dtype=np.float32, weights: str | None = None) -> Model:
     """The network's Model with the (overridden) train settings' loss and seed, and saved weights
-    if `weights` names a checkpoint (a bad checkpoint stops with exit 2)."""
+    if `weights` names a checkpoint (a bad checkpoint raises CheckpointError, exit 2)."""
     from .runtime import checkpoint
     model = Model(lower(net, train["loss"]), seed=train["seed"], dtype=dtype)
     if weights:
-        try:
-            model.load_state_dict(checkpoint.weights(weights, net.source.text))
-        except checkpoint.CheckpointError as e:
-            fail(None, e.message, None, e.hint)
+        model.load_state_dict(checkpoint.weights(weights, net.source.text))
     return model
 
 

@@ -11,23 +11,17 @@ import time
 from pathlib import Path
 
 from .compiler.network import describe_dataset
-from .prepare import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Stop, build_model, cast_dataset, dtype_of,
-                      fail, prepare)
+from .prepare import build_model, cast_dataset, dtype_of, fail, prepare
 from .report import Report
 from .runtime import checkpoint
 from .runtime.model import NodeError
 from .runtime.train import Trainer, TrainingError
+from .spec.diagnostics import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED
 
 
 def run(args) -> int:
-    """`netc run`: train, printing progress and metrics; optionally save and resume checkpoints."""
-    try:
-        return _run(args)
-    except Stop as s:
-        return s.status
-
-
-def _run(args) -> int:
+    """`netc run`: train, printing progress and metrics; optionally save and resume checkpoints.
+    The exit status, or a NetcError for bad input (2) and a run that failed (1)."""
     started = time.perf_counter()
     mode = "json" if args.json else ("quiet" if args.quiet else "table")
     report = Report(mode)
@@ -38,10 +32,7 @@ def _run(args) -> int:
     model = build_model(net, train, dtype_of(args))
     trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": data["shuffle"]})
     if args.resume:
-        try:
-            checkpoint.restore(args.resume, trainer, net.source.text)
-        except checkpoint.CheckpointError as e:
-            fail(None, e.message, None, e.hint)
+        checkpoint.restore(args.resume, trainer, net.source.text)
     if train["early_stop"] and ds.x_val is None:
         fail(net, "early_stop watches the validation metrics, but there is no validation data",
               net.spec.train_spans.get("early_stop"), "use split 0.8 (or a validation file)")
@@ -80,7 +71,7 @@ def _run(args) -> int:
         hint = getattr(e, "hint", None)
         if hint and data["standardize"]:
             hint = hint.replace(", or standardize the inputs", "").replace(", add clip", " or add clip")
-        fail(net, e.message, span, hint, status=EXIT_FAILED)
+        fail(net, e.message, span, hint, status=EXIT_RUN_FAILED)
     finally:
         signal.signal(signal.SIGINT, previous)
     if interrupted["flag"]:
@@ -129,27 +120,24 @@ def _save(path: str, trainer, spec_text: str) -> None:
     try:
         checkpoint.save(path, trainer, spec_text)
     except OSError as e:
-        fail(None, f"cannot write the checkpoint {path}: {e.strerror or e}", status=EXIT_FAILED)
+        fail(None, f"cannot write the checkpoint {path}: {e.strerror or e}", status=EXIT_RUN_FAILED)
 
 
 def evaluate(args) -> int:
     """`netc eval FILE --weights CKPT`: the validation metrics of saved weights."""
-    try:
-        net, train, data, ds = prepare(args.file, args.set, None, args.seed)
-        model = build_model(net, train, dtype_of(args), weights=args.weights)
-        trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": False})
-        rows = [("train", *trainer.evaluate(trainer.data.x_train, ds.y_train))]
-        if ds.x_val is not None:
-            rows.append(("validation", *trainer.evaluate(trainer.data.x_val, ds.y_val)))
-        if args.json:  # the keys of netc run --json
-            import json
-            short = {"train": "train", "validation": "val"}
-            print(json.dumps({f"{short[name]}_{k}": v for name, loss, acc in rows
-                              for k, v in (("loss", loss), ("accuracy", acc))}))
-        else:
-            print(f"{describe_dataset(ds)}\nweights: {args.weights}\n")
-            for name, loss, acc in rows:
-                print(f"{name:<10}  loss {loss:.4f}" + (f"  accuracy {100 * acc:.2f}%" if acc is not None else ""))
-        return EXIT_OK
-    except Stop as s:
-        return s.status
+    net, train, data, ds = prepare(args.file, args.set, None, args.seed)
+    model = build_model(net, train, dtype_of(args), weights=args.weights)
+    trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": False})
+    rows = [("train", *trainer.evaluate(trainer.data.x_train, ds.y_train))]
+    if ds.x_val is not None:
+        rows.append(("validation", *trainer.evaluate(trainer.data.x_val, ds.y_val)))
+    if args.json:  # the keys of netc run --json
+        import json
+        short = {"train": "train", "validation": "val"}
+        print(json.dumps({f"{short[name]}_{k}": v for name, loss, acc in rows
+                          for k, v in (("loss", loss), ("accuracy", acc))}))
+    else:
+        print(f"{describe_dataset(ds)}\nweights: {args.weights}\n")
+        for name, loss, acc in rows:
+            print(f"{name:<10}  loss {loss:.4f}" + (f"  accuracy {100 * acc:.2f}%" if acc is not None else ""))
+    return EXIT_OK

@@ -8,6 +8,8 @@ import operator
 import re
 from dataclasses import dataclass
 
+from ..spec.diagnostics import NetcError
+
 FORWARD_STATS = ("mean", "var", "std", "min", "max", "zero_frac", "saturated_frac")
 BACKWARD_STATS = ("grad_mean", "grad_var", "grad_norm")
 OPS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le, "==": operator.eq,
@@ -15,7 +17,7 @@ OPS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le,
 _COND = re.compile(r"^\s*([a-z_]+)\s*(>=|<=|==|!=|>|<)\s*([-+0-9.eE]+|nan|inf)\s*$")
 
 
-class BreakpointError(ValueError):
+class BreakpointError(NetcError, ValueError):
     """A breakpoint that cannot be read: the message says what is expected."""
 
 

@@ -11,17 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..spec.diagnostics import NetcError
 from .train import Position, Trainer
 
 FORMAT = 1
 
 
-class CheckpointError(Exception):
-    """A checkpoint that cannot be used: missing, corrupt, or made from another spec."""
+class CheckpointError(NetcError):
+    """A checkpoint that cannot be used: missing, corrupt, or made from another spec (bad input,
+    reported as `netc: error: ...`)."""
 
     def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.message, self.hint = message, hint
+        super().__init__(message, hint=hint)
 
 
 def spec_hash(text: str) -> str:

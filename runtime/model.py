@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..spec.diagnostics import EXIT_RUN_FAILED, NetcError
 from .losses import make_loss
 from .ops.base import Ctx, RuntimeSpecError
 
 
-class NodeError(Exception):
-    """A run-time failure inside a node: carries the step (name, span) and the kernel's message."""
+class NodeError(NetcError):
+    """A run-time failure inside a node: carries the step (name, span) and the kernel's message;
+    located at the step's statement."""
+
+    status = EXIT_RUN_FAILED
 
     def __init__(self, step, message: str, hint: str | None = None):
+        super().__init__(message, step.span, hint)
         where = f"line {step.span.line}" + (f" (via line {step.calls[0].line})" if step.calls else "")
-        super().__init__(f"{step.name} ({where}): {message}")
-        self.step, self.message, self.hint = step, message, hint
+        self.args = (f"{step.name} ({where}): {message}",)
+        self.step = step
 
 
 class Model:
@@ -44,7 +49,6 @@ class Model:
                        for k in s.kernel.param_shapes()}
         self.buffers = {f"{s.name}.{k}": self.state[s.index][k] for s in self.steps
                         for k in s.kernel.buffer_shapes()}
-        self._param_slots = [(f"{s.name}.{k}", s.index, k) for s in self.steps for k in s.kernel.param_shapes()]
         n = len(self.steps)
         self.outputs: list[np.ndarray | None] = [None] * n
         self.ctxs: list[Ctx | None] = [None] * n
@@ -158,12 +162,6 @@ class Model:
             self.grad_outputs[j] = dx if prev is None else prev + dx
         for k, g in dparams.items():
             self.grads[f"{step.name}.{k}"] = g
-
-    def loss_and_grads(self, x, y, training: bool = True, rng=None) -> tuple[float, dict[str, np.ndarray]]:
-        """forward, loss and backward on one batch."""
-        self.forward(x, training, rng)
-        loss = self.loss(y)
-        return loss, self.backward()
 
     # --- inspection --------------------------------------------------------------------------
 

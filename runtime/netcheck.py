@@ -1,6 +1,7 @@
-"""Gradient check of a whole compiled network: the analytic gradients of every parameter and of
-every node's input against central differences in float64, on a small batch, in training mode
-with the dropout masks held fixed (every forward draws them from the same seeded generator).
+"""Sampled gradient checks: of a whole compiled network (the analytic gradients of every parameter
+and of every node's input against central differences in float64, on a small batch, in training
+mode with the dropout masks held fixed: every forward draws them from the same seeded generator),
+and of one kernel (`check_kernel_sampled`, the debugger's node check).
 
 Each array is probed (five-point central differences) at its largest-gradient entries, some random entries and two random
 directions; the error is norm-wise over the probes, max|analytic - numeric| / max|value|, as in
@@ -9,11 +10,13 @@ runtime/gradcheck.py, so entries tiny in both gradients do not dominate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
-from .gradcheck import rel_error
+from .gradcheck import _as64, rel_error
 from .model import Model
+from .ops.base import Ctx, Kernel
 
 TOLERANCE = 1e-6
 # Below this, a gradient is indistinguishable from zero by central differences in float64 (their
@@ -117,3 +120,38 @@ def probe(f, g: np.ndarray, rng: np.random.Generator, entries: int, h: float,
     if max(np.abs(a).max(), np.abs(n).max()) < ZERO_FLOOR:
         return len(a), 0.0, True
     return len(a), rel_error(a, n), False
+
+
+def check_kernel_sampled(kernel: Kernel, xs: list[np.ndarray], state: Mapping[str, np.ndarray],
+                         seed: int = 0, entries: int = 12, directions: int = 2) -> dict[str, float]:
+    """Like check_kernel in training mode, but each array is probed at `entries` entries (its
+    largest gradients and random ones) and along `directions` random directions, so the cost does
+    not grow with the array's size (a 4096 x 4096 weight checks in about a second)."""
+    xs64 = [_as64(x) for x in xs]
+    state64 = {k: _as64(v) for k, v in state.items()}
+    ctx = Ctx()
+    y = kernel.forward(ctx, xs64, {k: v.copy() for k, v in state64.items()}, True, np.random.default_rng(seed))
+    dy = np.random.default_rng(seed + 1).standard_normal(y.shape)
+    dxs, dparams = kernel.backward(ctx, dy.copy(), {k: v.copy() for k, v in state64.items()})
+
+    def scalar() -> float:
+        st = {k: v.copy() for k, v in state64.items()}
+        out = kernel.forward(Ctx(), xs64, st, True, np.random.default_rng(seed))
+        return float(np.vdot(out, dy))
+
+    rng = np.random.default_rng([seed, 97])
+    arrays = [(f"x{i}", xs64[i], dxs[i]) for i in range(len(xs64))]
+    arrays += [(k, state64[k], dparams[k]) for k in kernel.param_shapes()]
+    result = {}
+    for name, arr, grad in arrays:
+        if grad is None:
+            continue
+
+        def f(delta, arr=arr):
+            arr += delta
+            value = scalar()
+            arr -= delta
+            return value
+        _, error, _ = probe(f, np.asarray(grad, np.float64), rng, entries, 1e-5, directions)
+        result[name] = error
+    return result

@@ -22,7 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from .schedules import penalty
-from .gradcheck import check_kernel_sampled
+from .netcheck import check_kernel_sampled
 from .stats import (ActivationStats, GradientStats, ParamStats, activation_stats, gradient_stats,
                     param_stats)
 from .train import Position, Trainer

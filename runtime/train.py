@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..spec.diagnostics import EXIT_RUN_FAILED, NetcError
 from ..spec.schema import CLASSIFICATION_LOSSES
 from .model import Model, NodeError
 from .optim import make_optimizer
@@ -22,12 +23,14 @@ from .schedules import add_penalty_grads, clip, learning_rate, penalty
 EVAL_BATCH = 1024
 
 
-class TrainingError(Exception):
+class TrainingError(NetcError):
     """A run that cannot go on (a non-finite loss): `message`, and the step to blame if known."""
 
+    status = EXIT_RUN_FAILED
+
     def __init__(self, message: str, step=None, hint: str | None = None):
-        super().__init__(message)
-        self.message, self.step, self.hint = message, step, hint
+        super().__init__(message, step.span if step is not None else None, hint)
+        self.step = step
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,18 @@
-"""Diagnostics: source spans, errors and warnings, and their `FILE:LINE:COL` rendering with a caret."""
+"""Diagnostics: source spans, errors and warnings, and their `FILE:LINE:COL` rendering with a caret;
+the base class of every error netc reports (`NetcError`) and the exit statuses of its commands."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 
 MAX_SHOWN = 120  # characters of a source line shown under a diagnostic
+
+# The exit statuses of every netc command, defined here once (the CLI, `netc run`, the debugger and
+# every NetcError subclass read them from here).
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1      # a run that failed at run time (a non-finite loss, a node's requirement)
+EXIT_BAD_INPUT = 2       # the file, the data, the options, a checkpoint
+EXIT_INTERRUPTED = 130   # Ctrl-C (128 + SIGINT)
 
 
 @dataclass(frozen=True)
@@ -83,13 +91,51 @@ def sort_key(d: Diagnostic) -> tuple:
     return (0, 0, 0) if d.span is None else (1, d.span.line, d.span.column)
 
 
-class SpecError(Exception):
+class NetcError(Exception):
+    """The base of every error netc reports to its user (the command line catches this one class).
+
+    - `message`: what went wrong, in one line.
+    - `span`: where in the spec (line and column), or None when unknown or no file is involved.
+    - `hint`: the one thing to do next, or None.
+    - `source`: the spec the span points into, or None (then the error renders as
+      `netc: error: MESSAGE`, the form of command-line problems).
+    - `status`: the exit status a command ends with; each subclass sets its default (bad input,
+      2, unless it is a run-time failure), `status=` overrides it for one error.
+    """
+
+    status: int = EXIT_BAD_INPUT
+
+    def __init__(self, message: str, span: Span | None = None, hint: str | None = None, *,
+                 source: Source | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message, self.span, self.hint, self.source = message, span, hint, source
+        if status is not None:
+            self.status = status
+
+    def located(self, source: Source | None, span: Span | None = None) -> "NetcError":
+        """This error placed in `source` (at `span` unless it has a span already); returns self."""
+        self.source = source
+        if self.span is None:
+            self.span = span
+        return self
+
+    def render(self) -> str:
+        """The report a user sees: `FILE:LINE:COL: error: ...` with the caret and the hint when the
+        error is located in a spec, else `netc: error: MESSAGE` and the hint."""
+        if self.source is None:
+            return f"netc: error: {self.message}" + (f"\n  hint: {self.hint}" if self.hint else "")
+        return Diagnostic("error", self.message, self.span, self.hint).render(self.source)
+
+
+class SpecError(NetcError):
     """A spec that cannot be compiled: carries every diagnostic found (errors and warnings)."""
 
     def __init__(self, diagnostics: list[Diagnostic], source: Source | None):
         self.diagnostics = sorted(diagnostics, key=sort_key)
-        self.source = source
-        super().__init__(self.render())
+        first = next(iter(self.errors or self.diagnostics), None)
+        super().__init__(first.message if first else "invalid spec", first.span if first else None,
+                         first.hint if first else None, source=source)
+        self.args = (self.render(),)  # str(e) is the whole report, as before
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -113,11 +159,6 @@ class Collector:
     def error(self, message: str, span: Span | None, hint: str | None = None) -> None:
         """Record an error."""
         self.items.append(Diagnostic("error", message, span, hint))
-
-    def warning(self, message: str, span: Span | None, hint: str | None = None,
-                code: str | None = None) -> None:
-        """Record a warning (a lint)."""
-        self.items.append(Diagnostic("warning", message, span, hint, code))
 
     @property
     def has_errors(self) -> bool:

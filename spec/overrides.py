@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import copy
 
-from . import ast
-from .diagnostics import Source, SpecError, did_you_mean
-from .parser import parse
+from .diagnostics import NetcError, did_you_mean
+from .parser import parse_value as parse_expr
 from .schema import STATEMENTS, P
 from .settings import TRAIN_DEFAULTS, settings_conflict
 from .values import Symbol, ValueError_, coerce, evaluate
 
 
-class OverrideError(Exception):
-    """A `--set` that names no setting or whose value does not fit: message and hint."""
+class OverrideError(NetcError):
+    """A `--set` that names no setting or whose value does not fit: message and hint (reported as
+    `netc: error: ...`, exit 2)."""
 
     def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.message, self.hint = message, hint
+        super().__init__(message, hint=hint)
 
 
 SIMPLE = {  # key -> (section, statement, settings key)
@@ -42,17 +41,17 @@ def valid_keys(train: dict) -> list[str]:
     return keys
 
 
-def parse_value(text: str):
-    """A value written as in a .net file (`0.01`, `adam`, `(0.9, 0.99)`, `"f.npz"`, `true`)."""
+def parse_value(text: str, key: str = ""):
+    """Exactly one value written as in a .net file (`0.01`, `adam`, `(0.9, 0.99)`, `"f.npz"`,
+    `true`), evaluated; OverrideError for anything else or anything more."""
+    expr = parse_expr(text)
     try:
-        tree = parse(Source("--set", f"data {{\n_ {text}\n}}\n"))
-        stmt = tree.sections[0].body[0]
-        if len(stmt.args) != 1 or isinstance(stmt.args[0], ast.Keyword) or stmt.alias or stmt.body:
-            raise OverrideError(f"cannot read the value {text!r}")
-        return evaluate(stmt.args[0], {})[0]
-    except (SpecError, IndexError, ValueError_):
-        raise OverrideError(f"cannot read the value {text!r}",
-                            'write it as in a .net file: 0.01, adam, true, (0.9, 0.99), "file.npz"') from None
+        if expr is not None:
+            return evaluate(expr, {})[0]
+    except ValueError_:  # an arithmetic error: 1/0, an out-of-range number
+        pass
+    raise OverrideError(f"--set {key}: cannot read {text.strip()!r} as one value",
+                        'write one value as in a .net file: 0.01, adam, true, (0.9, 0.99), "file.npz"')
 
 
 def apply(train: dict, data: dict | None, assignments: list[str]) -> tuple[dict, dict | None]:
@@ -66,7 +65,7 @@ def apply(train: dict, data: dict | None, assignments: list[str]) -> tuple[dict,
         key = key.strip()
         if not sep or not key:
             raise OverrideError(f"--set needs KEY=VALUE, got {item!r}", "e.g. --set optimizer.lr=0.01")
-        value = parse_value(text.strip())
+        value = parse_value(text, key)
         _apply_one(train, data, key, value)
     _complete(train)
     return train, data

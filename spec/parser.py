@@ -23,10 +23,25 @@ TERMINAL_NAMES = {
 VALUE_TERMINALS = {"NAME", "NUMBER", "STRING", "LPAR", "MINUS", "PLUS"}
 
 
-@functools.lru_cache(maxsize=1)
-def _parser() -> Lark:
+@functools.lru_cache(maxsize=2)
+def _parser(start: str = "start") -> Lark:
     grammar = resources.files(__package__).joinpath("grammar.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, start=start)
+
+
+def parse_value(text: str) -> ast.Expr | None:
+    """Exactly one value written as in a .net file (`0.01`, `adam`, `(0.9, 0.99)`, `"f.npz"`,
+    `width * 2`), by the file's own grammar; None when `text` is anything else or anything more
+    (a `;`, a newline, a brace, a comment, a second value)."""
+    text = text.strip(" \t")
+    try:
+        tree = _parser("expr").parse(text)
+    except UnexpectedInput:
+        return None
+    # the lexer skips comments: a value must end where the text ends
+    if not isinstance(tree, Tree) or tree.meta.end_pos != len(text):
+        return None
+    return _expr(tree)
 
 
 def parse(source: Source) -> ast.SpecFile:

@@ -5,7 +5,7 @@ import math
 from typing import Any, Mapping
 
 from . import ast
-from .diagnostics import Span, did_you_mean
+from .diagnostics import NetcError, Span, did_you_mean
 from .schema import P
 
 
@@ -17,12 +17,11 @@ class Text(str):
     """A string literal."""
 
 
-class ValueError_(Exception):
-    """A value that cannot be evaluated or does not fit its parameter."""
+class ValueError_(NetcError):
+    """A value that cannot be evaluated or does not fit its parameter (at `span`)."""
 
     def __init__(self, message: str, span: Span, hint: str | None = None):
-        super().__init__(message)
-        self.message, self.span, self.hint = message, span, hint
+        super().__init__(message, span, hint)
 
 
 # A block parameter's binding: its value and the span of the argument that gave it, so an error

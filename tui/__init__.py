@@ -8,14 +8,10 @@ from __future__ import annotations
 
 def debug(file: str, weights: str | None = None, breaks=(), seed: int | None = None,
           epochs: int | None = None, sets=()) -> int:
-    """Run the debugger on `file`; the exit status."""
-    from netc.prepare import Stop
-
+    """Run the debugger on `file`; the exit status. Bad input raises a NetcError (exit 2) before
+    any screen is drawn."""
     from .session import open_session
-    try:
-        session = open_session(file, weights, breaks, seed, epochs, sets)
-    except Stop as s:
-        return s.status
+    session = open_session(file, weights, breaks, seed, epochs, sets)  # a NetcError for bad input
     from .app import DebuggerApp
     DebuggerApp(session, settle_gc=True).run()
     return 0

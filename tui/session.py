@@ -9,7 +9,6 @@ numerics: every number it hands on comes from the runtime's snapshots.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -209,12 +208,12 @@ def open_session(path: str, weights: str | None = None, breaks=(), seed: int | N
                  epochs: int | None = None, sets=()) -> Session:
     """Compile, load the data and the weights, parse the breakpoints: a Session ready to step.
 
-    Every user mistake prints a located message to stderr and raises netc.prepare.Stop(2), before
-    any screen is drawn.
+    Every user mistake raises a NetcError (exit 2) before any screen is drawn.
     """
     from netc import prepare as run
     from netc.runtime.breakpoints import BreakpointError, parse_breakpoint
-    from netc.runtime.checkpoint import CheckpointError, weights as read_weights
+    from netc.runtime.checkpoint import weights as read_weights
+    from netc.spec.diagnostics import NetcError
     from netc.runtime.stepper import Stepper
     from netc.runtime.train import Trainer
 
@@ -222,17 +221,12 @@ def open_session(path: str, weights: str | None = None, breaks=(), seed: int | N
     model = run.build_model(net, train)
     names = [s.name for s in model.steps]
     if weights:
-        try:
-            model.load_state_dict(read_weights(weights, net.source.text))
-        except CheckpointError as e:
-            print(f"netc: error: {e.message}" + (f"\n  hint: {e.hint}" if e.hint else ""), file=sys.stderr)
-            raise run.Stop(run.EXIT_BAD_INPUT)
+        model.load_state_dict(read_weights(weights, net.source.text))
     points = []
     for text in breaks:
         try:
             points.append(parse_breakpoint(text, names))
         except BreakpointError as e:
-            print(f"netc: error: --break: {e}\n  nodes: {', '.join(names)}", file=sys.stderr)
-            raise run.Stop(run.EXIT_BAD_INPUT)
+            raise NetcError(f"--break: {e}", hint=f"nodes: {', '.join(names)}") from None
     trainer = Trainer(model, run.cast_dataset(dataset, np.float32), {**train, "shuffle": data["shuffle"]})
     return Session(net, Stepper(trainer), points)

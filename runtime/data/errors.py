@@ -1,10 +1,12 @@
 """The one error the data layer raises for problems the user must fix."""
 from __future__ import annotations
 
+from ...spec.diagnostics import NetcError
+
 STATEMENTS = ("source", "split", "validation", "standardize", "minmax")
 
 
-class DataError(Exception):
+class DataError(NetcError):
     """A data problem the user must fix, reported at the data statement it concerns.
 
     Attributes:
@@ -27,12 +29,16 @@ class DataError(Exception):
         hint: str | None = None,
     ):
         assert statement in STATEMENTS, statement
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, hint=hint)
         self.statement = statement
         self.param = param
         self.path = path
-        self.hint = hint
+
+    def span_in(self, spans: dict):
+        """The span of the statement (or its parameter) this error concerns, from a spec's data
+        spans (`CheckedSpec.data_spans`); the source statement's when nothing closer is known."""
+        return spans.get(f"{self.statement}.{self.param or 'path'}") or spans.get(self.statement) \
+            or spans.get("source")
 
     def __str__(self) -> str:
         return self.message if self.hint is None else f"{self.message} (hint: {self.hint})"

@@ -11,17 +11,17 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from ...spec.diagnostics import EXIT_RUN_FAILED, NetcError
 
-class ShapeError(Exception):
+
+class ShapeError(NetcError):
     """An op cannot accept its input widths; `message` and `hint` are shown at the statement."""
 
     def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+        super().__init__(message, hint=hint)
 
 
-class RuntimeSpecError(Exception):
+class RuntimeSpecError(NetcError):
     """The data reaching a kernel breaks one of the op's run-time requirements.
 
     Raised with a plain message (and an optional hint); the executor adds the node's name and the
@@ -29,10 +29,10 @@ class RuntimeSpecError(Exception):
     batch in training mode (got 1)".
     """
 
+    status = EXIT_RUN_FAILED
+
     def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+        super().__init__(message, hint=hint)
 
 
 class Ctx(SimpleNamespace):
