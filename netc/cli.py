@@ -55,7 +55,44 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--save", metavar="CKPT", help="write a checkpoint after every epoch (atomically) "
                    "and on Ctrl-C")
     r.add_argument("--resume", metavar="CKPT", help="continue the run saved in CKPT exactly where it stopped")
+    r.add_argument("--log", nargs="?", const="", metavar="DIR",
+                   help="keep a run record (settings, spec, seed, per-epoch metrics, summary) in DIR; "
+                        "without DIR, in runs/NAME-YYYYMMDD-HHMMSS/")
+    r.add_argument("--label", help=argparse.SUPPRESS)  # the variant name netc compare gives its runs
+    r.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard event files to DIR: scalars "
+                   "every epoch, histograms of activations, gradients and weights (needs netc[tensorboard])")
+    r.add_argument("--histogram-every", type=_positive_int, default=5, metavar="N",
+                   help="epochs between TensorBoard histograms (default 5; the first epoch always)")
+    r.add_argument("--plot", metavar="FIG", help="draw the learning curves (and, for 2-D data, the decision "
+                   "regions) to FIG (.png, .svg or .pdf; needs netc[plot])")
     r.set_defaults(handler=cmd_run)
+
+    cp = sub.add_parser("compare", help="train several .net files over several seeds and compare them",
+                        description="Train each FILE over the seeds (several runs in parallel) and print, "
+                                    "per metric, the mean and standard deviation over seeds of each "
+                                    "file's final and best validation loss and accuracy, epochs to best "
+                                    "and time. Given run record folders (netc run --log) instead of "
+                                    "files, compare those records without training.")
+    cp.add_argument("items", nargs="+", metavar="FILE|RECORD", help=".net files, or run record folders")
+    _experiment_options(cp)
+    cp.set_defaults(handler=cmd_compare)
+
+    sw = sub.add_parser("sweep", help="train a grid of settings over several seeds, best first",
+                        description="Train FILE for every combination of the --grid values, over the "
+                                    "seeds, and print the comparison tables with the best setting first.")
+    sw.add_argument("file", metavar="FILE", help="the .net file")
+    sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                    help="a setting and its values, e.g. --grid optimizer.lr=1e-3,1e-2,1e-1 (repeatable; "
+                         "any --set key)")
+    _experiment_options(sw)
+    sw.set_defaults(handler=cmd_sweep)
+
+    rs = sub.add_parser("runs", help="list run records",
+                        description="List the run records (netc run --log, netc compare, netc sweep) "
+                                    "under DIR (default runs/) as a table.")
+    rs.add_argument("dir", nargs="?", metavar="DIR", help="a folder of records (default runs/)")
+    rs.add_argument("--json", action="store_true", help="one JSON list of records")
+    rs.set_defaults(handler=cmd_runs)
 
     e = sub.add_parser("eval", help="print the metrics of saved weights",
                        description="Load the weights saved by 'netc run --save' and print the loss "
@@ -75,6 +112,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="training mode (batch statistics, dropout) or evaluation mode (default: train)")
     st.add_argument("--weights", metavar="CKPT", help="use weights saved by netc run --save")
     st.add_argument("--batch", type=_positive_int, metavar="N", help="batch size (default: the file's batch)")
+    st.add_argument("--plot", metavar="FIG", help="draw one activation histogram per layer, side by side "
+                    "on a shared axis, to FIG (.png, .svg or .pdf; needs netc[plot])")
     _setting_options(st, json_help="a JSON list of records, one per node")
     st.set_defaults(handler=cmd_stats)
 
@@ -122,6 +161,19 @@ def _setting_options(p, json_help: str | None = None, dtype: bool = True) -> Non
                        help="array precision (default float32)")
     if json_help:
         p.add_argument("--json", action="store_true", help=json_help)
+
+
+def _experiment_options(p) -> None:
+    """The options netc compare and netc sweep share."""
+    p.add_argument("--seeds", default="3", metavar="N|S1,S2,...",
+                   help="train over seeds 0..N-1 (default 3), or the seeds listed")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting in every run (repeatable)")
+    p.add_argument("--epochs", type=_positive_int, metavar="N", help="override the number of epochs")
+    p.add_argument("--jobs", type=_positive_int, metavar="N", help="runs in parallel (default: the cores)")
+    p.add_argument("--log", metavar="DIR", help="where the run records go (default runs/KIND-YYYYMMDD-HHMMSS/)")
+    p.add_argument("--plot", metavar="FIG", help="draw the learning curves (mean and band over seeds) to FIG")
+    p.add_argument("--json", action="store_true", help="the comparison as one JSON object")
 
 
 def _positive_int(text: str) -> int:
@@ -188,6 +240,24 @@ def cmd_gradcheck(args) -> int:
     """`netc gradcheck FILE`."""
     from .inspection import gradcheck
     return gradcheck(args)
+
+
+def cmd_compare(args) -> int:
+    """`netc compare`."""
+    from .experiments.commands import compare
+    return compare(args)
+
+
+def cmd_sweep(args) -> int:
+    """`netc sweep`."""
+    from .experiments.commands import sweep
+    return sweep(args)
+
+
+def cmd_runs(args) -> int:
+    """`netc runs`."""
+    from .experiments.commands import runs
+    return runs(args)
 
 
 def cmd_debug(args) -> int:

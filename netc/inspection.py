@@ -11,6 +11,9 @@ from .spec.diagnostics import EXIT_OK, EXIT_RUN_FAILED
 def stats(args) -> int:
     """`netc stats FILE`: one forward and backward pass on one batch, a row of statistics per node."""
     from .runtime.stats import STAT_KEYS, activation_stats, gradient_stats, node_record
+    if getattr(args, "plot", None):  # before any work: a figure that cannot be drawn or written
+        from .experiments.plots import check_path
+        check_path(args.plot)
     sets = list(args.set) + [f"batch={args.batch}"] if args.batch else list(args.set)
     net, train, data, ds = prepare(args.file, sets, None, args.seed)
     model = build_model(net, train, dtype_of(args), weights=args.weights)
@@ -39,6 +42,13 @@ def stats(args) -> int:
         if extra:  # netc run and netc debug report the loss with the weight penalty
             title += f" + {train['regularize']['kind']} penalty {extra:.4f} = {loss + extra:.4f}"
         print(_stats_table(records, title))
+    if getattr(args, "plot", None):
+        from .experiments.plots import layer_histograms, layer_steps
+        layers = [(step.name, model.outputs[step.index]) for step in layer_steps(model.steps)]
+        layer_histograms(layers, args.plot, f"{net.name}: activations per layer, {args.mode} mode, "
+                                            f"batch of {len(idx)}")
+        if not args.json:
+            print(f"\nfigure: {args.plot}")
     return EXIT_OK
 
 

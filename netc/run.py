@@ -36,6 +36,7 @@ def run(args) -> int:
     if train["early_stop"] and ds.x_val is None:
         fail(net, "early_stop watches the validation metrics, but there is no validation data",
               net.spec.train_spans.get("early_stop"), "use split 0.8 (or a validation file)")
+    observers = _observers(args, net, train, data, ds, model)
     opt = train["optimizer"]
     report.start([describe_dataset(ds),
                   f"{net.name}: {net.param_count:,} parameters · {train['loss']} · {opt['name']} "
@@ -43,6 +44,7 @@ def run(args) -> int:
                   f"· seed {train['seed']}"])
     for r in trainer.position.history:
         report.epoch(r)
+    observers.start(trainer.position.history)
     interrupted = {"flag": False}
 
     def on_sigint(signum, frame):
@@ -59,9 +61,11 @@ def run(args) -> int:
             if r is None:
                 break
             report.epoch(r)
+            observers.epoch(r, trainer)
             if args.save:
                 _save(args.save, trainer, net.source.text)
     except (TrainingError, NodeError) as e:
+        observers.finish("failed", trainer, time.perf_counter() - started, e.message)
         if args.save:
             print(f"netc: the last good checkpoint is {args.save}", file=sys.stderr)
         step = getattr(e, "step", None)
@@ -75,6 +79,7 @@ def run(args) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     if interrupted["flag"]:
+        observers.finish("interrupted", trainer, time.perf_counter() - started)
         if args.save:
             _save(args.save, trainer, net.source.text)
         pos = trainer.position
@@ -93,7 +98,17 @@ def run(args) -> int:
         note = f"early stop after epoch {trainer.position.epoch}, best weights restored"
     report.finish(trainer.final_result(), trainer.position.best_epoch, net.param_count,
                   time.perf_counter() - started, note)
+    observers.finish("completed", trainer, time.perf_counter() - started)
+    if observers.record_path is not None and mode != "json":
+        print(f"run record: {observers.record_path}")
     return EXIT_OK
+
+
+def _observers(args, net, train, data, ds, model):
+    """The run record, TensorBoard writer and figure the options ask for, each checked before any
+    training (an unwritable path or a missing extra stops here, exit 2)."""
+    from .experiments.observers import RunObservers
+    return RunObservers(args, net, train, data, ds, model)
 
 
 def _check_save_path(save: str | None, spec_path: str) -> None:
