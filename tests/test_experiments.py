@@ -230,8 +230,7 @@ def test_figures(tmp_path):
     assert r.returncode == 0, r.stderr
     svg = (tmp_path / "curves.svg").read_text()
     assert svg.startswith("<?xml") and "</svg>" in svg and svg.count("<path") > 8
-    r = netc("stats", Path(__file__).parent.parent / "examples" / "init_tanh_small.net", "--plot",
-             tmp_path / "layers.png")
+    r = netc("stats", f, "--plot", tmp_path / "layers.png")
     assert r.returncode == 0, r.stderr
     w, h = _png_size(tmp_path / "layers.png")
     assert w > 600 and h > 200
