@@ -15,7 +15,12 @@ def _fmt(kind: str, v: float | None) -> str:
         return f"{v:.1f}" if v != int(v) else str(int(v))
     if kind == "time":
         return f"{v:.1f}"
-    return f"{v:.4f}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.3e}"
+    if v == 0:
+        return "0"
+    if 1e-3 <= abs(v) < 1e5:  # four significant digits, no exponent
+        from math import floor, log10
+        return f"{v:.{max(0, 3 - floor(log10(abs(v))))}f}"
+    return f"{v:.3e}"
 
 
 def grid(header: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
