@@ -5,7 +5,8 @@ set -euo pipefail
 out=docs/figures
 logs=$(mktemp -d)
 mkdir -p "$out" docs/experiments
-run() { local name=$1; shift; echo "\$ $*" > "docs/experiments/$name.txt"; "$@" >> "docs/experiments/$name.txt" 2>/dev/null; }
+# the command as a user types it (without the temporary --log folder), then its output
+run() { local name=$1; shift; echo "\$ $*" | sed 's| --log [^ ]*||' > "docs/experiments/$name.txt"; "$@" >> "docs/experiments/$name.txt" 2>/dev/null; }
 
 run init_xavier   netc stats examples/init_tanh.net       --plot $out/init_xavier.png
 run init_small    netc stats examples/init_tanh_small.net --plot $out/init_small.png
