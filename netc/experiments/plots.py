@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .aggregate import Variant
-from .observers import require
+from .extras import require
 
 FORMATS = (".png", ".svg", ".pdf")
 
@@ -24,7 +24,7 @@ def _pyplot():
 
 def check_path(path: str) -> None:
     """Raise ObserverError (before any training) if matplotlib is missing or the format unknown."""
-    from .observers import ObserverError, check_writable_file
+    from .extras import ObserverError, check_writable_file
     if Path(path).suffix.lower() not in FORMATS:
         raise ObserverError(f"--plot {path}: unknown figure format", "end the name with .png, .svg or .pdf")
     check_writable_file(path, "--plot")

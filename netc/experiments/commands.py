@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..spec.diagnostics import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, NetcError
 from . import aggregate, records, tables, textplot
-from .observers import ObserverError
+from .extras import ObserverError
 from .runner import Job, Progress, default_jobs, run_all
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .observers import ObserverError, require
+from .extras import ObserverError, require
 
 PROBE = 256  # examples in the batch the histograms are measured on
 
