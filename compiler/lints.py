@@ -1,6 +1,8 @@
 """Lints: warnings about networks that compile but teach a lesson (the course's common mistakes).
 
 Each lint is a function (graph, network settings, data facts) -> warnings; `LINTS` lists them all.
+Lints recognize ops by the facts the op registry declares (category, batch statistics, suited
+inits), not by name, so a new op of a known kind is linted without touching this file.
 """
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from ..runtime.ops import KERNELS
 from ..spec.diagnostics import Diagnostic, Span
 from .graph import stream_successors
 
@@ -28,52 +31,69 @@ def _warn(code: str, message: str, span: Span, hint: str) -> Diagnostic:
     return Diagnostic("warning", f"{message} [{code}]", span, hint, code)
 
 
+def _kernel(g: nx.DiGraph, n: str):
+    """The registry's kernel class of node n: the lints ask it for the op's facts."""
+    return KERNELS[g.nodes[n]["op"]]
+
+
 def double_softmax(g: nx.DiGraph, train: dict, data: dict | None, facts: DataFacts | None):
     out = g.graph["output"]
-    if out and g.nodes[out]["op"] == "softmax" and train["loss"] == "cross_entropy":
-        yield _warn("double-softmax", "softmax right before a cross_entropy loss", g.nodes[out]["span"],
-                    "cross_entropy takes logits and applies the softmax itself; remove this softmax")
+    if out and _kernel(g, out).category == "output" and train["loss"] == "cross_entropy":
+        op = g.nodes[out]["op"]
+        yield _warn("double-softmax", f"{op} right before a cross_entropy loss", g.nodes[out]["span"],
+                    f"cross_entropy takes logits and applies the softmax itself; remove this {op}")
+
+
+def _batch_normalizers(g, n) -> list[str]:
+    """The stream successors of n that normalize with batch statistics (batchnorm)."""
+    return [s for s in stream_successors(g, n) if _kernel(g, s).category == "normalization"
+            and _kernel(g, s).batch_stats]
 
 
 def bias_before_batchnorm(g, train, data, facts):
     for n, a in g.nodes(data=True):
-        if a["op"] in ("dense", "maxout") and a["attrs"].get("bias"):
-            if any(g.nodes[s]["op"] == "batchnorm" for s in stream_successors(g, n)):
-                yield _warn("bias-before-batchnorm", f"{a['op']} with a bias directly before batchnorm",
-                            a["span"], "batchnorm subtracts the mean, which cancels the bias: "
+        if _kernel(g, n).category == "linear" and a["attrs"].get("bias"):
+            for s in _batch_normalizers(g, n)[:1]:
+                norm = g.nodes[s]["op"]
+                yield _warn("bias-before-batchnorm", f"{a['op']} with a bias directly before {norm}",
+                            a["span"], f"{norm} subtracts the mean, which cancels the bias: "
                                        "write bias=false")
 
 
 def dropout_before_batchnorm(g, train, data, facts):
     for n, a in g.nodes(data=True):
-        if a["op"] == "dropout" and any(g.nodes[s]["op"] == "batchnorm" for s in stream_successors(g, n)):
-            yield _warn("dropout-before-batchnorm", "dropout directly before batchnorm", a["span"],
-                        "dropout changes the variance between training and evaluation, so batchnorm's "
-                        "running statistics no longer fit at evaluation; put dropout after the activation")
+        if _kernel(g, n).category == "regularizer":
+            for s in _batch_normalizers(g, n)[:1]:
+                norm = g.nodes[s]["op"]
+                yield _warn("dropout-before-batchnorm", f"{a['op']} directly before {norm}", a["span"],
+                            f"{a['op']} changes the variance between training and evaluation, so "
+                            f"{norm}'s running statistics no longer fit at evaluation; put {a['op']} "
+                            "after the activation")
 
 
-# init -> activations it is not meant for, and the init to use instead
-INIT_MISMATCH = {"he": ({"tanh", "sigmoid"}, "xavier"), "xavier": ({"relu"}, "he"), "lecun": ({"relu"}, "he")}
-PASS_THROUGH = {"dropout"}
+# The init= schemes the lint checks, and the units each was derived for (for the hint). Which
+# scheme suits which activation is the activation's own fact (`inits`).
+DERIVED_FOR = {"he": "ReLU", "xavier": "tanh/sigmoid", "lecun": "tanh/sigmoid"}
 
 
 def init_activation(g, train, data, facts):
     for n, a in g.nodes(data=True):
-        if a["op"] not in ("dense", "maxout") or a["attrs"].get("init") not in INIT_MISMATCH:
+        init = a["attrs"].get("init")
+        if _kernel(g, n).category != "linear" or init not in DERIVED_FOR:
             continue
-        bad, better = INIT_MISMATCH[a["attrs"]["init"]]
         node = n
-        while True:
+        while True:  # look through regularizers (dropout): they do not change the scale's purpose
             nexts = stream_successors(g, node)
-            if len(nexts) != 1 or g.nodes[nexts[0]]["op"] not in PASS_THROUGH:
+            if len(nexts) != 1 or _kernel(g, nexts[0]).category != "regularizer":
                 break
             node = nexts[0]
         for s in stream_successors(g, node):
-            act = g.nodes[s]["op"]
-            if act in bad:
-                yield _warn("init-activation", f"init={a['attrs']['init']} feeding {act}", a["span"],
-                            f"{a['attrs']['init']} initialization is derived for "
-                            f"{'ReLU' if better == 'xavier' else 'tanh/sigmoid'}; use init={better} for {act}")
+            act, kernel = g.nodes[s]["op"], _kernel(g, s)
+            if kernel.category == "activation" and kernel.inits and init not in kernel.inits:
+                better = kernel.inits[0]
+                yield _warn("init-activation", f"init={init} feeding {act}", a["span"],
+                            f"{init} initialization is derived for {DERIVED_FOR[init]}; "
+                            f"use init={better} for {act}")
                 break
 
 

@@ -30,14 +30,15 @@ def stats(args) -> int:
     for step in model.steps:
         out = model.outputs[step.index]
         g = model.grad_outputs[step.index]
-        records.append(node_record(step.name, step.op, out.shape, activation_stats(out, step.op),
+        act = activation_stats(out, step.kernel.saturation_bounds())
+        records.append(node_record(step.name, step.op, out.shape, act,
                                    gradient_stats(g) if g is not None else None))
     if args.json:
         import json
         print(json.dumps([{k: r[k] for k in STAT_KEYS} for r in records], indent=1))
     else:
         from .runtime.schedules import penalty
-        extra = penalty(model.params, train["regularize"])
+        extra = penalty(model.weights, train["regularize"])
         title = f"{args.mode} mode, batch of {len(idx)}, loss {loss:.4f}"
         if extra:  # netc run and netc debug report the loss with the weight penalty
             title += f" + {train['regularize']['kind']} penalty {extra:.4f} = {loss + extra:.4f}"

@@ -31,7 +31,8 @@ class NodeError(NetcError):
 class Model:
     """A plan bound to parameter and buffer arrays, with the results of the last passes.
 
-    Parameters and buffers are named `NODE.PARAM` (`dense1.W`, `batchnorm1.running_mean`).
+    Parameters and buffers are named `NODE.PARAM` (`dense1.W`, `batchnorm1.running_mean`);
+    `weights` are the parameters the kernels declare penalized (what `regularize` acts on).
     `seed` seeds the initialization and the default dropout generator. Arrays are `dtype`
     (float32 by default).
     """
@@ -47,6 +48,8 @@ class Model:
         self.loss_fn = make_loss(plan.loss)
         self.params = {f"{s.name}.{k}": self.state[s.index][k] for s in self.steps
                        for k in s.kernel.param_shapes()}
+        self.weights = {f"{s.name}.{k}": self.state[s.index][k] for s in self.steps
+                        for k in s.kernel.penalized if k in s.kernel.param_shapes()}
         self.buffers = {f"{s.name}.{k}": self.state[s.index][k] for s in self.steps
                         for k in s.kernel.buffer_shapes()}
         n = len(self.steps)

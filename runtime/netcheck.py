@@ -43,7 +43,9 @@ def check_network(plan, x: np.ndarray, y: np.ndarray, seed: int = 0, entries: in
     model = Model(plan, seed=seed, dtype=np.float64)
     x = np.asarray(x, np.float64)
     buffers = {k: v.copy() for k, v in model.buffers.items()}
-    has_dropout = any(s.op == "dropout" for s in model.steps)
+    # an op drawing from the rng (dropout) makes every forward rerun from the start, so that the
+    # same draws meet the same nodes
+    stochastic = any(s.kernel.stochastic for s in model.steps)
 
     def loss(override: tuple[int, np.ndarray] | None = None, start: int = 0) -> float:
         for k, v in buffers.items():
@@ -76,7 +78,7 @@ def check_network(plan, x: np.ndarray, y: np.ndarray, seed: int = 0, entries: in
             producer = model.steps[j]
             if not producer.inputs or node_grads[j] is None:
                 continue  # the network's input takes no gradient
-            start = 0 if has_dropout else j + 1
+            start = 0 if stochastic else j + 1
             if start:  # recompute only downstream, from the unperturbed upstream outputs
                 model.outputs = [o.copy() if o is not None else None for o in base_outputs]
 

@@ -7,35 +7,31 @@ import math
 import numpy as np
 
 
-def is_weight(name: str) -> bool:
-    """Whether a parameter is a weight matrix (penalized), not a bias, slope or norm parameter."""
-    return name.endswith(".W")
-
-
-def penalty(params: dict[str, np.ndarray], reg: dict | None) -> float:
-    """The regularization term added to the loss: l1 * sum|W| + (l2 / 2) * sum W^2 over weights.
+def penalty(weights: dict[str, np.ndarray], reg: dict | None) -> float:
+    """The regularization term added to the loss: l1 * sum|W| + (l2 / 2) * sum W^2 over `weights`
+    (a Model's `weights`: the parameters its kernels declare penalized, not biases, slopes or
+    normalization parameters).
 
     With this convention the gradient gains l2 * W (PyTorch's weight_decay=l2) and l1 * sign(W).
     """
     if not reg:
         return 0.0
     total = 0.0
-    for name, w in params.items():
-        if is_weight(name):
-            if reg["l1"]:
-                total += reg["l1"] * float(np.abs(w).sum())
-            if reg["l2"]:
-                total += 0.5 * reg["l2"] * float(np.vdot(w, w))
+    for w in weights.values():
+        if reg["l1"]:
+            total += reg["l1"] * float(np.abs(w).sum())
+        if reg["l2"]:
+            total += 0.5 * reg["l2"] * float(np.vdot(w, w))
     return total
 
 
-def add_penalty_grads(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], reg: dict | None) -> None:
-    """Add the penalty's gradient to the weights' gradients, in place."""
+def add_penalty_grads(weights: dict[str, np.ndarray], grads: dict[str, np.ndarray], reg: dict | None) -> None:
+    """Add the penalty's gradient to the gradients of `weights` (a Model's `weights`), in place."""
     if not reg:
         return
-    for name, g in grads.items():
-        if is_weight(name):
-            w = params[name]
+    for name, w in weights.items():
+        g = grads.get(name)
+        if g is not None:
             if reg["l2"]:
                 g += reg["l2"] * w
             if reg["l1"]:

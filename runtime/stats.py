@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import numpy as np
 
 HIST_BINS = 24
-SATURATION = {"tanh": lambda a: np.abs(a) > 0.99, "sigmoid": lambda a: (a < 0.01) | (a > 0.99)}
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class ActivationStats:
     min: float
     max: float
     zero_frac: float             # fraction exactly zero (dead ReLUs)
-    saturated_frac: float | None  # tanh beyond +-0.99, sigmoid outside [0.01, 0.99]; None otherwise
+    saturated_frac: float | None  # fraction at or beyond the op's saturation range; None if it has none
     p15: float
     p85: float
     hist: Histogram
@@ -53,14 +52,19 @@ class ActivationStats:
     finite: bool
 
 
-def activation_stats(a: np.ndarray, op: str | None = None) -> ActivationStats:
-    """Statistics of a node's output a (B, D); `op` decides what counts as saturated."""
+def activation_stats(a: np.ndarray, saturation: tuple[float, float] | None = None) -> ActivationStats:
+    """Statistics of a node's output a (B, D). `saturation` is the op's (lo, hi) from the registry
+    (`kernel.saturation_bounds()`, e.g. (-0.99, 0.99) for tanh): the saturated fraction counts the
+    entries with a <= lo or a >= hi; None (ops that do not saturate) leaves it None."""
     x = np.asarray(a, np.float64)
     finite = bool(np.isfinite(x).all())
     with np.errstate(all="ignore"):
         mean, var = float(x.mean()), float(x.var())
         p15, p85 = (float(v) for v in np.percentile(x, (15, 85))) if finite else (float("nan"),) * 2
-        sat = float(SATURATION[op](x).mean()) if op in SATURATION else None
+        sat = None
+        if saturation is not None:
+            lo, hi = saturation
+            sat = float(((x <= lo) | (x >= hi)).mean())
         return ActivationStats(mean, var, float(np.sqrt(var)), float(x.min()), float(x.max()),
                                float((x == 0).mean()), sat, p15, p85, histogram(x),
                                x.mean(axis=0), x.var(axis=0), finite)
@@ -111,8 +115,8 @@ def param_stats(name: str, w: np.ndarray, grad: np.ndarray | None = None,
     return ParamStats(name, tuple(w.shape), float(x.mean()), float(x.std()), gn, ratio)
 
 
-STAT_KEYS = ("name", "op", "shape", "mean", "var", "std", "min", "max", "zero_frac", "grad_mean",
-             "grad_var", "grad_norm")
+STAT_KEYS = ("name", "op", "shape", "mean", "var", "std", "min", "max", "zero_frac", "saturated_frac",
+             "grad_mean", "grad_var", "grad_norm")
 
 
 def node_record(name: str, op: str, shape: tuple[int, ...], act: ActivationStats,
@@ -120,7 +124,8 @@ def node_record(name: str, op: str, shape: tuple[int, ...], act: ActivationStats
     """One row of `netc stats`: exactly the keys of STAT_KEYS."""
     return {"name": name, "op": op, "shape": list(shape),
             "mean": act.mean, "var": act.var, "std": act.std, "min": act.min, "max": act.max,
-            "zero_frac": act.zero_frac, "grad_mean": grad.mean if grad else None,
+            "zero_frac": act.zero_frac, "saturated_frac": act.saturated_frac,
+            "grad_mean": grad.mean if grad else None,
             "grad_var": grad.var if grad else None, "grad_norm": grad.norm if grad else None}
 
 

@@ -137,12 +137,12 @@ class Stepper:
         self._forward_stats = {}
         for step in m.steps:
             out = m.forward_step(step, x, True, rng)
-            act = activation_stats(out, step.op)
+            act = activation_stats(out, step.kernel.saturation_bounds())
             self._forward_stats[step.name] = act
             yield Snapshot(phase="forward", node=step.name, index=step.index, shape=out.shape,
                            activation=act, gradient=None,
                            params=self._node_params(step), loss=None, nonfinite=not act.finite, **here)
-        loss = m.loss(yb) + penalty(m.params, t.settings["regularize"])
+        loss = m.loss(yb) + penalty(m.weights, t.settings["regularize"])
         self.losses.append((pos.iteration, loss))
         bad = not math.isfinite(loss)
         # the run cannot go on past a non-finite loss: the UI names the node; goto/restart resume
@@ -261,11 +261,13 @@ class Stepper:
         with self._untouched() as m:
             buffers = {k: v.copy() for k, v in m.buffers.items()}
             m.forward(x, training=True, rng=self._iteration_rng())
-            train = {s.name: activation_stats(m.outputs[s.index], s.op) for s in m.steps}
+            train = {s.name: activation_stats(m.outputs[s.index], s.kernel.saturation_bounds())
+                     for s in m.steps}
             for k, v in buffers.items():  # evaluation sees the running statistics as they were
                 m.buffers[k][...] = v
             m.forward(x, training=False)
-            evals = {s.name: activation_stats(m.outputs[s.index], s.op) for s in m.steps}
+            evals = {s.name: activation_stats(m.outputs[s.index], s.kernel.saturation_bounds())
+                     for s in m.steps}
         return {name: (train[name], evals[name]) for name in train}
 
     def check_node(self, node: str) -> dict[str, float]:

@@ -90,7 +90,8 @@ class Trainer:
         self.classification = settings["loss"] in CLASSIFICATION_LOSSES
         self.position = Position()
         self.best_state: dict[str, np.ndarray] | None = None
-        self.has_batchnorm = any(s.op == "batchnorm" for s in model.steps)
+        # the fewest examples a training batch may hold (batchnorm needs 2): the ops' own fact
+        self.min_batch = max(s.kernel.min_batch for s in model.steps)
 
     @property
     def minimize(self) -> bool:
@@ -107,8 +108,8 @@ class Trainer:
             order = np.random.default_rng([self.seed, 12, epoch]).permutation(n)
         size = self.settings["batch"]
         chunks = [order[i:i + size] for i in range(0, n, size)]
-        if self.has_batchnorm and len(chunks) > 1 and len(chunks[-1]) < 2:
-            chunks.pop()  # batchnorm cannot normalize a batch of one example: drop that remainder
+        if len(chunks) > 1 and len(chunks[-1]) < self.min_batch:
+            chunks.pop()  # too small for an op (batchnorm cannot normalize one example): drop it
         return chunks
 
     def dropout_rng(self, iteration: int) -> np.random.Generator:
@@ -123,7 +124,7 @@ class Trainer:
     def loss_with_penalty(self, yb: np.ndarray) -> float:
         """The last forward's loss plus the weight penalty; TrainingError if it is not finite."""
         m, pos = self.model, self.position
-        loss = m.loss(yb) + penalty(m.params, self.settings["regularize"])
+        loss = m.loss(yb) + penalty(m.weights, self.settings["regularize"])
         if not math.isfinite(loss):
             step = m.first_nonfinite()
             where = f"'{step.name}' (line {step.span.line})" if step else f"the {self.settings['loss']} loss"
@@ -134,7 +135,7 @@ class Trainer:
 
     def update(self, grads: dict[str, np.ndarray], lr: float) -> None:
         """Penalty gradients, clipping and the optimizer's step; advances the iteration count."""
-        add_penalty_grads(self.model.params, grads, self.settings["regularize"])
+        add_penalty_grads(self.model.weights, grads, self.settings["regularize"])
         clip(grads, self.settings["clip"])
         self.optimizer.step(self.model.params, grads, lr)
         self.position.iteration += 1

@@ -256,3 +256,22 @@ STATEMENTS: dict[str, dict[str, Stmt]] = {
 def lookup(section: str, keyword: str) -> Stmt | None:
     """The schema entry of `keyword` in `section` ('model', 'data' or 'train'), aliases resolved."""
     return STATEMENTS[section].get(ALIASES.get(keyword, keyword))
+
+
+# Model statements that shape the stream instead of adding a node: every other model statement is
+# an op, with a kernel of the same name in the runtime's registry.
+STRUCTURE = ("repeat",)
+
+
+def model_ops() -> tuple[str, ...]:
+    """The keywords of the model statements that are ops (each has a kernel), in schema order."""
+    return tuple(s.keyword for s in MODEL if s.keyword not in STRUCTURE)
+
+
+def op_defaults(op: str) -> dict[str, Any]:
+    """The default of every optional parameter of model op `op` ({} for a name without an entry),
+    as the compiler fills them in: kernels read their defaults from here, never restate them."""
+    stmt = STATEMENTS["model"].get(op)
+    if stmt is None:
+        return {}
+    return {p.name: p.default for p in (*stmt.positional, *stmt.keywords) if not p.required}

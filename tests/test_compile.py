@@ -6,7 +6,7 @@ import pytest
 
 import netc
 from conftest import ALL_EXAMPLES, EXAMPLES
-from netc.spec.schema import MODEL
+from netc.spec.schema import MODEL, lookup, model_ops
 from netc.runtime.ops import KERNELS
 
 
@@ -139,11 +139,19 @@ def test_every_model_statement_has_a_kernel_and_back():
     assert statements == set(KERNELS)
 
 
+def _with_defaults(op: str) -> str:
+    """The op's statement with only its required arguments (a width of 6, or the node `a`)."""
+    required = [p for p in lookup("model", op).positional if p.required]
+    return " ".join([op] + ["a" if p.type == "node" else "6" for p in required])
+
+
 def test_every_op_compiles_with_its_defaults():
-    body = "\n".join(["input 6", "dense 6 as a", "maxout 6 k=3", "relu", "sigmoid", "tanh", "selu", "mish",
-                      "leaky_relu slope=0.1", "elu", "gelu approx=none", "swish", "silu", "softplus beta=2",
-                      "prelu", "batchnorm stats=average", "layernorm affine=false", "dropout keep=0.75",
-                      "dropout 0.1 mode=vanilla", "softmax", "add a", "concat a"])
+    variants = ["maxout 6 k=3", "leaky_relu slope=0.1", "gelu approx=none", "silu", "softplus beta=2",
+                "batchnorm stats=average", "layernorm affine=false", "dropout keep=0.75",
+                "dropout 0.1 mode=vanilla"]
+    # every op of the schema with its defaults (the merges last: concat widens the stream)
+    ops = sorted((op for op in model_ops() if op != "input"), key=lambda op: KERNELS[op].arity)
+    body = "\n".join(["input 6", "dense 6 as a", *variants, *map(_with_defaults, ops)])
     net = netc.loads(f"model all {{\n{body}\n}}\n")
     ops = {net.graph.nodes[n]["op"] for n in net.order}
     assert ops == set(KERNELS)

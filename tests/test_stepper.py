@@ -187,8 +187,8 @@ def stats_json(*args):
 
 def test_stats_json_keys_and_values():
     rows = stats_json(EXAMPLES / "digits.net")
-    keys = ["name", "op", "shape", "mean", "var", "std", "min", "max", "zero_frac", "grad_mean",
-            "grad_var", "grad_norm"]
+    keys = ["name", "op", "shape", "mean", "var", "std", "min", "max", "zero_frac", "saturated_frac",
+            "grad_mean", "grad_var", "grad_norm"]
     assert all(list(r) == keys for r in rows)
     assert [r["name"] for r in rows][:2] == ["input", "hidden1.dense1"]
     bn = next(r for r in rows if r["name"] == "hidden1.batchnorm1")
@@ -217,10 +217,21 @@ def test_xavier_tanh_std_shrinks_as_in_the_course():
 
 
 def test_small_init_collapses_and_large_init_saturates():
-    small = layer_stds("init_tanh_small.net", "tanh")
-    assert all(b < a for a, b in zip(small, small[1:])) and small[-1] < 0.06
-    large = layer_stds("init_tanh_large.net", "tanh")
-    assert min(large) > 0.8
+    """The std per tanh layer, and `saturated_frac`: the share of outputs in tanh's declared
+    saturation range |y| >= 0.99 (a third of the units when a large init saturates tanh, none
+    when a small one collapses it); None for ops without a range."""
+    small = [r for r in stats_json(EXAMPLES / "init_tanh_small.net") if r["op"] == "tanh"]
+    stds = [r["std"] for r in small]
+    assert all(b < a for a, b in zip(stds, stds[1:])) and stds[-1] < 0.06
+    assert all(r["saturated_frac"] < 1e-3 for r in small) and small[-1]["saturated_frac"] == 0.0
+    large = [r for r in stats_json(EXAMPLES / "init_tanh_large.net") if r["op"] == "tanh"]
+    assert min(r["std"] for r in large) > 0.8
+    assert all(r["saturated_frac"] > 0.3 for r in large)  # a third of the units, layer after layer
+
+
+def test_saturated_fraction_is_none_without_a_range():
+    rows = stats_json(EXAMPLES / "digits.net")
+    assert all(r["saturated_frac"] is None for r in rows)  # dense, batchnorm, relu, dropout
 
 
 def test_he_keeps_relu_activations_level():

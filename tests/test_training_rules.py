@@ -12,7 +12,7 @@ from conftest import EXAMPLES
 from netc.compiler.lower import lower
 from netc.runtime.model import Model
 from netc.runtime.optim import make_optimizer
-from netc.runtime.schedules import add_penalty_grads, clip, is_weight, learning_rate, penalty
+from netc.runtime.schedules import add_penalty_grads, clip, learning_rate, penalty
 from netc.runtime.train import Trainer
 
 OPTIMIZERS = [
@@ -94,16 +94,24 @@ def test_clip_norm_matches_pytorch():
 
 
 def test_penalties_apply_to_weights_only():
-    params = {"d.W": np.array([[1.0, -2.0]]), "d.b": np.array([5.0]), "bn.gamma": np.array([3.0]),
-              "p.slope": np.array([0.25])}
-    assert [n for n in params if is_weight(n)] == ["d.W"]
-    assert penalty(params, {"kind": "l2", "l1": 0.0, "l2": 0.1}) == pytest.approx(0.05 * 5)
-    assert penalty(params, {"kind": "l1", "l1": 0.1, "l2": 0.0}) == pytest.approx(0.3)
-    assert penalty(params, {"kind": "elastic", "l1": 0.1, "l2": 0.1}) == pytest.approx(0.3 + 0.25)
-    grads = {k: np.zeros_like(v) for k, v in params.items()}
-    add_penalty_grads(params, grads, {"kind": "elastic", "l1": 0.1, "l2": 0.2})
-    np.testing.assert_allclose(grads["d.W"], [[0.1 + 0.2, -0.1 - 0.4]])
-    assert all(not grads[k].any() for k in ("d.b", "bn.gamma", "p.slope"))
+    """The weights are what the kernels declare penalized: dense and maxout W, not biases, norm
+    parameters or PReLU slopes."""
+    net = netc.loads("model m { input 3; dense 4; batchnorm; prelu; maxout 2 k=2; layernorm }")
+    model = Model(lower(net), seed=0, dtype=np.float64)
+    assert sorted(model.weights) == ["dense1.W", "maxout1.W"]
+    assert all(model.weights[k] is model.params[k] for k in model.weights)  # the live arrays
+    for k in ("dense1.b", "batchnorm1.gamma", "batchnorm1.beta", "prelu1.slope", "maxout1.b"):
+        assert k in model.params and k not in model.weights
+    ws = [model.params["dense1.W"], model.params["maxout1.W"]]
+    sq, ab = sum(float((w ** 2).sum()) for w in ws), sum(float(np.abs(w).sum()) for w in ws)
+    assert penalty(model.weights, {"kind": "l2", "l1": 0.0, "l2": 0.1}) == pytest.approx(0.05 * sq)
+    assert penalty(model.weights, {"kind": "l1", "l1": 0.1, "l2": 0.0}) == pytest.approx(0.1 * ab)
+    assert penalty(model.weights, {"kind": "elastic", "l1": 0.1, "l2": 0.1}) == pytest.approx(0.1 * ab + 0.05 * sq)
+    grads = {k: np.zeros_like(v) for k, v in model.params.items()}
+    add_penalty_grads(model.weights, grads, {"kind": "elastic", "l1": 0.1, "l2": 0.2})
+    for k, w in model.weights.items():
+        np.testing.assert_allclose(grads[k], 0.1 * np.sign(w) + 0.2 * w)
+    assert all(not grads[k].any() for k in model.params if k not in model.weights)
 
 
 def test_penalty_gradient_is_the_derivative_of_the_penalty():

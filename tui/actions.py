@@ -112,11 +112,11 @@ class Actions:
         view = self.query_one(ModesView)
         view.result = ModesResult(running=True)
         self.show("modes")
-        ops = {st.name: st.op for st in s.steps}
+        mode_nodes = frozenset(st.name for st in s.steps if st.kernel.mode_dependent)
         iteration = s.iteration
 
         def done(result, error):
-            view.result = ModesResult(result, ops, iteration, error=error)
+            view.result = ModesResult(result, mode_nodes, iteration, error=error)
         self.numerics("mode comparison", s.stepper.compare_modes, done)
 
     def action_gradcheck(self) -> None:

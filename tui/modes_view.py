@@ -1,6 +1,6 @@
 """The same batch through training mode and evaluation mode, side by side per node: where the
-runtime's statistics differ (batchnorm normalizes with the batch's or the running statistics,
-dropout drops or passes everything), the row is marked.
+runtime's statistics differ, the row is marked; the nodes whose op acts differently in evaluation
+(the op table's `mode_dependent` fact: batch or running statistics, dropping or not) are bold.
 
 Attributes down: the app sets `result` (a ModesResult).
 """
@@ -15,16 +15,14 @@ from textual.reactive import reactive
 from .fmt import num
 from .lines import ScrollLines
 
-MODE_OPS = ("batchnorm", "dropout")
-
-
 @dataclass(frozen=True)
 class ModesResult:
     """`stats`: {node: (train ActivationStats, eval ActivationStats)} from Stepper.compare_modes,
-    for `iteration`; `ops`: {node: op}; `running`: being computed; `error`: what went wrong."""
+    for `iteration`; `mode_nodes`: the nodes whose op acts differently in evaluation; `running`:
+    being computed; `error`: what went wrong."""
 
     stats: dict | None = None
-    ops: dict | None = None
+    mode_nodes: frozenset = frozenset()
     iteration: int = 0
     running: bool = False
     error: str | None = None
@@ -56,11 +54,11 @@ class ModesView(ScrollLines):
                Text(""), Text("  " + cells(head), style="dim")]
         for row in rows:
             differs = row[1] != row[2] or row[3] != row[4]
-            mode_op = r.ops.get(row[0]) in MODE_OPS
+            mode_op = row[0] in r.mode_nodes
             out.append(Text.assemble(("≠ " if differs else "= ", "bold" if differs else "dim"),
                                      (cells(row), "bold" if mode_op else ("" if differs else "dim"))))
-        note = ("Same batch, same dropout masks. ≠: the two modes print different numbers. Bold: batchnorm "
-                "and dropout, which act differently in evaluation; the nodes after them differ because "
-                "their inputs do.")
+        note = ("Same batch, same dropout masks. ≠: the two modes print different numbers. Bold: the "
+                "nodes whose op acts differently in evaluation (batch normalization, dropout); the nodes "
+                "after them differ because their inputs do.")
         width = max(self.scrollable_content_region.width, 40)
         return out + [Text("")] + [Text(line, style="dim") for line in textwrap.wrap(note, width)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Kernel, register
+from .base import Activation, Kernel, register
 from .smooth import GELU, Mish, Sigmoid, Softplus, Swish, Tanh
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "SELU", "PReLU", "Softmax",
@@ -21,10 +21,13 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 
 @register
-class ReLU(Kernel):
+class ReLU(Activation):
     """max(0, x): x (B, D) -> (B, D)."""
 
     op = "relu"
+    saturation = None  # unbounded above; dead units show as the zero fraction instead
+    inits = ("he",)
+    kinks = (0.0,)
 
     def forward(self, ctx, xs, state, training, rng):
         y = np.maximum(xs[0], 0)
@@ -36,10 +39,13 @@ class ReLU(Kernel):
 
 
 @register
-class LeakyReLU(Kernel):
+class LeakyReLU(Activation):
     """x if x > 0 else slope * x: x (B, D) -> (B, D)."""
 
     op = "leaky_relu"
+    saturation = None  # unbounded above
+    inits = ("he",)
+    kinks = (0.0,)
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
@@ -54,10 +60,13 @@ class LeakyReLU(Kernel):
 
 
 @register
-class ELU(Kernel):
+class ELU(Activation):
     """x if x > 0 else alpha * (exp(x) - 1): x (B, D) -> (B, D)."""
 
     op = "elu"
+    saturation = None
+    inits = None  # no scheme is derived for it
+    kinks = (0.0,)  # the slope jumps from alpha to 1 (unless alpha = 1)
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
@@ -78,10 +87,13 @@ class ELU(Kernel):
 
 
 @register
-class SELU(Kernel):
+class SELU(Activation):
     """scale * (x if x > 0 else alpha (exp(x) - 1)), PyTorch's constants: (B, D) -> (B, D)."""
 
     op = "selu"
+    saturation = None
+    inits = ("lecun",)  # self-normalization assumes LeCun normal weights (Klambauer et al.)
+    kinks = (0.0,)
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
@@ -101,11 +113,17 @@ class SELU(Kernel):
 
 
 @register
-class PReLU(Kernel):
-    """Leaky ReLU with a learned slope per unit: x (B, D) -> (B, D); slope (D,)."""
+class PReLU(Activation):
+    """Leaky ReLU with a learned slope per unit: x (B, D) -> (B, D); slope (D,).
+
+    The slope is a parameter but not a weight: `regularize` does not penalize it.
+    """
 
     op = "prelu"
     params = ("slope",)
+    saturation = None  # unbounded above
+    inits = ("he",)
+    kinks = (0.0,)
 
     def param_shapes(self):
         return {"slope": (self.in_widths[0],)}
@@ -139,6 +157,9 @@ class Softmax(Kernel):
     """exp(x) / sum exp(x) over the feature axis: x (B, D) -> (B, D), rows summing to 1."""
 
     op = "softmax"
+    category = "output"
+    penalized = ()
+    mode_dependent = False
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]

@@ -1,17 +1,22 @@
 """The kernel interface every op implements, and the registry that maps op names to kernels.
 
 One op, one place: a kernel class holds the op's shape rule, its parameters and buffers, their
-initial values, the forward pass and the analytic backward pass, side by side. The compiler's
-shape pass, the runtime's executor and the docs all read the same registry (`KERNELS`).
+initial values, the forward pass and the analytic backward pass, side by side, together with the
+op's facts (`FACTS`: its category, the weights `regularize` penalizes, whether training and
+evaluation differ, an activation's saturation range...). The compiler's shape pass and lints, the
+runtime's executor, trainer and statistics, and the docs all read the same registry (`KERNELS`)
+and never name an op. `register` refuses a kernel that lacks a fact.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
 from ...spec.diagnostics import EXIT_RUN_FAILED, NetcError
+from ...spec.schema import INITS, op_defaults
 
 
 class ShapeError(NetcError):
@@ -39,11 +44,98 @@ class Ctx(SimpleNamespace):
     """What a forward pass saves for its backward pass, by name (so a debugger can show it too)."""
 
 
+# What each op is, for everything that treats ops by kind rather than by name.
+CATEGORIES = {
+    "input": "the network's input",
+    "linear": "an affine map with a weight matrix and an init= scheme",
+    "activation": "an element-wise function: (B, D) -> (B, D), one input",
+    "normalization": "normalizes its input, with learned scale and shift",
+    "regularizer": "acts in training only, to regularize (the identity in evaluation, up to a scale)",
+    "merge": "joins the stream with an earlier node",
+    "output": "turns scores into probabilities, which a loss on logits must not follow",
+}
+
+
+class _Undeclared:
+    """The value of a fact a kernel has not declared (register refuses such a kernel)."""
+
+    def __repr__(self) -> str:
+        return "UNDECLARED"
+
+
+UNDECLARED: Any = _Undeclared()
+
+
+def _bound(v) -> bool:
+    """A number, or the name of the op attribute holding it (hardtanh's 'max_val')."""
+    return isinstance(v, str) or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A fact every kernel of the given categories declares (as a class attribute of that name).
+
+    `valid` says whether a declared value is well formed; `doc` is what docs/architecture.md's
+    op-table section says of it.
+    """
+
+    name: str
+    doc: str
+    valid: Callable[[Any], bool]
+    categories: tuple[str, ...] = tuple(CATEGORIES)
+
+
+FACTS: tuple[Fact, ...] = (
+    Fact("category", "what the op is: one of CATEGORIES", lambda v: v in CATEGORIES),
+    Fact("penalized", "the parameters `regularize` penalizes (weights; not biases, slopes or "
+         "normalization scales): a tuple of names, maybe empty",
+         lambda v: isinstance(v, tuple) and all(isinstance(n, str) for n in v)),
+    Fact("mode_dependent", "whether the forward differs between training and evaluation mode",
+         lambda v: isinstance(v, bool)),
+    Fact("stochastic", "whether the forward draws from the rng (in training mode)",
+         lambda v: isinstance(v, bool)),
+    Fact("min_batch", "the fewest examples a training batch may hold",
+         lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+    Fact("batch_stats", "whether it normalizes each unit with statistics over the batch (so a bias "
+         "right before it cancels, and a train/eval variance shift upsets its running statistics)",
+         lambda v: isinstance(v, bool), ("normalization",)),
+    Fact("saturation", "None, or (lo, hi): a unit is saturated (its slope nearly 0) where its output "
+         "y <= lo or y >= hi; a bound is a number or the name of the attribute holding it",
+         lambda v: v is None or (isinstance(v, tuple) and len(v) == 2 and all(_bound(b) for b in v)),
+         ("activation",)),
+    Fact("inits", "None, or the init= schemes derived for this activation, the one to recommend "
+         "first (the init-activation lint)",
+         lambda v: v is None or (isinstance(v, tuple) and v and all(i in INITS for i in v)),
+         ("activation",)),
+    Fact("kinks", "the inputs where the derivative jumps (numbers or attribute names); gradient "
+         "checks keep away from them", lambda v: isinstance(v, tuple) and all(_bound(b) for b in v),
+         ("activation",)),
+)
+
+
+def missing_facts(cls: type) -> list[str]:
+    """What `cls` fails to declare, or declares malformed, of the facts its category needs."""
+    category = getattr(cls, "category", UNDECLARED)
+    problems = []
+    for fact in FACTS:
+        if fact.name != "category" and category not in fact.categories:
+            continue
+        value = getattr(cls, fact.name, UNDECLARED)
+        if value is UNDECLARED:
+            problems.append(f"{cls.op or cls.__name__} does not declare `{fact.name}` ({fact.doc})")
+        elif not fact.valid(value):
+            problems.append(f"{cls.op or cls.__name__}: `{fact.name} = {value!r}` is malformed "
+                            f"({fact.doc})")
+    return problems
+
+
 class Kernel:
     """Base class: one instance per graph node, bound to the node's attributes and input widths.
 
-    Subclasses set `op`, `arity` (number of inputs), `params` and `buffers` (names, in order) and
-    override what differs. Shapes are per example: the batch dimension is implicit, so a node's
+    Subclasses set `op`, `arity` (number of inputs), `params` and `buffers` (names, in order), the
+    facts of `FACTS` (class attributes), and override what differs. A kernel's `attrs` are the
+    schema's defaults for the op updated with the attributes given, so no kernel restates a
+    default. Shapes are per example: the batch dimension is implicit, so a node's
     output is (B, out_width).
 
     The run-time interface, implemented by every registered kernel:
@@ -69,8 +161,19 @@ class Kernel:
     params: ClassVar[tuple[str, ...]] = ()
     buffers: ClassVar[tuple[str, ...]] = ()
 
+    # The op's facts (see FACTS); the ones without a default here must be declared by each kernel.
+    category: ClassVar[str] = UNDECLARED
+    penalized: ClassVar[tuple[str, ...]] = UNDECLARED
+    mode_dependent: ClassVar[bool] = UNDECLARED
+    stochastic: ClassVar[bool] = False
+    min_batch: ClassVar[int] = 1
+    batch_stats: ClassVar[bool] = UNDECLARED
+    saturation: ClassVar[tuple | None] = UNDECLARED
+    inits: ClassVar[tuple[str, ...] | None] = UNDECLARED
+    kinks: ClassVar[tuple] = UNDECLARED
+
     def __init__(self, attrs: Mapping[str, Any], in_widths: tuple[int, ...]):
-        self.attrs = dict(attrs)
+        self.attrs = {**op_defaults(self.op), **attrs}
         self.in_widths = tuple(in_widths)
         self.out_width = self.infer_width(self.attrs, self.in_widths)
 
@@ -97,6 +200,20 @@ class Kernel:
             f"{self.op} declares parameters or buffers, so it must override init_state")
         return {}
 
+    def bound(self, value) -> float:
+        """A fact's bound as a number: itself, or the value of the attribute it names."""
+        return float(self.attrs[value]) if isinstance(value, str) else float(value)
+
+    def saturation_bounds(self) -> tuple[float, float] | None:
+        """(lo, hi) for this node's attributes: its output saturates where y <= lo or y >= hi;
+        None for ops that do not saturate (or are not activations)."""
+        sat = self.saturation if self.category == "activation" else None
+        return None if sat is None else (self.bound(sat[0]), self.bound(sat[1]))
+
+    def kink_points(self) -> tuple[float, ...]:
+        """The inputs where this node's derivative jumps (empty for non-activations)."""
+        return tuple(self.bound(k) for k in self.kinks) if self.category == "activation" else ()
+
     def param_count(self) -> int:
         """Number of learned scalars (buffers are not counted)."""
         total = 0
@@ -111,9 +228,25 @@ class Kernel:
 KERNELS: dict[str, type[Kernel]] = {}
 
 
+class Activation(Kernel):
+    """Base of the element-wise activations: one input, the width kept, no penalized weight, the
+    same in training and evaluation. Each still declares `saturation`, `inits` and `kinks`."""
+
+    category = "activation"
+    penalized = ()
+    mode_dependent = False
+
+
 def register(cls: type[Kernel]) -> type[Kernel]:
-    """Class decorator: add a kernel to the registry under its `op` name."""
+    """Class decorator: add a kernel to the registry under its `op` name.
+
+    Raises TypeError when the kernel lacks one of the facts (FACTS) its category needs, so an op
+    cannot be added without them.
+    """
     assert cls.op and cls.op not in KERNELS, cls.op
+    problems = missing_facts(cls)
+    if problems:
+        raise TypeError("; ".join(problems))
     # every registered op runs: forward(ctx, xs, state, training, rng) -> y and
     # backward(ctx, dy, state) -> (dxs, dparams), as the class docstring of Kernel describes
     assert callable(getattr(cls, "forward", None)) and callable(getattr(cls, "backward", None)), cls.op

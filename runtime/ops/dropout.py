@@ -19,11 +19,15 @@ class Dropout(Kernel):
     """
 
     op = "dropout"
+    category = "regularizer"
+    penalized = ()
+    mode_dependent = True
+    stochastic = True
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
         p = float(self.attrs["p"])
-        inverted = self.attrs.get("mode", "inverted") == "inverted"
+        inverted = self.attrs["mode"] == "inverted"
         if p == 0.0:
             ctx.mask = None
             return x

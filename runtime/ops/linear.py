@@ -13,6 +13,9 @@ class Input(Kernel):
 
     op = "input"
     arity = 0
+    category = "input"
+    penalized = ()
+    mode_dependent = False
 
     @classmethod
     def infer_width(cls, attrs, in_widths):
@@ -37,6 +40,9 @@ class Dense(Kernel):
 
     op = "dense"
     params = ("W", "b")
+    category = "linear"
+    penalized = ("W",)  # the bias is not penalized
+    mode_dependent = False
 
     @classmethod
     def infer_width(cls, attrs, in_widths):
@@ -44,15 +50,15 @@ class Dense(Kernel):
 
     def param_shapes(self):
         shapes = {"W": (self.in_widths[0], self.out_width)}
-        if self.attrs.get("bias", True):
+        if self.attrs["bias"]:
             shapes["b"] = (self.out_width,)
         return shapes
 
     def init_state(self, rng, dtype):
         d, n = self.in_widths[0], self.out_width
         state = {"W": init_weights(self.attrs["init"], (d, n), d, n, rng, dtype,
-                                   std=self.attrs.get("std", 0.01))}
-        if self.attrs.get("bias", True):
+                                   std=self.attrs["std"])}
+        if self.attrs["bias"]:
             state["b"] = np.zeros(n, dtype)
         return state
 
@@ -60,13 +66,13 @@ class Dense(Kernel):
         x = xs[0]
         ctx.x = x
         y = x @ state["W"]
-        if self.attrs.get("bias", True):
+        if self.attrs["bias"]:
             y += state["b"]
         return y
 
     def backward(self, ctx, dy, state):
         grads = {"W": ctx.x.T @ dy}
-        if self.attrs.get("bias", True):
+        if self.attrs["bias"]:
             grads["b"] = dy.sum(axis=0)
         dx = dy @ state["W"].T if getattr(ctx, "need_input_grad", True) else None
         return [dx], grads
@@ -81,6 +87,9 @@ class Maxout(Kernel):
 
     op = "maxout"
     params = ("W", "b")
+    category = "linear"
+    penalized = ("W",)
+    mode_dependent = False
 
     @classmethod
     def infer_width(cls, attrs, in_widths):
@@ -89,22 +98,22 @@ class Maxout(Kernel):
     def param_shapes(self):
         k = self.attrs["k"]
         shapes = {"W": (k, self.in_widths[0], self.out_width)}
-        if self.attrs.get("bias", True):
+        if self.attrs["bias"]:
             shapes["b"] = (k, self.out_width)
         return shapes
 
     def init_state(self, rng, dtype):
         k, d, n = self.attrs["k"], self.in_widths[0], self.out_width
         state = {"W": init_weights(self.attrs["init"], (k, d, n), d, n, rng, dtype,
-                                   std=self.attrs.get("std", 0.01))}
-        if self.attrs.get("bias", True):
+                                   std=self.attrs["std"])}
+        if self.attrs["bias"]:
             state["b"] = np.zeros((k, n), dtype)
         return state
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
         z = np.matmul(x, state["W"])  # (B, D) @ (k, D, N) -> (k, B, N): k GEMMs, W not copied
-        if self.attrs.get("bias", True):
+        if self.attrs["bias"]:
             z += state["b"][:, None, :]
         idx = z.argmax(axis=0)  # (B, N): which map wins each unit
         ctx.x, ctx.idx = x, idx
@@ -116,7 +125,7 @@ class Maxout(Kernel):
         need_dx = getattr(ctx, "need_input_grad", True)
         dx = None
         dW = np.empty_like(W)
-        db = np.empty((k, dy.shape[1]), dy.dtype) if self.attrs.get("bias", True) else None
+        db = np.empty((k, dy.shape[1]), dy.dtype) if self.attrs["bias"] else None
         for j in range(k):  # k is small (2..5): k GEMMs of the routed gradient
             dz = dy * (idx == j)
             np.matmul(x.T, dz, out=dW[j])

@@ -15,6 +15,9 @@ class Add(Kernel):
 
     op = "add"
     arity = 2
+    category = "merge"
+    penalized = ()
+    mode_dependent = False
 
     @classmethod
     def infer_width(cls, attrs, in_widths):
@@ -43,6 +46,9 @@ class Concat(Kernel):
 
     op = "concat"
     arity = 2
+    category = "merge"
+    penalized = ()
+    mode_dependent = False
 
     @classmethod
     def infer_width(cls, attrs, in_widths):

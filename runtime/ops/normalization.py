@@ -21,7 +21,7 @@ def _affine_state(d: int, dtype) -> dict[str, np.ndarray]:
 
 def _scale_shift(u: np.ndarray, state: dict, attrs: dict) -> np.ndarray:
     """gamma * u + beta (a new array) when the op is affine, else u itself: (B, D) -> (B, D)."""
-    if not attrs.get("affine", True):
+    if not attrs["affine"]:
         return u
     y = u * state["gamma"]
     y += state["beta"]
@@ -40,10 +40,15 @@ class BatchNorm(Kernel):
     op = "batchnorm"
     params = ("gamma", "beta")
     buffers = ("running_mean", "running_var", "num_batches")
+    category = "normalization"
+    penalized = ()
+    mode_dependent = True
+    min_batch = 2  # the batch variance of one example is 0
+    batch_stats = True
 
     def param_shapes(self):
         d = self.in_widths[0]
-        return {"gamma": (d,), "beta": (d,)} if self.attrs.get("affine", True) else {}
+        return {"gamma": (d,), "beta": (d,)} if self.attrs["affine"] else {}
 
     def buffer_shapes(self):
         d = self.in_widths[0]
@@ -51,7 +56,7 @@ class BatchNorm(Kernel):
 
     def init_state(self, rng, dtype):
         d = self.in_widths[0]
-        state = _affine_state(d, dtype) if self.attrs.get("affine", True) else {}
+        state = _affine_state(d, dtype) if self.attrs["affine"] else {}
         state["running_mean"] = np.zeros(d, dtype)
         state["running_var"] = np.ones(d, dtype)
         state["num_batches"] = np.zeros((), np.int64)
@@ -85,7 +90,7 @@ class BatchNorm(Kernel):
         """Moving statistics, in place: EMA with `momentum`, or the cumulative average (stats=
         average, PyTorch's momentum=None); the variance enters unbiased (times n / (n - 1))."""
         state["num_batches"] += 1
-        if self.attrs.get("stats", "ema") == "average":
+        if self.attrs["stats"] == "average":
             f = 1.0 / float(state["num_batches"])
         else:
             f = float(self.attrs["momentum"])
@@ -97,7 +102,7 @@ class BatchNorm(Kernel):
 
     def backward(self, ctx, dy, state):
         u, inv = ctx.u, ctx.inv
-        affine = self.attrs.get("affine", True)
+        affine = self.attrs["affine"]
         dbeta = dy.sum(axis=0)
         dgamma = np.einsum("ij,ij->j", dy, u)
         scale = inv * state["gamma"] if affine else inv
@@ -124,13 +129,17 @@ class LayerNorm(Kernel):
 
     op = "layernorm"
     params = ("gamma", "beta")
+    category = "normalization"
+    penalized = ()
+    mode_dependent = False
+    batch_stats = False
 
     def param_shapes(self):
         d = self.in_widths[0]
-        return {"gamma": (d,), "beta": (d,)} if self.attrs.get("affine", True) else {}
+        return {"gamma": (d,), "beta": (d,)} if self.attrs["affine"] else {}
 
     def init_state(self, rng, dtype):
-        return _affine_state(self.in_widths[0], dtype) if self.attrs.get("affine", True) else {}
+        return _affine_state(self.in_widths[0], dtype) if self.attrs["affine"] else {}
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
@@ -147,7 +156,7 @@ class LayerNorm(Kernel):
 
     def backward(self, ctx, dy, state):
         u, inv = ctx.u, ctx.inv
-        affine = self.attrs.get("affine", True)
+        affine = self.attrs["affine"]
         g = dy * state["gamma"] if affine else dy  # gradient with respect to u
         d = dy.shape[1]
         # dx = inv (g - mean(g) - u mean(g u)), means over each example's features

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .base import Kernel, register
+from .base import Activation, register
 from .functional import normal_cdf, normal_pdf, sigmoid
 
 # PyTorch's softplus reverts to the identity where beta * x > threshold (default 20).
@@ -20,10 +20,13 @@ GELU_KAPPA = 0.044715
 
 
 @register
-class Sigmoid(Kernel):
+class Sigmoid(Activation):
     """1 / (1 + exp(-x)), stable for large |x|: x (B, D) -> (B, D)."""
 
     op = "sigmoid"
+    saturation = (0.01, 0.99)  # the slope y (1 - y) is below 0.01, 4% of its peak 0.25
+    inits = ("xavier", "lecun")
+    kinks = ()
 
     def forward(self, ctx, xs, state, training, rng):
         ctx.y = sigmoid(xs[0])
@@ -38,10 +41,13 @@ class Sigmoid(Kernel):
 
 
 @register
-class Tanh(Kernel):
+class Tanh(Activation):
     """tanh(x): x (B, D) -> (B, D)."""
 
     op = "tanh"
+    saturation = (-0.99, 0.99)  # |y| >= 0.99: the slope 1 - y^2 is below 0.02 of its peak 1
+    inits = ("xavier", "lecun")
+    kinks = ()
 
     def forward(self, ctx, xs, state, training, rng):
         ctx.y = np.tanh(xs[0])
@@ -56,10 +62,13 @@ class Tanh(Kernel):
 
 
 @register
-class Swish(Kernel):
+class Swish(Activation):
     """x * sigmoid(x) (SiLU): x (B, D) -> (B, D)."""
 
     op = "swish"
+    saturation = None
+    inits = None
+    kinks = ()
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
@@ -78,10 +87,13 @@ class Swish(Kernel):
 
 
 @register
-class Softplus(Kernel):
+class Softplus(Activation):
     """(1/beta) log(1 + exp(beta x)), and x where beta x > 20 (PyTorch): x (B, D) -> (B, D)."""
 
     op = "softplus"
+    saturation = None
+    inits = None
+    kinks = ()  # NOTE: at beta x = 20 the slope jumps from 1 - 2e-9 to 1: below any check's step
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
@@ -112,10 +124,13 @@ class Softplus(Kernel):
 
 
 @register
-class Mish(Kernel):
+class Mish(Activation):
     """x * tanh(softplus(x)): x (B, D) -> (B, D)."""
 
     op = "mish"
+    saturation = None
+    inits = None
+    kinks = ()
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
@@ -142,13 +157,16 @@ class Mish(Kernel):
 
 
 @register
-class GELU(Kernel):
+class GELU(Activation):
     """x Phi(x): approx=none with the exact normal CDF (erf), approx=tanh PyTorch's tanh form.
 
     x (B, D) -> (B, D).
     """
 
     op = "gelu"
+    saturation = None
+    inits = None
+    kinks = ()
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
