@@ -88,7 +88,7 @@ def layer_histograms(layers: list[tuple[str, np.ndarray]], path: str, title: str
     the layer's name, mean and standard deviation (the initialization lectures' figure)."""
     plt = _pyplot()
     n = len(layers)
-    fig, axes = plt.subplots(1, n, figsize=(max(2.2 * n, 4), 2.8), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(max(2.2 * n, 6), 2.8), sharex=True, squeeze=False)
     lo = min(float(a.min()) for _, a in layers)
     hi = max(float(a.max()) for _, a in layers)
     if hi <= lo:
