@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -82,7 +81,7 @@ def test_graph_dot_labels_carry_op_and_shape():
     assert "subgraph cluster_" in r.stdout
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
+@pytest.mark.requires("dot")
 @pytest.mark.parametrize("name", ["digits.net", "residual.net", "blocks.net", "init_tanh.net"])
 def test_dot_renders_with_graphviz(name, tmp_path):
     r = netc("graph", EXAMPLES / name, "--format", "dot")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require
 from netc.experiments import aggregate, records
 
 MOONS = """data {{
@@ -219,7 +220,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def test_figures(tmp_path):
-    pytest.importorskip("matplotlib")
+    require("matplotlib")
     f = spec(tmp_path, epochs=3)
     r = netc("run", f, "--quiet", "--plot", tmp_path / "boundary.png")
     assert r.returncode == 0, r.stderr
@@ -257,8 +258,8 @@ def test_missing_matplotlib_names_the_extra(tmp_path):
 
 
 def test_tensorboard_events_read_back(tmp_path):
-    pytest.importorskip("tensorboardX")
-    ea_mod = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    require("tensorboardX")
+    ea_mod = require("tensorboard.backend.event_processing.event_accumulator")
     f = spec(tmp_path, epochs=4)
     r = netc("run", f, "--quiet", "--tensorboard", tmp_path / "tb", "--histogram-every", "2")
     assert r.returncode == 0, r.stderr

@@ -7,7 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from conftest import require  # noqa: E402
+
+torch = require("torch")
 F = torch.nn.functional
 
 import netc  # noqa: E402

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import netc
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, check_golden
 from netc.compiler.lower import lower
 from netc.runtime.model import Model, NodeError
 from netc.runtime.netcheck import TOLERANCE, check_network
@@ -153,10 +153,7 @@ def test_gradcheck_command_fails_on_a_wrong_backward(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("name", ["digits.net", "residual.net", "blocks.net", "init_tanh.net"])
-def test_plan_golden(name):
+def test_plan_golden(name, request):
     plan = lower(netc.load(EXAMPLES / name, check_data=False))
     golden = ROOT / "tests" / "golden" / (name.replace(".net", ".plan"))
-    text = str(plan) + "\n"
-    if not golden.exists():  # first run writes it; review and commit it
-        golden.write_text(text)
-    assert text == golden.read_text()
+    check_golden(golden, str(plan) + "\n", request.config)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import netc
-from conftest import EXAMPLES
+from conftest import EXAMPLES, require
 from netc.compiler.lower import lower
 from netc.runtime.model import Model
 from netc.runtime.optim import make_optimizer
@@ -26,7 +26,7 @@ OPTIMIZERS = [
 
 @pytest.mark.parametrize("settings", OPTIMIZERS, ids=lambda s: f"{s['name']}-{s.get('momentum', '')}-{s.get('nesterov', '')}")
 def test_optimizers_match_pytorch(settings):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     rng = np.random.default_rng(0)
     w0 = rng.normal(size=(4, 3))
     grads = [rng.normal(size=(4, 3)) for _ in range(5)]
@@ -53,7 +53,7 @@ def test_schedules_per_epoch():
 
 
 def test_schedules_match_pytorch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     p = torch.nn.Parameter(torch.zeros(1))
     for ours, make in [({"name": "step", "every": 3, "gamma": 0.5}, lambda o: torch.optim.lr_scheduler.StepLR(o, 3, 0.5)),
                        ({"name": "exponential", "gamma": 0.8}, lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.8)),
@@ -80,7 +80,7 @@ def test_clip_by_value_and_global_norm():
 
 
 def test_clip_norm_matches_pytorch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     rng = np.random.default_rng(1)
     arrays = [rng.normal(size=(3, 4)), rng.normal(size=(4,))]
     ours = {f"x{i}": a.copy() for i, a in enumerate(arrays)}

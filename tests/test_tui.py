@@ -9,7 +9,9 @@ import textwrap
 
 import pytest
 
-pytest.importorskip("textual")
+from conftest import require  # noqa: E402
+
+require("textual")
 
 from textual import events  # noqa: E402
 
