@@ -286,7 +286,7 @@ def test_node_check_cost_does_not_grow_with_the_layer():
     model = Model(lower(net), seed=0)
     st = Stepper(Trainer(model, net.dataset, {**net.train, "shuffle": True}))
     st.next()
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the machine may be shared (a full check takes hours)
     errs = st.check_node("dense1")
-    assert time.perf_counter() - start < 30
+    assert time.process_time() - start < 30
     assert set(errs) == {"x0", "W", "b"} and max(errs.values()) < 1e-6
