@@ -99,8 +99,24 @@ def _parser() -> argparse.ArgumentParser:
                                    "(and accuracy) on the training and validation data in evaluation mode.")
     e.add_argument("file", metavar="FILE", help="the .net file the weights were trained from")
     e.add_argument("--weights", metavar="CKPT", required=True, help="a checkpoint written by netc run --save")
+    e.add_argument("--mc", type=_positive_int, metavar="N", help="also Monte Carlo dropout: average N "
+                   "stochastic passes (dropout on, batch norm in evaluation mode) and report the "
+                   "accuracy and the predictive spread")
     _setting_options(e, json_help="print the metrics as one JSON object")
     e.set_defaults(handler=cmd_eval)
+
+    rc = sub.add_parser("recalibrate", help="recompute batch norm's running statistics over the training set",
+                        description="Load saved weights, replace every batch norm's running mean and "
+                                    "variance by population statistics over the whole training split "
+                                    "(the mean of the minibatch means and of the minibatch variances "
+                                    "times B/(B-1)), and print the validation metrics before and after.")
+    rc.add_argument("file", metavar="FILE", help="the .net file the weights were trained from")
+    rc.add_argument("--weights", metavar="CKPT", required=True, help="a checkpoint written by netc run --save")
+    rc.add_argument("--batch", type=_positive_int, metavar="N", help="minibatch size of the pass (default: the file's batch)")
+    rc.add_argument("--save", metavar="FILE", help="write a checkpoint with the recalibrated statistics "
+                    "(for netc eval/stats/debug --weights)")
+    _setting_options(rc, json_help="the statistics and metrics as one JSON object")
+    rc.set_defaults(handler=cmd_recalibrate)
 
     st = sub.add_parser("stats", help="statistics of every node on one batch (forward and backward)",
                         description="Run one forward and one backward pass on one batch and print a "
@@ -228,6 +244,12 @@ def cmd_eval(args) -> int:
     """`netc eval FILE --weights CKPT`."""
     from .run import evaluate
     return evaluate(args)
+
+
+def cmd_recalibrate(args) -> int:
+    """`netc recalibrate FILE --weights CKPT`."""
+    from .posthoc import recalibrate
+    return recalibrate(args)
 
 
 def cmd_stats(args) -> int:

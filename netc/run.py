@@ -146,13 +146,23 @@ def evaluate(args) -> int:
     rows = [("train", *trainer.evaluate(trainer.data.x_train, ds.y_train))]
     if ds.x_val is not None:
         rows.append(("validation", *trainer.evaluate(trainer.data.x_val, ds.y_val)))
+    mc = None
+    if args.mc:
+        from .posthoc import mc_dropout
+        mc = mc_dropout(net, model, trainer.data, args.mc, train["seed"])
     if args.json:  # the keys of netc run --json
         import json
         short = {"train": "train", "validation": "val"}
-        print(json.dumps({f"{short[name]}_{k}": v for name, loss, acc in rows
-                          for k, v in (("loss", loss), ("accuracy", acc))}))
+        rec = {f"{short[name]}_{k}": v for name, loss, acc in rows for k, v in (("loss", loss), ("accuracy", acc))}
+        if mc is not None:
+            rec["mc_dropout"] = mc
+        print(json.dumps(rec))
     else:
         print(f"{describe_dataset(ds)}\nweights: {args.weights}\n")
         for name, loss, acc in rows:
             print(f"{name:<10}  loss {loss:.4f}" + (f"  accuracy {100 * acc:.2f}%" if acc is not None else ""))
+        if mc is not None:
+            from .posthoc import mc_lines
+            print()
+            print("\n".join(mc_lines(mc)))
     return EXIT_OK

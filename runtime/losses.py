@@ -34,6 +34,21 @@ class Loss(ABC):
         """Predicted class per example: out (B, N) -> (B,) int (argmax of the logits)."""
         return out.argmax(axis=1)
 
+    def probabilities(self, out: np.ndarray) -> np.ndarray:
+        """What the network's output says per example, as the quantity to average over an
+        ensemble or Monte Carlo passes: class probabilities (softmax of the logits) for a
+        classification loss, the output itself for regression. (B, N) -> (B, N), float64."""
+        z = np.asarray(out, dtype=np.float64)
+        if not self.classification:
+            return z
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict_probabilities(self, p: np.ndarray) -> np.ndarray:
+        """Predicted class per example from averaged `probabilities` (B, N) -> (B,)."""
+        return p.argmax(axis=1)
+
     def accuracy(self, out: np.ndarray, target: np.ndarray) -> float:
         """Fraction of examples whose predicted class equals the target: (B, N), (B,) -> float."""
         if not self.classification:
@@ -141,6 +156,15 @@ class BCE(Loss):
         g -= self._t
         g *= 1.0 / g.size
         return g
+
+    def probabilities(self, out):
+        """The probability of class 1 per output column: sigmoid of the logits, float64."""
+        return sigmoid(np.asarray(out, dtype=np.float64))
+
+    def predict_probabilities(self, p):
+        """1 where the averaged probability exceeds 1/2: (B, 1) -> (B,) (or (B, N) if N > 1)."""
+        pred = (p > 0.5).astype(np.intp)
+        return pred[:, 0] if pred.shape[1] == 1 else pred
 
     def predict(self, out):
         """1 where the logit is positive, else 0: out (B, 1) -> (B,) int (or (B, N) if N > 1)."""
