@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep a run record (settings, spec, seed, per-epoch metrics, summary) in DIR; "
                         "without DIR, in runs/NAME-YYYYMMDD-HHMMSS/")
     r.add_argument("--label", help=argparse.SUPPRESS)  # the variant name netc compare gives its runs
+    # an ensemble's member: the split of the file's seed, and a bootstrap sample of its training split
+    r.add_argument("--data-seed", type=int, help=argparse.SUPPRESS)
+    r.add_argument("--bootstrap", type=int, help=argparse.SUPPRESS)
     r.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard event files to DIR: scalars "
                    "every epoch, histograms of activations, gradients and weights (needs netc[tensorboard])")
     r.add_argument("--histogram-every", type=_positive_int, default=5, metavar="N",
@@ -86,6 +89,18 @@ def _parser() -> argparse.ArgumentParser:
                          "any --set key)")
     _experiment_options(sw)
     sw.set_defaults(handler=cmd_sweep)
+
+    en = sub.add_parser("ensemble", help="train K copies over seeds and average their predictions",
+                        description="Train FILE once per seed (each member its own initialization, "
+                                    "shuffling and dropout masks; all on the split of the file's seed), "
+                                    "with --bagging each on a bootstrap sample of the training split, "
+                                    "then report each member's validation metrics and those of the "
+                                    "ensemble, which averages the members' predicted probabilities "
+                                    "(outputs for regression).")
+    en.add_argument("file", metavar="FILE", help="the .net file")
+    en.add_argument("--bagging", action="store_true", help="train each member on a bootstrap sample")
+    _experiment_options(en, plot=False)
+    en.set_defaults(handler=cmd_ensemble)
 
     rs = sub.add_parser("runs", help="list run records",
                         description="List the run records (netc run --log, netc compare, netc sweep) "
@@ -179,7 +194,7 @@ def _setting_options(p, json_help: str | None = None, dtype: bool = True) -> Non
         p.add_argument("--json", action="store_true", help=json_help)
 
 
-def _experiment_options(p) -> None:
+def _experiment_options(p, plot: bool = True) -> None:
     """The options netc compare and netc sweep share."""
     p.add_argument("--seeds", default="3", metavar="N|S1,S2,...",
                    help="train over seeds 0..N-1 (default 3), or the seeds listed")
@@ -188,7 +203,8 @@ def _experiment_options(p) -> None:
     p.add_argument("--epochs", type=_positive_int, metavar="N", help="override the number of epochs")
     p.add_argument("--jobs", type=_positive_int, metavar="N", help="runs in parallel (default: the cores)")
     p.add_argument("--log", metavar="DIR", help="where the run records go (default runs/KIND-YYYYMMDD-HHMMSS/)")
-    p.add_argument("--plot", metavar="FIG", help="draw the learning curves (mean and band over seeds) to FIG")
+    if plot:
+        p.add_argument("--plot", metavar="FIG", help="draw the learning curves (mean and band over seeds) to FIG")
     p.add_argument("--json", action="store_true", help="the comparison as one JSON object")
 
 
@@ -274,6 +290,12 @@ def cmd_sweep(args) -> int:
     """`netc sweep`."""
     from .experiments.commands import sweep
     return sweep(args)
+
+
+def cmd_ensemble(args) -> int:
+    """`netc ensemble`."""
+    from .experiments.ensemble import ensemble
+    return ensemble(args)
 
 
 def cmd_runs(args) -> int:

@@ -30,8 +30,11 @@ def fail(network, message: str, span=None, hint: str | None = None, status: int 
                     status=status)
 
 
-def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, warnings: bool = True):
-    """The compiled network, its (overridden) settings and its data, all checked to fit."""
+def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, warnings: bool = True,
+            data_seed: int | None = None):
+    """The compiled network, its (overridden) settings and its data, all checked to fit. The data
+    is split and shuffled with the run's seed, or with `data_seed` when given (an ensemble's
+    members share one split while their seeds differ)."""
     net = load_path(path, check_data=False)
     if net.data is None:
         fail(net, "the file has no data section: there is nothing to train on", net.spec.model_span,
@@ -40,7 +43,7 @@ def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, wa
         ([f"seed={seed}"] if seed is not None else [])
     train, data = overrides.apply(net.train, net.data, extra)
     try:
-        dataset = load_data(data, seed=train["seed"], base_dir=net.base_dir, default_classes=net.output_width)
+        dataset = load_data(data, seed=train["seed"] if data_seed is None else data_seed, base_dir=net.base_dir, default_classes=net.output_width)
     except DataError as e:
         raise e.located(net.source, e.span_in(net.spec.data_spans)) from None
     except MemoryError:

@@ -28,7 +28,11 @@ def run(args) -> int:
     _check_save_path(args.save, args.file)
     if args.resume is not None and not args.resume:
         fail(None, "--resume needs a checkpoint path")
-    net, train, data, ds = prepare(args.file, args.set, args.epochs, args.seed, warnings=not args.quiet)
+    net, train, data, ds = prepare(args.file, args.set, args.epochs, args.seed, warnings=not args.quiet,
+                                   data_seed=getattr(args, "data_seed", None))
+    if getattr(args, "bootstrap", None) is not None:  # a bagging ensemble's member
+        from .runtime.data import bootstrap
+        ds = bootstrap(ds, train["seed"], args.bootstrap)
     model = build_model(net, train, dtype_of(args))
     trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": data["shuffle"]})
     if args.resume:

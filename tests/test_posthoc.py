@@ -140,3 +140,70 @@ def test_mc_and_recalibrate_refuse_networks_without_the_op(tmp_path):
     assert r.returncode == 2 and "has no dropout" in r.stderr and "equals plain evaluation" in r.stderr
     r = netc_cli("recalibrate", spec, "--weights", ck)
     assert r.returncode == 2 and "has no batch norm" in r.stderr
+
+
+ENS = """data {{
+    source moons n=300 noise=0.25
+    split 0.7
+    standardize
+}}
+model m {{
+    input 2
+    dense 16
+    relu
+    dropout 0.2
+    dense 2 init=xavier
+}}
+train {{
+    loss cross_entropy
+    optimizer adam lr=1e-2
+    batch 32
+    epochs {epochs}
+    seed 3
+}}
+"""
+
+
+def test_ensemble_members_share_a_split_and_average_probabilities(tmp_path):
+    from netc.experiments import records
+    spec = tmp_path / "e.net"
+    spec.write_text(ENS.format(epochs=4))
+    r = netc_cli("ensemble", spec, "--seeds", "3", "--jobs", "2", "--json", "--log", tmp_path / "ens")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert [m["seed"] for m in res["members"]] == [0, 1, 2]
+    for m in res["members"]:  # evaluated here = as the member's own run measured it: the same split
+        rec = records.read(tmp_path / "ens" / f"member-seed{m['seed']}")
+        assert rec.epochs[-1]["val_accuracy"] == pytest.approx(m["accuracy"], abs=1e-9)
+        assert rec.epochs[-1]["val_loss"] == pytest.approx(m["loss"], rel=1e-4)
+    accs = {m["accuracy"] for m in res["members"]}
+    assert len(accs) > 1 or len({m["loss"] for m in res["members"]}) > 1  # members differ
+    # the ensemble's probabilities are the members' average: recompute from the checkpoints
+    net = netc.load(spec)
+    from netc.prepare import build_model, prepare
+    _, train, _, ds = prepare(str(spec), [], None, None, warnings=False)
+    probs = []
+    for m in res["members"]:
+        model = build_model(net, train, weights=str(tmp_path / "ens" / f"member-seed{m['seed']}" / "weights.ckpt"))
+        probs.append(model.loss_fn.probabilities(model.forward(ds.x_val.astype(model.dtype), training=False)))
+    p = np.mean(probs, axis=0)
+    assert res["ensemble"]["accuracy"] == pytest.approx(float(np.mean(p.argmax(1) == ds.y_val)))
+    r = netc_cli("ensemble", spec, "--seeds", "3", "--bagging", "--json", "--log", tmp_path / "bag")
+    assert r.returncode == 0, r.stderr
+    bag = json.loads(r.stdout)
+    assert bag["bagging"] and [m["loss"] for m in bag["members"]] != [m["loss"] for m in res["members"]]
+
+
+def test_bootstrap_sample():
+    from netc.runtime.data import bootstrap
+    from netc.prepare import prepare
+    from conftest import EXAMPLES
+    _, _, _, ds = prepare(str(EXAMPLES / "moons.net"), [], None, None, warnings=False)
+    a, b = bootstrap(ds, 0, 1), bootstrap(ds, 0, 1)
+    np.testing.assert_array_equal(a.x_train, b.x_train)  # reproducible
+    assert len(a.x_train) == len(ds.x_train)
+    rows = {tuple(r) for r in a.x_train}
+    assert len(rows) < len(ds.x_train)  # drawn with replacement: repeats
+    assert 0.55 < len(rows) / len(ds.x_train) < 0.72  # about 1 - 1/e of the examples appear
+    np.testing.assert_array_equal(a.x_val, ds.x_val)
+    assert not np.array_equal(bootstrap(ds, 0, 2).x_train, a.x_train)

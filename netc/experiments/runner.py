@@ -30,6 +30,7 @@ class Job:
     seed: int
     record: Path
     epochs: int | None = None  # the run's epoch count, for the progress display
+    extra: tuple[str, ...] = ()  # more options for the child's netc run
     epoch: int = 0
     last: dict = field(default_factory=dict)
     status: str = "waiting"  # waiting, running, completed, failed, interrupted
@@ -44,7 +45,7 @@ class Job:
             cmd += ["--set", s]
         if epochs is not None:
             cmd += ["--epochs", str(epochs)]
-        return cmd
+        return cmd + list(self.extra)
 
 
 def default_jobs() -> int:

@@ -8,9 +8,9 @@ Modules: errors (DataError), raw (a loaded source), files (paths, gzip, npz), cs
 bundled (the shipped sets), generated (seeded toy sets), sources (the table of loaders by kind),
 prepare (split, scaling, batches), dataset (Dataset and load_data).
 """
-from .dataset import Dataset, load_data
+from .dataset import Dataset, bootstrap, load_data
 from .errors import DataError
 from .prepare import iter_batches
 from .sources import SOURCES, describe_source
 
-__all__ = ["DataError", "Dataset", "load_data", "describe_source", "iter_batches", "SOURCES"]
+__all__ = ["DataError", "Dataset", "bootstrap", "load_data", "describe_source", "iter_batches", "SOURCES"]

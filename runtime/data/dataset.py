@@ -1,6 +1,7 @@
 """The Dataset the training loop receives, and `load_data`, which builds it from data settings."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,3 +107,12 @@ def _match_labels(train: Raw, val: Raw, path: str) -> np.ndarray:
             raise error("has real-valued labels but the source has class indices")
         y = y.astype(np.int64)
     return y.astype(train.y.dtype)
+
+
+def bootstrap(ds: Dataset, seed: int, member: int) -> Dataset:
+    """The dataset with its training split replaced by a bootstrap sample (Breiman's bagging): as
+    many examples as it has, drawn with replacement from default_rng([seed, 15, member]); the
+    validation split and the scaling statistics are unchanged."""
+    rng = np.random.default_rng([seed, 15, member])
+    idx = rng.integers(0, len(ds.x_train), size=len(ds.x_train))
+    return dataclasses.replace(ds, x_train=ds.x_train[idx], y_train=ds.y_train[idx])
