@@ -102,6 +102,27 @@ def _parser() -> argparse.ArgumentParser:
     _experiment_options(en, plot=False)
     en.set_defaults(handler=cmd_ensemble)
 
+    la = sub.add_parser("landscape", help="the loss around the weights along two directions",
+                        description="Evaluate the loss (evaluation mode, data loss without the weight "
+                                    "penalty) on a grid around the weights: along two coordinates "
+                                    "(--params dense1.W[0,0] dense1.W[1,0]) or two random "
+                                    "filter-normalized directions (Li et al., the default), and draw "
+                                    "it as a character map (and --plot contours). With --logit, the "
+                                    "notes' L2-vs-KL divergence figure of a sigmoid output instead.")
+    la.add_argument("file", metavar="FILE", nargs="?", help="the .net file")
+    la.add_argument("--weights", metavar="CKPT", help="around saved weights (default: the initial ones)")
+    la.add_argument("--params", nargs=2, metavar=("A", "B"), help="two coordinates, e.g. dense1.W[0,0] dense1.W[1,0]")
+    la.add_argument("--range", type=_positive_float, metavar="R", help="the grid spans -R..R along each direction (default 1)")
+    la.add_argument("--steps", type=_positive_int, default=21, metavar="N", help="grid points per direction (default 21)")
+    la.add_argument("--examples", type=_positive_int, default=1024, metavar="N",
+                    help="training examples the loss is measured on (default 1024)")
+    la.add_argument("--plot", metavar="FIG", help="draw contours to FIG (.png, .svg, .pdf; needs netc[plot])")
+    la.add_argument("--logit", action="store_true", help="the L2 and KL divergences of a sigmoid output y = sigmoid(z) "
+                    "for a target --target P, against y and against z")
+    la.add_argument("--target", type=float, default=1.0, metavar="P", help="the target probability for --logit (default 1)")
+    _setting_options(la, json_help="the grid as JSON")
+    la.set_defaults(handler=cmd_landscape)
+
     rs = sub.add_parser("runs", help="list run records",
                         description="List the run records (netc run --log, netc compare, netc sweep) "
                                     "under DIR (default runs/) as a table.")
@@ -296,6 +317,12 @@ def cmd_ensemble(args) -> int:
     """`netc ensemble`."""
     from .experiments.ensemble import ensemble
     return ensemble(args)
+
+
+def cmd_landscape(args) -> int:
+    """`netc landscape`."""
+    from .landscape import landscape
+    return landscape(args)
 
 
 def cmd_runs(args) -> int:

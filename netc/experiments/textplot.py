@@ -5,9 +5,11 @@ from __future__ import annotations
 MARKERS = "123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def curves(series: dict[str, list[float | None]], title: str, width: int = 60, height: int = 12) -> str:
+def curves(series: dict[str, list[float | None]], title: str, width: int = 60, height: int = 12,
+           x_range: tuple[str, str] | None = None) -> str:
     """`series` maps a label to one value per epoch (None where missing); returns the plot with a
-    legend. Points of several series in one cell show '*'."""
+    legend. Points of several series in one cell show '*'. `x_range` labels the x-axis's ends
+    (default: epoch 1 and the last epoch)."""
     values = [v for s in series.values() for v in s if v is not None]
     if not values:
         return f"{title}: no finite values to plot"
@@ -30,6 +32,7 @@ def curves(series: dict[str, list[float | None]], title: str, width: int = 60, h
         axis = f"{hi:.4g}" if i == 0 else (f"{lo:.4g}" if i == height - 1 else "")
         lines.append(f"{axis:>{label_w}} │" + "".join(row))
     lines.append(" " * label_w + " └" + "─" * width)
-    lines.append(" " * label_w + f"  epoch 1{' ' * (width - 8 - len(str(epochs)))}{epochs}")
+    left, right = x_range or ("epoch 1", str(epochs))
+    lines.append(" " * label_w + f"  {left}{' ' * max(1, width - len(left) - len(right))}{right}")
     lines.append("  " + "   ".join(f"{MARKERS[k % len(MARKERS)]} {label}" for k, label in enumerate(series)))
     return "\n".join(lines)
