@@ -164,6 +164,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="training mode (batch statistics, dropout) or evaluation mode (default: train)")
     st.add_argument("--weights", metavar="CKPT", help="use weights saved by netc run --save")
     st.add_argument("--batch", type=_positive_int, metavar="N", help="batch size (default: the file's batch)")
+    st.add_argument("--params", action="store_true", help="also a row per learned parameter: norm, mean, std, "
+                    "fraction near zero, gradient norm, gradient sign agreement, update-to-weight ratio")
     st.add_argument("--plot", metavar="FIG", help="draw one activation histogram per layer, side by side "
                     "on a shared axis, to FIG (.png, .svg or .pdf; needs netc[plot])")
     _setting_options(st, json_help="a JSON list of records, one per node")

@@ -33,9 +33,11 @@ def stats(args) -> int:
         act = activation_stats(out, step.kernel.saturation_bounds())
         records.append(node_record(step.name, step.op, out.shape, act,
                                    gradient_stats(g) if g is not None else None))
+    params = _param_rows(model, train) if getattr(args, "params", False) else None
     if args.json:
         import json
-        print(json.dumps([{k: r[k] for k in STAT_KEYS} for r in records], indent=1))
+        rows = [{k: r[k] for k in STAT_KEYS} for r in records]
+        print(json.dumps({"nodes": rows, "params": params} if params is not None else rows, indent=1))
     else:
         from .runtime.schedules import penalty
         extra = penalty(model.weights, train["regularize"])
@@ -43,6 +45,9 @@ def stats(args) -> int:
         if extra:  # netc run and netc debug report the loss with the weight penalty
             title += f" + {train['regularize']['kind']} penalty {extra:.4f} = {loss + extra:.4f}"
         print(_stats_table(records, title))
+        if params is not None:
+            print()
+            print(_params_table(params))
     if getattr(args, "plot", None):
         from .experiments.plots import layer_histograms, layer_steps
         layers = [(step.name, model.outputs[step.index]) for step in layer_steps(model.steps)]
@@ -51,6 +56,50 @@ def stats(args) -> int:
         if not args.json:
             print(f"\nfigure: {args.plot}")
     return EXIT_OK
+
+
+def _param_rows(model, train) -> list[dict]:
+    """A row per learned parameter: its size, sparsity, gradient and the update the optimizer would
+    make from this batch's gradient (one step of the file's optimizer at its initial learning rate,
+    on copies: the model is unchanged). Penalties are left out (the data gradient alone)."""
+    import dataclasses
+
+    from .runtime.optim import make_optimizer
+    from .runtime.stats import param_stats
+    after = {k: v.copy() for k, v in model.params.items()}
+    make_optimizer(train["optimizer"]).step(after, model.grads, train["optimizer"]["lr"])
+    rows = []
+    for name, w in model.params.items():
+        st = param_stats(name, after[name], model.grads.get(name), before=w)
+        st = dataclasses.replace(st, **{k: getattr(param_stats(name, w, model.grads.get(name)), k)
+                                        for k in ("mean", "std", "norm", "near_zero")})
+        rows.append({"name": name, "shape": list(st.shape), "norm": st.norm, "mean": st.mean, "std": st.std,
+                     "near_zero": st.near_zero, "grad_norm": st.grad_norm,
+                     "grad_sign_agreement": st.grad_sign_agreement, "update_ratio": st.update_ratio})
+    return rows
+
+
+def _params_table(rows: list[dict]) -> str:
+    """The --params table: parameter, shape, norm, mean, std, near zero, gradient norm, sign
+    agreement of the gradient, update-to-weight ratio."""
+    from .runtime.stats import NEAR_ZERO
+
+    def num(v):
+        if v is None:
+            return "-"
+        return f"{v:.3g}" if v == 0 or 1e-3 <= abs(v) < 1e4 else f"{v:.2e}"
+    head = ["parameter", "shape", "norm", "mean", "std", f"|w|<{NEAR_ZERO:g}", "grad norm", "grad sign", "update/w"]
+    body = [[r["name"], "x".join(map(str, r["shape"])), num(r["norm"]), num(r["mean"]), num(r["std"]),
+             f"{100 * r['near_zero']:.1f}%", num(r["grad_norm"]),
+             "-" if r["grad_sign_agreement"] is None else f"{100 * r['grad_sign_agreement']:.0f}%",
+             num(r["update_ratio"])] for r in rows]
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *body)]
+    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in [head, *body]]
+    note = ("grad sign: per unit, the share of its weight gradients with the majority sign (100% = all "
+            "move together); update/w: ||one optimizer step|| / ||w||")
+    return "\n".join(["parameters (data gradient of this batch; one step of the file's optimizer, not applied)",
+                      lines[0], "  ".join("─" * w for w in widths), *lines[1:], note])
 
 
 def _stats_table(records: list[dict], title: str) -> str:

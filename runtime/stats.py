@@ -99,6 +99,28 @@ class ParamStats:
     std: float
     grad_norm: float | None
     update_ratio: float | None  # ||w_after - w_before|| / ||w_before||
+    norm: float = 0.0  # ||w||
+    near_zero: float = 0.0  # fraction of entries with |w| < NEAR_ZERO (sparsity under L1)
+    grad_sign_agreement: float | None = None  # see sign_agreement
+
+
+NEAR_ZERO = 1e-3
+
+
+def sign_agreement(grad: np.ndarray) -> float:
+    """How one-signed a weight gradient is: per unit (a column of a 2-D weight (in, out); the
+    whole array otherwise), the fraction of nonzero entries sharing the majority sign, averaged
+    over units. 1.0 means every unit's incoming weights all move the same way (the notes: with
+    all-positive inputs a unit's weight gradients share one sign), about 0.5 means no pattern."""
+    g = np.asarray(grad, np.float64)
+    cols = g.reshape(-1, g.shape[-1]) if g.ndim == 2 else g.reshape(-1, 1)
+    pos = (cols > 0).sum(axis=0)
+    neg = (cols < 0).sum(axis=0)
+    total = pos + neg
+    keep = total > 0
+    if not keep.any():
+        return 1.0
+    return float((np.maximum(pos, neg)[keep] / total[keep]).mean())
 
 
 def param_stats(name: str, w: np.ndarray, grad: np.ndarray | None = None,
@@ -112,7 +134,9 @@ def param_stats(name: str, w: np.ndarray, grad: np.ndarray | None = None,
         denom = float(np.sqrt(np.vdot(b, b)))
         diff = x - b
         ratio = float(np.sqrt(np.vdot(diff, diff))) / denom if denom > 0 else None
-    return ParamStats(name, tuple(w.shape), float(x.mean()), float(x.std()), gn, ratio)
+    return ParamStats(name, tuple(w.shape), float(x.mean()), float(x.std()), gn, ratio,
+                      norm=float(np.sqrt(np.vdot(x, x))), near_zero=float(np.mean(np.abs(x) < NEAR_ZERO)),
+                      grad_sign_agreement=None if grad is None else sign_agreement(grad))
 
 
 STAT_KEYS = ("name", "op", "shape", "mean", "var", "std", "min", "max", "zero_frac", "saturated_frac",
