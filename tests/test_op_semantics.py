@@ -10,7 +10,7 @@ import pytest
 from netc.runtime.init import INITIALIZERS, init_std, init_weights
 from netc.runtime.ops import KERNELS, Ctx, RuntimeSpecError
 from netc.runtime.ops.functional import erf
-from conftest import kernel_defaults
+from conftest import kernel_defaults, one_error
 
 SAFE = {"over": "raise", "invalid": "raise", "divide": "raise"}  # underflow to 0 is fine
 
@@ -306,6 +306,26 @@ def test_activation_values():
     for (op, attrs), expected in cases.items():
         _, y = forward(kernel(op, 4, **dict(attrs)), [x], {})
         np.testing.assert_allclose(y, expected, rtol=1e-12, err_msg=op)
+
+
+def test_hardtanh_ends_and_range():
+    """At exactly min_val or max_val the slope is 0 (as PyTorch's hardtanh: tensor([0, 0, 1, 0, 0])
+    for these inputs), and a range with min_val >= max_val is an error at its statement."""
+    k = kernel("hardtanh", 5)
+    x = np.array([[-2.0, -1.0, 0.3, 1.0, 2.0]])
+    ctx, y = forward(k, [x], {})
+    np.testing.assert_array_equal(y, [[-1.0, -1.0, 0.3, 1.0, 1.0]])
+    np.testing.assert_array_equal(k.backward(ctx, np.ones_like(x), {})[0][0], [[0, 0, 1, 0, 0]])
+    err = one_error("model m {\n    input 3\n    hardtanh min_val=1 max_val=0.5\n}\n")
+    assert "min_val < max_val" in err.message and (err.span.line, err.span.column) == (3, 5)
+
+
+def test_softsign_values_and_slope():
+    k = kernel("softsign", 4)
+    x = np.array([[-3.0, 0.0, 1.0, 99.0]])
+    ctx, y = forward(k, [x], {})
+    np.testing.assert_allclose(y, [[-0.75, 0.0, 0.5, 0.99]], rtol=1e-15)
+    np.testing.assert_allclose(k.backward(ctx, np.ones_like(x), {})[0][0], [[1 / 16, 1.0, 0.25, 1e-4]], rtol=1e-12)
 
 
 def test_erf_accuracy():

@@ -27,6 +27,8 @@ CASES: dict[str, list[tuple[dict, tuple[bool, ...]]]] = {
     "relu": [({}, (True,))],
     "sigmoid": [({}, (True,))],
     "tanh": [({}, (True,))],
+    "hardtanh": [({}, (True,)), ({"min_val": -0.5, "max_val": 2.0}, (True,))],
+    "softsign": [({}, (True,))],
     "selu": [({}, (True,))],
     "mish": [({}, (True,))],
     "leaky_relu": [({}, (True,)), ({"slope": 0.3}, (True,))],

@@ -1,7 +1,7 @@
 """Element-wise activations (and softmax): (B, D) -> (B, D).
 
-Piecewise ones live here (relu, leaky_relu, elu, selu, prelu) with softmax; smooth ones (sigmoid,
-tanh, swish, softplus, mish, gelu) in `smooth.py`, re-exported below. Each matches PyTorch's
+Piecewise ones live here (relu, leaky_relu, elu, selu, prelu, hardtanh) with softmax; smooth ones
+(sigmoid, tanh, softsign, swish, softplus, mish, gelu) in `smooth.py`, re-exported below. Each matches PyTorch's
 definition, including the derivative chosen at a kink: at x = 0 relu, leaky_relu, prelu, elu and
 selu take the left-hand (x <= 0) branch, as PyTorch does.
 """
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Activation, Kernel, register
-from .smooth import GELU, Mish, Sigmoid, Softplus, Swish, Tanh
+from .base import Activation, Kernel, ShapeError, register
+from .smooth import GELU, Mish, Sigmoid, Softplus, Softsign, Swish, Tanh
 
-__all__ = ["ReLU", "LeakyReLU", "ELU", "SELU", "PReLU", "Softmax",
-           "Sigmoid", "Tanh", "Swish", "Softplus", "Mish", "GELU"]
+__all__ = ["ReLU", "LeakyReLU", "ELU", "SELU", "PReLU", "Hardtanh", "Softmax",
+           "Sigmoid", "Tanh", "Softsign", "Swish", "Softplus", "Mish", "GELU"]
 
 # PyTorch's SELU constants (Klambauer et al. 2017).
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -143,6 +143,38 @@ class PReLU(Activation):
         dx = dy * _gate(ctx.pos, state["slope"], dy.dtype)
         dslope = np.einsum("ij,ij->j", dy, ctx.neg_part)
         return [dx], {"slope": dslope}
+
+
+@register
+class Hardtanh(Activation):
+    """x clipped to [min_val, max_val], PyTorch's hardtanh: x (B, D) -> (B, D).
+
+    The derivative is 1 strictly inside the interval and 0 at its ends and beyond, as PyTorch's.
+    """
+
+    op = "hardtanh"
+    saturation = ("min_val", "max_val")  # the clipped ends, where the slope is exactly 0
+    inits = ("xavier", "lecun")  # a piecewise-linear tanh
+    kinks = ("min_val", "max_val")
+
+    @classmethod
+    def infer_width(cls, attrs, in_widths):
+        lo, hi = float(attrs["min_val"]), float(attrs["max_val"])
+        if not lo < hi:
+            raise ShapeError(f"hardtanh needs min_val < max_val, got min_val={lo:g} and max_val={hi:g}",
+                             hint="the output is x clipped to [min_val, max_val]")
+        return in_widths[0]
+
+    def forward(self, ctx, xs, state, training, rng):
+        x = xs[0]
+        lo, hi = float(self.attrs["min_val"]), float(self.attrs["max_val"])
+        inside = x > lo
+        inside &= x < hi
+        ctx.inside = inside
+        return np.clip(x, lo, hi)
+
+    def backward(self, ctx, dy, state):
+        return [dy * ctx.inside], {}
 
 
 def _gate(pos: np.ndarray, slope, dtype) -> np.ndarray:

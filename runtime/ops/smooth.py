@@ -1,4 +1,5 @@
-"""Smooth element-wise activations: sigmoid, tanh, swish, softplus, mish, gelu; (B, D) -> (B, D).
+"""Smooth element-wise activations: sigmoid, tanh, softsign, swish, softplus, mish, gelu;
+(B, D) -> (B, D).
 
 Formulas, thresholds and approximation constants are PyTorch's, so outputs and gradients agree
 with torch.nn.functional to rounding.
@@ -58,6 +59,29 @@ class Tanh(Activation):
         dx = y * y
         np.subtract(1.0, dx, out=dx)
         dx *= dy
+        return [dx], {}
+
+
+@register
+class Softsign(Activation):
+    """x / (1 + |x|): x (B, D) -> (B, D), in (-1, 1); it approaches its bounds polynomially,
+    more slowly than tanh."""
+
+    op = "softsign"
+    saturation = (-0.9, 0.9)  # |y| >= 0.9: the slope (1 - |y|)^2 is at most 0.01 of its peak 1
+    inits = ("xavier", "lecun")
+    kinks = ()  # the slope 1 / (1 + |x|)^2 is continuous at 0 (its own derivative is not)
+
+    def forward(self, ctx, xs, state, training, rng):
+        x = xs[0]
+        d = np.abs(x)
+        d += 1.0
+        ctx.d = d
+        return x / d
+
+    def backward(self, ctx, dy, state):
+        dx = dy / ctx.d
+        dx /= ctx.d  # d/dx x / (1 + |x|) = 1 / (1 + |x|)^2
         return [dx], {}
 
 
