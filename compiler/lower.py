@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..runtime.ops import KERNELS, Kernel
 from ..spec.diagnostics import Span
-from .graph import STREAM
+from .graph import STREAM, example_shape
 from .render import op_label
 
 
@@ -55,7 +55,7 @@ class Plan:
 
 
 def lower(network, loss: str | None = None) -> Plan:
-    """The network's graph as a Plan (one kernel instance per node, bound to its input widths),
+    """The network's graph as a Plan (one kernel instance per node, bound to its input shapes),
     with the train section's loss unless `loss` overrides it."""
     g = network.graph
     position = {name: i for i, name in enumerate(network.order)}
@@ -65,7 +65,6 @@ def lower(network, loss: str | None = None) -> Plan:
         preds = sorted(g.predecessors(name), key=lambda p: g.edges[p, name]["port"])
         assert not preds or g.edges[preds[0], name]["port"] == STREAM
         inputs = tuple(position[p] for p in preds)
-        widths = tuple(g.nodes[p]["shape"][1] for p in preds)
-        kernel = KERNELS[a["op"]](a["attrs"], widths)
+        kernel = KERNELS[a["op"]](a["attrs"], tuple(example_shape(g, p) for p in preds))
         steps.append(Step(i, name, a["op"], kernel, inputs, a["span"], a["calls"], op_label(a)))
     return Plan(tuple(steps), loss or network.train["loss"], network.source.name)

@@ -1,6 +1,7 @@
 """The compiled network: what `netc.load` returns, and the pipeline that makes it."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,13 +42,23 @@ class Network:
         return self.graph.graph["order"]
 
     @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The per-example shape declared by `input`: (D,) or (C, H, W)."""
+        return tuple(self.graph.nodes[self.graph.graph["input"]]["shape"][1:])
+
+    @property
     def input_width(self) -> int:
-        """The width declared by `input N`."""
-        return self.graph.nodes[self.graph.graph["input"]]["shape"][1]
+        """The number of features an example of the data must have: D, or C*H*W for images."""
+        return math.prod(self.input_shape)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """The per-example shape of the last node: (D,) or (C, H, W)."""
+        return tuple(self.graph.nodes[self.graph.graph["output"]]["shape"][1:])
 
     @property
     def output_width(self) -> int:
-        """The width of the last node (the logits for classification)."""
+        """The width of the last node (the logits for classification); channels for an image."""
         return self.graph.nodes[self.graph.graph["output"]]["shape"][1]
 
     @property
@@ -111,11 +122,27 @@ def _data_facts(spec: CheckedSpec, graph: nx.DiGraph, base_dir: Path, errors: Co
         errors.error(e.message, e.span_in(spec.data_spans), e.hint)
         return None, None, None
     in_node = graph.graph["input"]
-    if in_node is not None and graph.nodes[in_node]["shape"][1] != ds.features:
-        errors.error(f"the data has {ds.features} features but the model's input is "
-                     f"{graph.nodes[in_node]['shape'][1]} wide", graph.nodes[in_node]["span"],
-                     f"write input {ds.features}")
+    if in_node is not None:
+        mismatch = input_mismatch(tuple(graph.nodes[in_node]["shape"][1:]), ds.features, "the data")
+        if mismatch:
+            errors.error(mismatch[0], graph.nodes[in_node]["span"], mismatch[1])
     return data_facts(ds, spec), describe_dataset(ds), ds
+
+
+def input_mismatch(shape: tuple[int, ...], features: int, what: str) -> tuple[str, str] | None:
+    """(message, hint) when data of `features` features per example does not fit an input of
+    per-example `shape`, else None. Images fit flat rows of C*H*W features (reshaped row-major)."""
+    need = math.prod(shape)
+    if need == features:
+        return None
+    if len(shape) == 1:
+        return f"{what} has {features} features but the model's input is {need} wide", f"write input {features}"
+    fits = [f"input {c} {int(round((features // c) ** 0.5))} {int(round((features // c) ** 0.5))}"
+            for c in (1, 3) if features % c == 0 and round((features // c) ** 0.5) ** 2 == features // c]
+    hint = f"write input {features} (a vector)" + (f", or {fits[0]}" if fits else "") + \
+        ": an image C H W needs C*H*W features per example"
+    return (f"{what} has {features} features per example, but the model's input "
+            f"{'x'.join(map(str, shape))} needs {need} (C*H*W)", hint)
 
 
 def data_facts(ds, spec: CheckedSpec) -> DataFacts:

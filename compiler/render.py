@@ -34,8 +34,9 @@ def _fmt(v) -> str:
 
 
 def shape_text(shape) -> str:
-    """'(B, 128)' for (None, 128)."""
-    return "(" + ", ".join("B" if d is None else str(d) for d in shape) + ")"
+    """'(B, 128)' for a vector's (None, 128), '(B, 16x8x8)' for an image's (None, 16, 8, 8)."""
+    per_example = "x".join(str(d) for d in shape[1:])
+    return f"({'B' if shape[0] is None else shape[0]}, {per_example})"
 
 
 def line_text(a: dict) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 from .compiler import load_path
 from .compiler.lints import run_lints
 from .compiler.lower import lower
-from .compiler.network import data_facts
+from .compiler.network import data_facts, input_mismatch
 from .runtime.data import DataError, load_data
 from .runtime.model import Model
 from .spec import overrides
@@ -63,9 +63,13 @@ def check_fit(net, ds, train: dict) -> None:
     out_span = g.nodes[g.graph["output"]]["span"]
     src = net.data["source"]
     name = src.get("path") or src.get("images") or src["kind"]
-    if ds.features != net.input_width:
-        fail(net, f"{name} has {ds.features} features but the model's input is {net.input_width} wide",
-              in_span, f"write input {ds.features}")
+    mismatch = input_mismatch(net.input_shape, ds.features, name)
+    if mismatch:
+        fail(net, mismatch[0], in_span, mismatch[1])
+    if len(net.output_shape) != 1:
+        fail(net, f"the model's output is an image {'x'.join(map(str, net.output_shape))}, but the loss "
+                  f"{train['loss']} takes a vector per example", out_span,
+             "end the model with flatten (or globalpool) and dense")
     loss, width = train["loss"], net.output_width
     ys = [ds.y_train] + ([ds.y_val] if ds.y_val is not None else [])
     if loss in CLASSIFICATION_LOSSES:

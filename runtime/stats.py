@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 HIST_BINS = 24
+MAP_CHANNELS = 16  # feature maps kept in a snapshot for the debugger's heatmaps
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,20 @@ class ActivationStats:
     p15: float
     p85: float
     hist: Histogram
-    unit_mean: np.ndarray        # (D,) mean of each unit across the batch
-    unit_var: np.ndarray         # (D,) biased variance of each unit across the batch
+    unit_mean: np.ndarray        # (*shape) mean of each unit across the batch: (D,) or (C, H, W)
+    unit_var: np.ndarray         # (*shape) biased variance of each unit across the batch
     finite: bool
+    # images (B, C, H, W) only, else None:
+    channel_mean: np.ndarray | None = None  # (C,) over the batch and H, W (what batchnorm zeroes)
+    channel_var: np.ndarray | None = None   # (C,) biased, over the batch and H, W
+    maps: np.ndarray | None = None          # (min(C, MAP_CHANNELS), H, W): example 0's feature maps
 
 
 def activation_stats(a: np.ndarray, saturation: tuple[float, float] | None = None) -> ActivationStats:
-    """Statistics of a node's output a (B, D). `saturation` is the op's (lo, hi) from the registry
-    (`kernel.saturation_bounds()`, e.g. (-0.99, 0.99) for tanh): the saturated fraction counts the
-    entries with a <= lo or a >= hi; None (ops that do not saturate) leaves it None."""
+    """Statistics of a node's output a, (B, D) or (B, C, H, W). `saturation` is the op's (lo, hi)
+    from the registry (`kernel.saturation_bounds()`, e.g. (-0.99, 0.99) for tanh): the saturated
+    fraction counts the entries with a <= lo or a >= hi; None (ops that do not saturate) leaves it
+    None. Images also get per-channel moments and example 0's feature maps."""
     x = np.asarray(a, np.float64)
     finite = bool(np.isfinite(x).all())
     with np.errstate(all="ignore"):
@@ -65,9 +71,27 @@ def activation_stats(a: np.ndarray, saturation: tuple[float, float] | None = Non
         if saturation is not None:
             lo, hi = saturation
             sat = float(((x <= lo) | (x >= hi)).mean())
+        cm, cv, maps = None, None, None
+        if x.ndim == 4:
+            cm, cv = channel_moments(x)
+            maps = x[0, :MAP_CHANNELS].copy()
         return ActivationStats(mean, var, float(np.sqrt(var)), float(x.min()), float(x.max()),
                                float((x == 0).mean()), sat, p15, p85, histogram(x),
-                               x.mean(axis=0), x.var(axis=0), finite)
+                               x.mean(axis=0), x.var(axis=0), finite, cm, cv, maps)
+
+
+def channel_moments(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and biased variance of images a (B, C, H, W) over the batch and H, W:
+    two (C,) float64 arrays (after batchnorm in training mode: 0 and 1 up to eps)."""
+    x = np.asarray(a, np.float64)
+    return x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))
+
+
+def instance_moments(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-(example, channel) mean and biased variance of images a (B, C, H, W) over H, W: two
+    (B, C) float64 arrays (after instancenorm: 0 and 1 up to eps)."""
+    x = np.asarray(a, np.float64)
+    return x.mean(axis=(2, 3)), x.var(axis=(2, 3))
 
 
 @dataclass(frozen=True)

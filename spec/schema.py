@@ -101,8 +101,11 @@ def _model(keyword, doc, positional=(), keywords=()):
 
 
 MODEL = [
-    _model("input", "the input vector's width; the model's first statement",
-           [_width("features", "number of input features")]),
+    _model("input", "the input's shape: `input D` (a vector of D features) or `input C H W` "
+           "(images of C channels, H x W); the model's first statement",
+           [_width("features", "number of input features (for images: channels C)"),
+            P("height", "int", None, "image height H (images only)", min=1, max=MAX_WIDTH),
+            P("width", "int", None, "image width W (images only)", min=1, max=MAX_WIDTH)]),
     _model("dense", "affine layer y = x W + b, W of shape (in, N)",
            [_width("units", "output width N")], [_INIT, _STD, _BIAS]),
     _model("maxout", "k affine maps of width N, element-wise max",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Activation, Kernel, ShapeError, register
+from .base import Activation, Kernel, ShapeError, register, require_vector
 from .smooth import GELU, Mish, Sigmoid, Softplus, Softsign, Swish, Tanh
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "SELU", "PReLU", "Hardtanh", "Softmax",
@@ -125,6 +125,11 @@ class PReLU(Activation):
     inits = ("he",)
     kinks = (0.0,)
 
+    @classmethod
+    def infer_shape(cls, attrs, in_shapes):
+        require_vector("prelu", in_shapes[0])
+        return in_shapes[0]
+
     def param_shapes(self):
         return {"slope": (self.in_widths[0],)}
 
@@ -158,12 +163,12 @@ class Hardtanh(Activation):
     kinks = ("min_val", "max_val")
 
     @classmethod
-    def infer_width(cls, attrs, in_widths):
+    def infer_shape(cls, attrs, in_shapes):
         lo, hi = float(attrs["min_val"]), float(attrs["max_val"])
         if not lo < hi:
             raise ShapeError(f"hardtanh needs min_val < max_val, got min_val={lo:g} and max_val={hi:g}",
                              hint="the output is x clipped to [min_val, max_val]")
-        return in_widths[0]
+        return in_shapes[0]
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
@@ -192,6 +197,11 @@ class Softmax(Kernel):
     category = "output"
     penalized = ()
     mode_dependent = False
+
+    @classmethod
+    def infer_shape(cls, attrs, in_shapes):
+        require_vector("softmax", in_shapes[0])
+        return in_shapes[0]
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]

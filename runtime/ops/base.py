@@ -18,9 +18,11 @@ import numpy as np
 from ...spec.diagnostics import EXIT_RUN_FAILED, NetcError
 from ...spec.schema import INITS, op_defaults
 
+Shape = tuple[int, ...]  # per example: (D,) for a vector, (C, H, W) for an image
+
 
 class ShapeError(NetcError):
-    """An op cannot accept its input widths; `message` and `hint` are shown at the statement."""
+    """An op cannot accept its input shapes; `message` and `hint` are shown at the statement."""
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message, hint=hint)
@@ -130,19 +132,19 @@ def missing_facts(cls: type) -> list[str]:
 
 
 class Kernel:
-    """Base class: one instance per graph node, bound to the node's attributes and input widths.
+    """Base class: one instance per graph node, bound to the node's attributes and input shapes.
 
     Subclasses set `op`, `arity` (number of inputs), `params` and `buffers` (names, in order), the
     facts of `FACTS` (class attributes), and override what differs. A kernel's `attrs` are the
     schema's defaults for the op updated with the attributes given, so no kernel restates a
-    default. Shapes are per example: the batch dimension is implicit, so a node's
-    output is (B, out_width).
+    default. Shapes are per example, tuples `(D,)` for vectors or `(C, H, W)` for images: the
+    batch dimension is implicit, so a node's output array is (B, *out_shape).
 
     The run-time interface, implemented by every registered kernel:
 
     - `init_state(rng, dtype)`: initial values of the parameters and buffers.
-    - `forward(ctx, xs, state, training, rng) -> y`: xs are the inputs, each (B, in_width) (the
-      input op gets `[x]` too); saves what `backward` needs on `ctx`, by name.
+    - `forward(ctx, xs, state, training, rng) -> y`: xs are the inputs, each (B, *in_shape) (the
+      input op gets `[x]`, the batch as the data holds it); saves what `backward` needs on `ctx`, by name.
     - `backward(ctx, dy, state) -> (dxs, dparams)`: the gradients with respect to each input (same
       order as xs) and to each learned parameter (by name, the names of `param_shapes()`). If the
       caller sets `ctx.need_input_grad = False` before backward (the first layer after the
@@ -172,18 +174,32 @@ class Kernel:
     inits: ClassVar[tuple[str, ...] | None] = UNDECLARED
     kinks: ClassVar[tuple] = UNDECLARED
 
-    def __init__(self, attrs: Mapping[str, Any], in_widths: tuple[int, ...]):
+    def __init__(self, attrs: Mapping[str, Any], in_shapes: tuple[Shape | int, ...]):
+        """Bind the op to its attributes (the schema's defaults updated with `attrs`) and its
+        inputs' per-example shapes (an int D means (D,)); raises ShapeError when the op cannot
+        take them."""
         self.attrs = {**op_defaults(self.op), **attrs}
-        self.in_widths = tuple(in_widths)
-        self.out_width = self.infer_width(self.attrs, self.in_widths)
+        self.in_shapes = tuple(as_shape(s) for s in in_shapes)
+        self.out_shape = as_shape(self.infer_shape(self.attrs, self.in_shapes))
 
     @classmethod
-    def infer_width(cls, attrs: Mapping[str, Any], in_widths: tuple[int, ...]) -> int:
-        """The output width for these attributes and input widths; raises ShapeError if invalid.
+    def infer_shape(cls, attrs: Mapping[str, Any], in_shapes: tuple[Shape, ...]) -> Shape:
+        """The per-example output shape for these attributes and input shapes; raises ShapeError
+        if the op cannot take them.
 
-        The default is the width-preserving rule of element-wise ops.
+        The default is the shape-preserving rule of element-wise ops (any shape).
         """
-        return in_widths[0]
+        return in_shapes[0]
+
+    @property
+    def in_widths(self) -> tuple[int, ...]:
+        """The first axis of each input shape: the width of a vector, the channels of an image."""
+        return tuple(s[0] for s in self.in_shapes)
+
+    @property
+    def out_width(self) -> int:
+        """The first axis of the output shape: the width of a vector, the channels of an image."""
+        return self.out_shape[0]
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Learned parameters: name -> shape (empty for ops without parameters)."""
@@ -223,6 +239,39 @@ class Kernel:
                 n *= d
             total += n
         return total
+
+
+def as_shape(shape: Shape | int) -> Shape:
+    """A per-example shape as a tuple of ints: 64 -> (64,), (1, 8, 8) stays."""
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(d) for d in shape)
+
+
+def is_image(shape: Shape) -> bool:
+    """True for a (C, H, W) shape, False for a vector (D,)."""
+    return len(shape) == 3
+
+
+def shape_str(shape: Shape) -> str:
+    """A per-example shape as users read it: '128' for a vector, '16x8x8' for an image."""
+    return "x".join(str(d) for d in shape)
+
+
+def require_vector(op: str, shape: Shape) -> None:
+    """ShapeError unless `shape` is a vector (D,): for ops defined on features only."""
+    if not is_image(shape):
+        return
+    raise ShapeError(f"{op} needs a vector, but its input is an image {shape_str(shape)}",
+                     hint="add 'flatten' (or 'globalpool') before it")
+
+
+def require_image(op: str, shape: Shape) -> None:
+    """ShapeError unless `shape` is an image (C, H, W): for ops defined on images only."""
+    if is_image(shape):
+        return
+    raise ShapeError(f"{op} needs an image (C, H, W), but its input is a vector of width {shape[0]}",
+                     hint="declare image input with 'input C H W'")
 
 
 KERNELS: dict[str, type[Kernel]] = {}

@@ -1,15 +1,19 @@
 """Affine ops: input, dense, maxout."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..init import init_weights
-from .base import Kernel, RuntimeSpecError, register
+from .base import Kernel, RuntimeSpecError, ShapeError, register, require_vector, shape_str
 
 
 @register
 class Input(Kernel):
-    """The network's input: (B, features) -> (B, features), the same array (identity)."""
+    """The network's input: `input D` takes (B, D); `input C H W` takes images (B, C, H, W) or flat
+    rows (B, C*H*W), reshaped row-major (a view, no copy) to (B, C, H, W).
+    """
 
     op = "input"
     arity = 0
@@ -18,17 +22,29 @@ class Input(Kernel):
     mode_dependent = False
 
     @classmethod
-    def infer_width(cls, attrs, in_widths):
-        return attrs["features"]
+    def infer_shape(cls, attrs, in_shapes):
+        dims = (attrs["features"], attrs.get("height"), attrs.get("width"))
+        if dims[1] is None and dims[2] is None:
+            return (dims[0],)
+        if dims[1] is None or dims[2] is None:
+            raise ShapeError("input takes one number (a vector's width) or three (C H W: an image's "
+                             "channels, height and width)", hint="write e.g. 'input 64' or 'input 1 8 8'")
+        return dims
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
-        if x.ndim != 2 or x.shape[1] != self.out_width:
-            raise RuntimeSpecError(
-                f"input expects examples of {self.out_width} features, got an array of shape "
-                f"{x.shape}",
-                hint=f"the data's feature count must match 'input {self.out_width}'")
-        return x
+        shape = self.out_shape
+        if x.shape[1:] == shape:
+            return x
+        if x.ndim == 2 and x.shape[1] == math.prod(shape):
+            return x.reshape((x.shape[0],) + shape)
+        if len(shape) == 1:
+            raise RuntimeSpecError(f"input expects examples of {shape[0]} features, got an array of "
+                                   f"shape {x.shape}",
+                                   hint=f"the data's feature count must match 'input {shape[0]}'")
+        raise RuntimeSpecError(f"input expects images {shape_str(shape)} ({math.prod(shape)} features "
+                               f"per example), got an array of shape {x.shape}",
+                               hint=f"flat examples need C*H*W = {math.prod(shape)} features")
 
     def backward(self, ctx, dy, state):
         return [dy], {}
@@ -45,8 +61,9 @@ class Dense(Kernel):
     mode_dependent = False
 
     @classmethod
-    def infer_width(cls, attrs, in_widths):
-        return attrs["units"]
+    def infer_shape(cls, attrs, in_shapes):
+        require_vector("dense", in_shapes[0])
+        return (attrs["units"],)
 
     def param_shapes(self):
         shapes = {"W": (self.in_widths[0], self.out_width)}
@@ -92,8 +109,9 @@ class Maxout(Kernel):
     mode_dependent = False
 
     @classmethod
-    def infer_width(cls, attrs, in_widths):
-        return attrs["units"]
+    def infer_shape(cls, attrs, in_shapes):
+        require_vector("maxout", in_shapes[0])
+        return (attrs["units"],)
 
     def param_shapes(self):
         k = self.attrs["k"]

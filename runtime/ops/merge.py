@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Kernel, ShapeError, register
+from .base import Kernel, ShapeError, is_image, register, shape_str
 
 
 @register
 class Add(Kernel):
-    """Element-wise sum of the stream and an earlier node: (B, D), (B, D) -> (B, D).
+    """Element-wise sum of the stream and an earlier node, any equal shapes: (B, D), (B, D) ->
+    (B, D) or (B, C, H, W), (B, C, H, W) -> (B, C, H, W).
 
     Backward hands the same dy to both inputs (one array, twice: do not modify it in place).
     """
@@ -20,15 +21,20 @@ class Add(Kernel):
     mode_dependent = False
 
     @classmethod
-    def infer_width(cls, attrs, in_widths):
-        stream, other = in_widths
-        if stream != other:
+    def infer_shape(cls, attrs, in_shapes):
+        stream, other = in_shapes
+        if stream == other:
+            return stream
+        if not is_image(stream) and not is_image(other):
             raise ShapeError(
-                f"add needs equal widths, but the stream is {stream} wide and "
-                f"'{attrs['node']}' is {other} wide",
+                f"add needs equal widths, but the stream is {stream[0]} wide and "
+                f"'{attrs['node']}' is {other[0]} wide",
                 hint="insert a dense layer to project one side to the other's width, or use concat",
             )
-        return stream
+        raise ShapeError(
+            f"add needs equal shapes, but the stream is {shape_str(stream)} and "
+            f"'{attrs['node']}' is {shape_str(other)}",
+            hint="a conv with the other side's channel count (and stride) makes the shapes match")
 
     def forward(self, ctx, xs, state, training, rng):
         return xs[0] + xs[1]
@@ -39,9 +45,10 @@ class Add(Kernel):
 
 @register
 class Concat(Kernel):
-    """Concatenation along features: (B, D1), (B, D2) -> (B, D1 + D2).
+    """Concatenation along features, or channels for images: (B, D1), (B, D2) -> (B, D1 + D2);
+    (B, C1, H, W), (B, C2, H, W) -> (B, C1 + C2, H, W) (PyTorch's torch.cat(dim=1)).
 
-    Backward returns the two column blocks of dy as views.
+    Backward returns the two blocks of dy along axis 1 as views.
     """
 
     op = "concat"
@@ -51,8 +58,18 @@ class Concat(Kernel):
     mode_dependent = False
 
     @classmethod
-    def infer_width(cls, attrs, in_widths):
-        return in_widths[0] + in_widths[1]
+    def infer_shape(cls, attrs, in_shapes):
+        stream, other = in_shapes
+        if len(stream) != len(other):
+            raise ShapeError(f"concat needs two vectors or two images, but the stream is "
+                             f"{shape_str(stream)} and '{attrs['node']}' is {shape_str(other)}",
+                             hint="flatten the image side first")
+        if stream[1:] != other[1:]:
+            raise ShapeError(
+                f"concat joins images along channels, so their height and width must match, but the "
+                f"stream is {shape_str(stream)} and '{attrs['node']}' is {shape_str(other)}",
+                hint="pool or stride one side so that H and W agree")
+        return (stream[0] + other[0],) + stream[1:]
 
     def forward(self, ctx, xs, state, training, rng):
         ctx.split = xs[0].shape[1]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Kernel, RuntimeSpecError, register
+from .base import Kernel, RuntimeSpecError, register, require_vector
 
 
 def _affine_state(d: int, dtype) -> dict[str, np.ndarray]:
@@ -39,6 +39,11 @@ class BatchNorm(Kernel):
 
     op = "batchnorm"
     params = ("gamma", "beta")
+
+    @classmethod
+    def infer_shape(cls, attrs, in_shapes):
+        require_vector("batchnorm", in_shapes[0])
+        return in_shapes[0]
     buffers = ("running_mean", "running_var", "num_batches")
     category = "normalization"
     penalized = ()
@@ -133,6 +138,11 @@ class LayerNorm(Kernel):
     penalized = ()
     mode_dependent = False
     batch_stats = False
+
+    @classmethod
+    def infer_shape(cls, attrs, in_shapes):
+        require_vector("layernorm", in_shapes[0])
+        return in_shapes[0]
 
     def param_shapes(self):
         d = self.in_widths[0]
