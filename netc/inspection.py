@@ -9,8 +9,12 @@ from .spec.diagnostics import EXIT_OK, EXIT_RUN_FAILED
 
 
 def stats(args) -> int:
-    """`netc stats FILE`: one forward and backward pass on one batch, a row of statistics per node."""
-    from .runtime.stats import STAT_KEYS, activation_stats, gradient_stats, node_record
+    """`netc stats FILE`: one forward and backward pass on one batch, a row of statistics per node.
+
+    It is the debugger's stepper run through the first iteration's forward, loss and backward
+    (the engine `netc run` drains), stopped before the update."""
+    from .runtime.stats import STAT_KEYS, node_record
+    from .runtime.stepper import Stepper
     if getattr(args, "plot", None):  # before any work: a figure that cannot be drawn or written
         from .experiments.plots import check_path
         check_path(args.plot)
@@ -18,32 +22,33 @@ def stats(args) -> int:
     net, train, data, ds = prepare(args.file, sets, None, args.seed)
     model = build_model(net, train, dtype_of(args), weights=args.weights)
     trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": data["shuffle"]})
-    idx = trainer.batches(0)[0]
-    training = args.mode == "train"
+    stepper = Stepper(trainer, history=1, state_budget=0, training=args.mode == "train")
+    size = len(trainer.batches(0)[0])
+    seen, loss = {}, None
     try:
-        model.forward(trainer.data.x_train[idx], training=training, rng=trainer.dropout_rng(0))
-        loss = model.loss(ds.y_train[idx])
-        model.backward()
+        last = model.steps[0].index  # the backward pass ends at the first node: stop there
+        while (snap := stepper.next()) is not None:
+            if snap.node is not None:
+                seen[snap.node] = snap  # the backward pause has the gradient too
+            elif snap.phase == "loss":
+                loss = snap
+            if snap.phase == "backward" and snap.index == last:
+                break
     except NodeError as e:
         raise e.located(net.source) from None
-    records = []
-    for step in model.steps:
-        out = model.outputs[step.index]
-        g = model.grad_outputs[step.index]
-        act = activation_stats(out, step.kernel.saturation_bounds())
-        records.append(node_record(step.name, step.op, out.shape, act,
-                                   gradient_stats(g) if g is not None else None))
+    records = [node_record(step.name, step.op, seen[step.name].shape, seen[step.name].activation,
+                           seen[step.name].gradient) for step in model.steps]
     params = _param_rows(model, train) if getattr(args, "params", False) else None
     if args.json:
         import json
         rows = [{k: r[k] for k in STAT_KEYS} for r in records]
         print(json.dumps({"nodes": rows, "params": params} if params is not None else rows, indent=1))
     else:
-        from .runtime.schedules import penalty
-        extra = penalty(model.weights, train["regularize"])
-        title = f"{args.mode} mode, batch of {len(idx)}, loss {loss:.4f}"
-        if extra:  # netc run and netc debug report the loss with the weight penalty
-            title += f" + {train['regularize']['kind']} penalty {extra:.4f} = {loss + extra:.4f}"
+        title = f"{args.mode} mode, batch of {size}, loss {loss.loss - loss.penalty:.4f}"
+        if loss.penalty:  # netc run and netc debug report the loss with the weight penalty
+            title += f" + {train['regularize']['kind']} penalty {loss.penalty:.4f} = {loss.loss:.4f}"
+        if loss.nonfinite:
+            title += " (not finite: no backward pass)"
         print(_stats_table(records, title))
         if params is not None:
             print()
@@ -52,7 +57,7 @@ def stats(args) -> int:
         from .experiments.plots import layer_histograms, layer_steps
         layers = [(step.name, model.outputs[step.index]) for step in layer_steps(model.steps)]
         layer_histograms(layers, args.plot, f"{net.name}: activations per layer, {args.mode} mode, "
-                                            f"batch of {len(idx)}")
+                                            f"batch of {size}")
         if not args.json:
             print(f"\nfigure: {args.plot}")
     return EXIT_OK

@@ -126,7 +126,7 @@ def build_model(net, train: dict, dtype=np.float32, weights: str | None = None) 
     from .runtime import checkpoint
     model = Model(lower(net, train["loss"]), seed=train["seed"], dtype=dtype)
     if weights:
-        model.load_state_dict(checkpoint.weights(weights, net.source.text))
+        model.load_state_dict(checkpoint.weights(weights, net.source.text, model, train))
     return model
 
 

@@ -1,25 +1,48 @@
-"""Checkpoints: parameters, buffers, optimizer state, the run's position and the spec's hash, in one
-.npz file written atomically (a temporary file renamed into place: a killed run never leaves a
-truncated checkpoint)."""
+"""Checkpoints: the trainer's state as runtime/state.py declares it, in one .npz file.
+
+Layout (format 1): an uncompressed .npz archive with one array per entry of each array part of
+the declaration (`model/NODE.PARAM`, `optim/PARAM/SLOT`, `best/NODE.PARAM`) and `meta`, UTF-8
+JSON as bytes: {"format": 1, "spec_hash": ..., "dtype": "float32", and each plain part of the
+declaration (`optimizer_steps`, `position`, `seed`)}.
+
+Writing is atomic (a temporary file renamed into place: a killed run never leaves a truncated
+checkpoint). Reading trusts nothing: the file is checked against the compiled network before any
+of it is used -- the format version and the metadata's types, the spec's hash, then every entry's
+name, shape and dtype from the .npy headers (bounded in size), and only then the data, read to
+exactly the size the network implies. Nothing is unpickled (allow_pickle is never set) and no
+entry name is ever used as a path. The first mismatch is reported as a CheckpointError.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import stat
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..spec.diagnostics import NetcError
-from .train import Position, Trainer
+from . import state as trainstate
+from .state import StateError
 
 FORMAT = 1
+META = "meta"                    # the metadata entry's name
+MAX_META = 16 * 2**20            # bytes of metadata JSON (a long history is a few hundred KB)
+MAX_NPY_HEADER = 10_000          # bytes of one .npy header (NumPy's own default limit)
+MAX_ENTRIES = 100_000            # entries in the archive's directory
+HEADER_KEYS = ("format", "spec_hash", "dtype")
+DTYPES = ("float32", "float64")
+MISFIT = ("the checkpoint does not fit this network: use one saved by netc from this file (it "
+          "may have been saved from another network, or altered)")
 
 
 class CheckpointError(NetcError):
-    """A checkpoint that cannot be used: missing, corrupt, or made from another spec (bad input,
-    reported as `netc: error: ...`)."""
+    """A checkpoint that cannot be used: missing, corrupt, forged, or made from another spec (bad
+    input, reported as `netc: error: ...`, exit 2)."""
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message, hint=hint)
@@ -30,22 +53,22 @@ def spec_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def save(path: str | Path, trainer: Trainer, spec_text: str) -> None:
-    """Write the trainer's full state to `path` atomically."""
+# --- writing -------------------------------------------------------------------------------------
+
+def save(path: str | Path, trainer, spec_text: str) -> None:
+    """Write the trainer's full state (every part of runtime/state.py's PARTS) to `path` atomically."""
     path = Path(path)
     arrays: dict[str, np.ndarray] = {}
-    for k, v in trainer.model.state_dict().items():
-        arrays[f"model/{k}"] = v
-    for name, st in trainer.optimizer.state.items():
-        for k, v in st.items():
-            arrays[f"optim/{name}/{k}"] = np.asarray(v)
-    if trainer.best_state is not None:
-        for k, v in trainer.best_state.items():
-            arrays[f"best/{k}"] = v
-    meta = {"format": FORMAT, "spec_hash": spec_hash(spec_text), "seed": trainer.seed,
-            "dtype": trainer.model.dtype.name, "optimizer_steps": trainer.optimizer.steps,
-            "position": trainer.position.to_dict()}
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    meta = {"format": FORMAT, "spec_hash": spec_hash(spec_text), "dtype": trainer.model.dtype.name}
+    for part in trainstate.PARTS:
+        value = part.get(trainer)
+        if isinstance(part.kind, trainstate.Value):
+            assert part.name not in HEADER_KEYS, part.name
+            meta[part.name] = part.kind.to_plain(value)
+        else:
+            for key, a in part.kind.flatten(value).items():
+                arrays[f"{part.name}/{key}"] = np.asarray(a)
+    arrays[META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -60,51 +83,187 @@ def save(path: str | Path, trainer: Trainer, spec_text: str) -> None:
         raise
 
 
-def read(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """A checkpoint's metadata and arrays; CheckpointError if it cannot be read."""
+# --- reading -------------------------------------------------------------------------------------
+
+class _Archive:
+    """An opened checkpoint whose directory and metadata have been checked; entries by key."""
+
+    def __init__(self, path: str | Path):
+        self.path = path
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            raise CheckpointError(f"{path}: no such checkpoint") from None
+        except OSError as e:
+            raise CheckpointError(f"{path}: cannot read it ({e.strerror or e})") from None
+        if not stat.S_ISREG(mode):
+            raise CheckpointError(f"{path}: not a regular file", "a checkpoint is a file written by --save")
+        try:
+            self.zip = zipfile.ZipFile(path)
+        except Exception as e:  # not a zip archive, or a damaged one
+            raise CheckpointError(f"{path}: not a netc checkpoint ({type(e).__name__})") from None
+        infos = self.zip.infolist()
+        if len(infos) > MAX_ENTRIES:
+            self.fail(f"it holds {len(infos)} entries")
+        self.entries: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            if not info.filename.endswith(".npy") or info.filename[:-4] in self.entries:
+                self.fail(f"unexpected entry {info.filename!r}")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                self.fail(f"entry {info.filename!r} uses an unsupported compression")
+            self.entries[info.filename[:-4]] = info
+        if META not in self.entries:
+            self.fail("it has no metadata")
+        self.meta = self._read_meta()
+
+    def fail(self, why: str):
+        raise CheckpointError(f"{self.path}: not a netc checkpoint ({why})")
+
+    def close(self) -> None:
+        self.zip.close()
+
+    def header(self, key: str) -> tuple[tuple[int, ...], np.dtype, bool, int]:
+        """(shape, dtype, fortran order, bytes of the header) of entry `key`, from its .npy header."""
+        try:
+            with self.zip.open(self.entries[key]) as f:
+                version = np.lib.format.read_magic(f)
+                read = {(1, 0): np.lib.format.read_array_header_1_0,
+                        (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read is None:
+                    self.fail(f"entry {key!r} has .npy version {version}")
+                shape, fortran, dtype = read(f, max_header_size=MAX_NPY_HEADER)
+                offset = f.tell()
+        except CheckpointError:
+            raise
+        except Exception as e:  # a damaged header, a header over the limit, a bad CRC
+            self.fail(f"entry {key!r} is unreadable: {type(e).__name__}")
+        dtype = np.dtype(dtype)
+        if dtype.hasobject or dtype.kind not in "fiub" or dtype.byteorder == ">":
+            raise CheckpointError(f"{self.path}: entry {key!r} holds {dtype.str} values, not numbers", MISFIT)
+        return tuple(int(n) for n in shape), dtype, bool(fortran), offset
+
+    def array(self, key: str) -> np.ndarray:
+        """Entry `key`'s data, read to exactly the size its (already checked) header declares."""
+        shape, dtype, fortran, offset = self.header(key)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if self.entries[key].file_size != offset + nbytes:
+            self.fail(f"entry {key!r} holds {self.entries[key].file_size - offset} bytes of data, "
+                      f"its header says {nbytes}")
+        try:
+            with self.zip.open(self.entries[key]) as f:
+                f.seek(offset)
+                data = f.read(nbytes)
+        except Exception as e:
+            self.fail(f"entry {key!r} is damaged: {type(e).__name__}")
+        if len(data) != nbytes:
+            self.fail(f"entry {key!r} is truncated")
+        a = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+        return np.array(a, order="C", copy=True)  # writeable, contiguous, owned
+
+    def _read_meta(self) -> dict:
+        shape, dtype, _, _ = self.header(META)
+        if dtype != np.uint8 or len(shape) != 1:
+            self.fail("its metadata is not text")
+        if shape[0] > MAX_META:
+            self.fail(f"its metadata is {shape[0]} bytes, more than {MAX_META}")
+        try:
+            meta = json.loads(self.array(META).tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            self.fail("its metadata is not JSON")
+        if not isinstance(meta, dict) or "format" not in meta:
+            self.fail("its metadata is not netc's")
+        fmt = meta["format"]
+        if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt != FORMAT:
+            raise CheckpointError(f"{self.path}: checkpoint format {fmt!r:.20} is not supported "
+                                  f"(this netc reads format {FORMAT})")
+        if not isinstance(meta.get("spec_hash"), str):
+            self.fail("its metadata has no spec hash")
+        if meta.get("dtype") not in DTYPES:
+            self.fail(f"its dtype {meta.get('dtype')!r:.20} is not one of {', '.join(DTYPES)}")
+        return meta
+
+
+def peek(path: str | Path) -> dict:
+    """A checkpoint's checked metadata (format, spec_hash, dtype and the plain parts, unchecked),
+    reading only its directory and metadata; CheckpointError if it is not a netc checkpoint."""
+    archive = _Archive(path)
+    archive.close()
+    return archive.meta
+
+
+def load(path: str | Path, trainer, spec_text: str, cast: bool = False) -> dict:
+    """Every part of the state saved in `path`, checked against `trainer`'s network (the
+    templates of runtime/state.py) before any array is read: {part name: value}, ready for
+    Part.set. `cast` accepts float32 arrays for a float64 network and the reverse (for weights
+    read into a model of another dtype; a resumed run needs the dtype it was saved with)."""
+    archive = _Archive(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint") from None
-    except Exception as e:  # zip, JSON or key errors: all mean an unusable file
-        raise CheckpointError(f"{path}: not a netc checkpoint ({type(e).__name__})") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: checkpoint format {meta.get('format')} is not supported")
-    return meta, arrays
+        return _load(archive, trainer, spec_text, cast)
+    except StateError as e:
+        raise CheckpointError(f"{path}: {e.message}", e.hint or MISFIT) from None
+    finally:
+        archive.close()
 
 
-def weights(path: str | Path, spec_text: str) -> dict[str, np.ndarray]:
-    """The parameters and buffers a run saved in `path` ends with, checked against the spec: the
-    best epoch's when early stopping kept them, else the latest."""
-    meta, arrays = read(path)
-    _check_spec(path, meta, spec_text)
-    best = {k[len("best/"):]: v for k, v in arrays.items() if k.startswith("best/")}
-    return best or {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
-
-
-def restore(path: str | Path, trainer: Trainer, spec_text: str) -> None:
-    """Put a saved run back into `trainer` (model, optimizer, best weights, position)."""
-    meta, arrays = read(path)
-    _check_spec(path, meta, spec_text)
-    model_state = {k[6:]: v for k, v in arrays.items() if k.startswith("model/")}
-    trainer.model.load_state_dict(model_state)
-    trainer.optimizer.state = {}
-    for k, v in arrays.items():
-        if k.startswith("optim/"):
-            _, name, key = k.split("/", 2)
-            trainer.optimizer.state.setdefault(name, {})[key] = v.copy()
-    trainer.optimizer.steps = meta["optimizer_steps"]
-    best = {k[5:]: v for k, v in arrays.items() if k.startswith("best/")}
-    trainer.best_state = best or None
-    trainer.position = Position.from_dict(meta["position"])
-    trainer.seed = meta["seed"]
-
-
-def _check_spec(path, meta: dict, spec_text: str) -> None:
+def _load(archive: _Archive, trainer, spec_text: str, cast: bool) -> dict:
+    path, meta = archive.path, archive.meta
     if meta["spec_hash"] != spec_hash(spec_text):
         raise CheckpointError(f"{path} was saved from a different version of the spec",
                               "the model, data or train sections changed since it was saved: use "
                               "weights saved from this version of the file, or restore the version "
                               "the checkpoint was made from")
+    dtype = trainer.model.dtype.name
+    if not cast and meta["dtype"] != dtype:
+        raise CheckpointError(f"{path} was saved by a {meta['dtype']} run; this run is {dtype}",
+                              f"add --dtype {meta['dtype']} to continue it")
+    array_parts = [p for p in trainstate.PARTS if not isinstance(p.kind, trainstate.Value)]
+    value_parts = [p for p in trainstate.PARTS if isinstance(p.kind, trainstate.Value)]
+    descs: dict[str, dict] = {p.name: {} for p in array_parts}
+    for key in archive.entries:
+        if key == META:
+            continue
+        part, sep, rest = key.partition("/")
+        if part not in descs or not sep:
+            raise StateError(f"unexpected entry {key!r}")
+        shape, dt, _, _ = archive.header(key)
+        descs[part][rest] = (shape, dt)
+    for p in array_parts:  # every name, shape and dtype, before any data is read
+        p.kind.check(p.name, descs[p.name], p.template(trainer), cast)
+    values = {}
+    for p in value_parts:
+        if p.name not in meta:
+            raise StateError(f"the metadata has no {p.name}")
+        values[p.name] = p.kind.parse(meta[p.name], p.name)
+    for key in meta:
+        if key not in HEADER_KEYS and key not in values:
+            raise StateError(f"unexpected metadata entry {key!r:.60}")
+    _check_finite_metadata(values)
+    for p in array_parts:
+        flat = {k: archive.array(f"{p.name}/{k}") for k in descs[p.name]}
+        values[p.name] = p.kind.unflatten(flat)
+    return values
+
+
+def _check_finite_metadata(values: dict) -> None:
+    pos = values.get("position")
+    if pos is not None and pos.best_value is not None and math.isnan(pos.best_value):
+        raise StateError("position.best_value is NaN")
+
+
+def restore(path: str | Path, trainer, spec_text: str) -> None:
+    """Put a saved run back into `trainer` (every part of the declaration), after checking all of
+    it; CheckpointError (and `trainer` untouched) if anything does not fit."""
+    values = load(path, trainer, spec_text)
+    for p in trainstate.PARTS:
+        p.set(trainer, values[p.name])
+
+
+def weights(path: str | Path, spec_text: str, model, settings: dict) -> dict[str, np.ndarray]:
+    """The parameters and buffers a run saved in `path` ends with -- the best epoch's when early
+    stopping kept them, else the latest -- in `model`'s dtype, after checking the whole
+    checkpoint against the network and the train settings (`settings`, for the optimizer's
+    state)."""
+    from .train import Trainer
+    values = load(path, Trainer(model, None, settings), spec_text, cast=True)
+    chosen = values.get("best") or values["model"]
+    return {k: v.astype(model.dtype, copy=False) for k, v in chosen.items()}

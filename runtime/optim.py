@@ -21,6 +21,11 @@ class Optimizer(ABC):
         for name, g in grads.items():
             self.update(name, params[name], g, lr, self.state.setdefault(name, {}))
 
+    def slots(self, shape: tuple[int, ...], dtype) -> dict[str, tuple]:
+        """The state this optimizer keeps for a parameter of `shape` and `dtype`: {name: (shape,
+        dtype)} (what a checkpoint's optimizer entries are checked against)."""
+        return {}
+
     @abstractmethod
     def update(self, name: str, w: np.ndarray, g: np.ndarray, lr: float, s: dict) -> None:
         """Update the weight array `w` in place from its gradient `g`; `s` is its own state."""
@@ -28,6 +33,9 @@ class Optimizer(ABC):
 
 class SGD(Optimizer):
     """w -= lr * g, with (Nesterov) momentum as torch.optim.SGD (dampening 0)."""
+
+    def slots(self, shape, dtype):
+        return {"momentum": (tuple(shape), np.dtype(dtype))} if self.hyper.get("momentum", 0.0) else {}
 
     def update(self, name, w, g, lr, s):
         mu = self.hyper.get("momentum", 0.0)
@@ -45,6 +53,9 @@ class SGD(Optimizer):
 class RMSprop(Optimizer):
     """torch.optim.RMSprop: v = alpha v + (1 - alpha) g^2; w -= lr g / (sqrt(v) + eps)."""
 
+    def slots(self, shape, dtype):
+        return {"square_avg": (tuple(shape), np.dtype(dtype))}
+
     def update(self, name, w, g, lr, s):
         alpha, eps = self.hyper["alpha"], self.hyper["eps"]
         v = s.get("square_avg")
@@ -57,6 +68,10 @@ class RMSprop(Optimizer):
 
 class Adam(Optimizer):
     """torch.optim.Adam: bias-corrected first and second moments."""
+
+    def slots(self, shape, dtype):
+        return {"m": (tuple(shape), np.dtype(dtype)), "v": (tuple(shape), np.dtype(dtype)),
+                "t": ((), np.dtype(np.int64))}
 
     def update(self, name, w, g, lr, s):
         b1, b2 = self.hyper["betas"]

@@ -1,19 +1,21 @@
-"""The debugger's stepper: training run one node at a time.
+"""The debugger's stepper: the trainer's iteration engine (Trainer.iteration), paused at every
+phase and seen through statistics.
 
 It pauses after each node's forward, after the loss, after each node's backward (in reverse
-order) and after the parameter update, and yields an immutable Snapshot each time. It keeps a
-bounded history of per-node statistics (for plots over iterations) and of whole training states
-(to go back to an earlier iteration and replay it exactly: same batch, same dropout masks, same
-batch-norm state). The TUI and `netc stats` are views of it; it imports nothing from Textual.
+order) and after the parameter update, and returns an immutable Snapshot each time. It keeps a
+bounded history of per-node statistics (for plots over iterations), the loss curve with its
+moving average, and whole training states (runtime/state.py's capture, to go back to an earlier
+iteration and replay it exactly: same batch, same dropout masks, same batch-norm state, same
+best weights). Everything the debugger shows is computed here or in runtime/stats.py; the TUI
+and `netc stats` are views of it; it imports nothing from Textual.
 
 Memory bounds: `history` iterations of per-node scalars (default 2,000), and as many saved
-training states as fit in `state_budget` bytes (default 64 MiB; a state is the parameters,
-buffers and optimizer moments), at least none: a model too big for the budget cannot step back.
+training states as fit in `state_budget` bytes (default 64 MiB; a state is every array the
+declaration holds: parameters, buffers, optimizer moments, best weights), at least none: a model
+too big for the budget cannot step back.
 """
 from __future__ import annotations
 
-import copy
-import math
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,13 +23,14 @@ from typing import Iterator
 
 import numpy as np
 
-from .schedules import penalty
 from .netcheck import check_kernel_sampled
+from . import state as trainstate
+from .state import capture, restore, state_bytes
 from .stats import (ActivationStats, GradientStats, ParamStats, activation_stats, gradient_stats,
-                    param_stats)
-from .train import Position, Trainer
+                    moving_average, param_stats)
+from .train import BACKWARD, FORWARD, LOSS, PHASES, UPDATE, Trainer
 
-PHASES = ("forward", "loss", "backward", "update")
+LOSS_WINDOW = 20  # iterations in the loss curve's moving average
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Snapshot:
     loss: float | None             # the iteration's loss, once computed
     lr: float
     nonfinite: bool                # a NaN or Inf appeared at this pause
+    penalty: float = 0.0           # the weight penalty included in `loss`
 
     @property
     def stats(self) -> dict:
@@ -62,6 +66,17 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class LossCurve:
+    """The loss per kept iteration (0-based `iterations`), raw and as a trailing moving average
+    over `window` iterations (`average[i]` averages up to `window` raw values ending at i)."""
+
+    iterations: tuple[int, ...]
+    raw: tuple[float, ...]
+    average: tuple[float, ...]
+    window: int
+
+
+@dataclass(frozen=True)
 class HistoryPoint:
     """One iteration of a node's history: activation summary in forward, gradient norm in backward."""
 
@@ -74,22 +89,70 @@ class HistoryPoint:
     grad_norm: float | None
 
 
-class Stepper:
-    """Steps a Trainer's run node by node; `next()` returns the next Snapshot (None when done)."""
+@dataclass(frozen=True)
+class ModeRow:
+    """One node on the same batch in both modes: `differs` when its outputs differ beyond float
+    rounding; `source` when it differs although its inputs do not (the difference starts there);
+    `mode_dependent`, the op's own fact: it acts differently in evaluation (batch-norm's running
+    statistics, dropout passing everything)."""
 
-    def __init__(self, trainer: Trainer, history: int = 2000, state_budget: int = 64 * 2**20):
+    node: str
+    op: str
+    train: ActivationStats
+    eval: ActivationStats
+    differs: bool
+    source: bool
+    mode_dependent: bool
+
+
+@dataclass(frozen=True)
+class ModeComparison:
+    """Stepper.compare_modes's answer for the batch of 0-based `iteration`, a row per node in plan
+    order; `comparison[node]` is that node's row."""
+
+    iteration: int
+    rows: tuple[ModeRow, ...]
+
+    def __getitem__(self, node: str) -> ModeRow:
+        for row in self.rows:
+            if row.node == node:
+                return row
+        raise KeyError(node)
+
+
+def _differ(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two outputs of one node differ by more than the rounding of their dtype allows."""
+    if a.shape != b.shape:
+        return True
+    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    with np.errstate(all="ignore"):
+        scale = float(np.max(np.abs(a64))) if a64.size else 0.0
+        tol = 64 * np.finfo(np.result_type(a.dtype, np.float32)).eps
+        return not np.allclose(a64, b64, rtol=tol, atol=tol * scale, equal_nan=True)
+
+
+class Stepper:
+    """Pauses on a Trainer's iteration engine node by node; `next()` returns the next Snapshot
+    (None when done). `training=False` runs the batches in evaluation mode (`netc stats --mode
+    eval`), which its driver stops before any update."""
+
+    def __init__(self, trainer: Trainer, history: int = 2000, state_budget: int = 64 * 2**20,
+                 training: bool = True):
         self.trainer = trainer
         self.model = trainer.model
+        self.training = training
         self.history_len = history
         self.history: dict[str, deque[HistoryPoint]] = {s.name: deque(maxlen=history) for s in self.model.steps}
         self.losses: deque[tuple[int, float]] = deque(maxlen=history)
-        state_bytes = sum(v.nbytes for v in self.model.state_dict().values()) * 3 + 1
-        self.saved: deque = deque(maxlen=max(0, state_budget // state_bytes))
+        self.saved: deque[tuple[int, dict]] = deque(maxlen=max(0, state_budget // (state_bytes(trainer) + 1)))
         # the start of the run, for restart (a model too big to copy is re-initialized instead)
-        self._initial = self.model.state_dict() if self.saved.maxlen else None
+        self._initial = capture(trainer) if self.saved.maxlen else None
+        self._fresh = {p.name: p.kind.copy(p.get(trainer)) for p in trainstate.PARTS
+                       if p.name not in ("model", "best")} if not self.saved.maxlen else None
         self.last: Snapshot | None = None
         self._forward_stats: dict[str, ActivationStats] = {}
         self._gen: Iterator[Snapshot] | None = None
+        self._curve: tuple | None = None
         self.halted = False  # a non-finite loss stopped the run; goto or restart resumes it
 
     # --- stepping ---------------------------------------------------------------------------
@@ -116,69 +179,65 @@ class Stepper:
         return pos.iteration, pos.epoch, pos.batch
 
     def _iterations(self) -> Iterator[Snapshot]:
-        while not self.finished():
+        while not self.finished() and not self.halted:
+            if self.saved.maxlen:
+                self.saved.append((self.trainer.position.iteration, capture(self.trainer)))
             yield from self._iteration()
 
     def _iteration(self) -> Iterator[Snapshot]:
-        t, m, pos = self.trainer, self.model, self.trainer.position
-        chunks = t.batches(pos.epoch)
-        if self.saved.maxlen:
-            self.saved.append((pos.iteration, copy.deepcopy(pos), m.state_dict(),
-                               copy.deepcopy(t.optimizer.state), t.optimizer.steps))
-        k = pos.batch
-        idx = chunks[k]
-        xb = t.data.x_train[idx]
-        yb = t.data.y_train[idx]
-        lr = t.current_lr()
-        here = dict(iteration=pos.iteration, epoch=pos.epoch, batch=k, lr=lr)
-        rng = t.dropout_rng(pos.iteration)
-        x = np.asarray(xb, m.dtype)
-        m.training = True
+        """The engine's phases of one iteration, as snapshots with statistics."""
+        m = self.model
         self._forward_stats = {}
-        for step in m.steps:
-            out = m.forward_step(step, x, True, rng)
-            act = activation_stats(out, step.kernel.saturation_bounds())
-            self._forward_stats[step.name] = act
-            yield Snapshot(phase="forward", node=step.name, index=step.index, shape=out.shape,
-                           activation=act, gradient=None,
-                           params=self._node_params(step), loss=None, nonfinite=not act.finite, **here)
-        loss = m.loss(yb) + penalty(m.weights, t.settings["regularize"])
-        self.losses.append((pos.iteration, loss))
-        bad = not math.isfinite(loss)
-        # the run cannot go on past a non-finite loss: the UI names the node; goto/restart resume
-        self.halted = bad
-        yield Snapshot(phase="loss", node=None, index=None, shape=None, activation=None, gradient=None, params=(),
-                       loss=loss, nonfinite=bad, **here)
-        if bad:
-            return
-        m.start_backward()
-        for step in reversed(m.steps):
-            g = m.grad_outputs[step.index]
-            grad = gradient_stats(g) if g is not None else None
-            m.backward_step(step)
-            act = self._forward_stats[step.name]
-            self.history[step.name].append(HistoryPoint(pos.iteration, act.mean, act.std, act.p15, act.p85,
-                                                        act.zero_frac, grad.norm if grad else None))
-            yield Snapshot(phase="backward", node=step.name, index=step.index,
-                           shape=m.outputs[step.index].shape, activation=act, gradient=grad,
-                           params=self._node_params(step, grads=True), loss=loss,
-                           nonfinite=grad is not None and not grad.finite, **here)
-        before = {k2: v.copy() for k2, v in m.params.items()}
-        grads = dict(m.grads)
-        t.update(m.grads, lr)
-        params = tuple(param_stats(n, w, grads.get(n), before[n]) for n, w in m.params.items())
-        nonfinite = not all(np.isfinite(w).all() for w in m.params.values())
-        yield Snapshot(phase="update", node=None, index=None, shape=None, activation=None, gradient=None,
-                       params=params,
-                       loss=loss, nonfinite=nonfinite, **here)
-        t.record_batch(loss, yb, k)
-        if pos.batch >= len(chunks):
-            t.end_epoch(lr, 0.0)
+        for ph in self.trainer.iteration(training=self.training, watch=True):
+            b = ph.batch
+            here = dict(iteration=b.iteration, epoch=b.epoch, batch=b.index, lr=b.lr)
+            if ph.kind == FORWARD:
+                step = ph.step
+                out = m.outputs[step.index]
+                act = activation_stats(out, step.kernel.saturation_bounds())
+                self._forward_stats[step.name] = act
+                yield Snapshot(phase="forward", node=step.name, index=step.index, shape=out.shape,
+                               activation=act, gradient=None,
+                               params=self._node_params(step), loss=None, nonfinite=not act.finite, **here)
+            elif ph.kind == LOSS:
+                self.losses.append((b.iteration, ph.loss))
+                # the run cannot go on past a non-finite loss: the UI names the node; goto/restart resume
+                self.halted = not ph.finite
+                yield Snapshot(phase="loss", node=None, index=None, shape=None, activation=None, gradient=None,
+                               params=(), loss=ph.loss, nonfinite=not ph.finite, penalty=ph.penalty, **here)
+            elif ph.kind == BACKWARD:
+                step = ph.step
+                g = m.grad_outputs[step.index]
+                grad = gradient_stats(g) if g is not None else None
+                act = self._forward_stats[step.name]
+                self.history[step.name].append(HistoryPoint(b.iteration, act.mean, act.std, act.p15, act.p85,
+                                                            act.zero_frac, grad.norm if grad else None))
+                yield Snapshot(phase="backward", node=step.name, index=step.index,
+                               shape=m.outputs[step.index].shape, activation=act, gradient=grad,
+                               params=self._node_params(step, grads=True), loss=ph.loss,
+                               nonfinite=grad is not None and not grad.finite, **here)
+            elif ph.kind == UPDATE:
+                params = tuple(param_stats(n, w, m.grads.get(n), ph.before[n]) for n, w in m.params.items())
+                nonfinite = not all(np.isfinite(w).all() for w in m.params.values())
+                yield Snapshot(phase="update", node=None, index=None, shape=None, activation=None, gradient=None,
+                               params=params, loss=ph.loss, nonfinite=nonfinite, **here)
 
     def _node_params(self, step, grads: bool = False) -> tuple[ParamStats, ...]:
         m = self.model
         return tuple(param_stats(f"{step.name}.{k}", v, m.grads.get(f"{step.name}.{k}") if grads else None)
                      for k, v in m.state[step.index].items() if k in step.kernel.param_shapes())
+
+    # --- the loss curve ------------------------------------------------------------------------
+
+    def loss_curve(self, window: int = LOSS_WINDOW) -> LossCurve:
+        """The kept losses per iteration with their trailing moving average over `window`."""
+        key = (len(self.losses), self.losses[0] if self.losses else None,
+               self.losses[-1] if self.losses else None, window)
+        if self._curve is None or self._curve[0] != key:
+            its = tuple(i for i, _ in self.losses)
+            raw = tuple(l for _, l in self.losses)
+            self._curve = (key, LossCurve(its, raw, tuple(moving_average(raw, window)) if raw else (), window))
+        return self._curve[1]
 
     # --- time travel -------------------------------------------------------------------------
 
@@ -187,17 +246,15 @@ class Stepper:
         return [s[0] for s in self.saved]
 
     def goto(self, iteration: int) -> bool:
-        """Go back to the start of a saved iteration; the next `next()` replays it exactly.
+        """Go back to the start of a saved iteration: the trainer's whole state as it was (see
+        runtime/state.py: weights, buffers, optimizer, best weights, position, seed); the next
+        `next()` replays it exactly.
 
         Returns False if that iteration's state is no longer (or was never) kept.
         """
-        for it, pos, state, opt_state, opt_steps in self.saved:
+        for it, state in self.saved:
             if it == iteration:
-                t = self.trainer
-                t.position = copy.deepcopy(pos)
-                self.model.load_state_dict(state)
-                t.optimizer.state = copy.deepcopy(opt_state)
-                t.optimizer.steps = opt_steps
+                restore(self.trainer, state)
                 while self.saved and self.saved[-1][0] >= iteration:
                     self.saved.pop()
                 for h in self.history.values():
@@ -205,22 +262,22 @@ class Stepper:
                         h.pop()
                 while self.losses and self.losses[-1][0] >= iteration:
                     self.losses.pop()
-                self._gen = None
-                self.halted = False
+                self._gen, self.last, self.halted = None, None, False
                 return True
         return False
 
     def restart(self) -> None:
-        """Back to the start of the run: the initial weights (as given, or re-initialized from
-        the seed), a fresh optimizer and position, empty histories."""
+        """Back to the start of the run: the trainer's state as the stepper found it (a model too
+        big to copy is re-initialized from the seed instead), empty histories."""
         t = self.trainer
         if self._initial is not None:
-            self.model.load_state_dict(self._initial)
+            restore(t, self._initial)
         else:
             self.model.reinitialize()
-        t.optimizer.state, t.optimizer.steps = {}, 0
-        t.position = Position()
-        t.best_state = None
+            for p in trainstate.PARTS:
+                if p.name in self._fresh:
+                    p.set(t, p.kind.copy(self._fresh[p.name]))
+            t.best_state = None
         self.saved.clear()
         for h in self.history.values():
             h.clear()
@@ -254,21 +311,28 @@ class Stepper:
                 m.buffers[k][...] = v
             m.outputs, m.ctxs = outputs, ctxs
 
-    def compare_modes(self) -> dict[str, tuple[ActivationStats, ActivationStats]]:
-        """Each node's statistics on the current batch in training and in evaluation mode, without
-        changing any state (running statistics are restored, the dropout masks are the iteration's)."""
+    def compare_modes(self) -> ModeComparison:
+        """Each node's statistics on the current batch in training and in evaluation mode, and
+        where they differ, without changing any state (running statistics are restored, the
+        dropout masks are the iteration's)."""
         x, _ = self.current_batch()
         with self._untouched() as m:
             buffers = {k: v.copy() for k, v in m.buffers.items()}
             m.forward(x, training=True, rng=self._iteration_rng())
-            train = {s.name: activation_stats(m.outputs[s.index], s.kernel.saturation_bounds())
-                     for s in m.steps}
+            train = [np.array(o, copy=True) for o in m.outputs]
             for k, v in buffers.items():  # evaluation sees the running statistics as they were
                 m.buffers[k][...] = v
             m.forward(x, training=False)
-            evals = {s.name: activation_stats(m.outputs[s.index], s.kernel.saturation_bounds())
-                     for s in m.steps}
-        return {name: (train[name], evals[name]) for name in train}
+            evals = list(m.outputs)
+        differs: list[bool] = []
+        rows = []
+        for s in m.steps:
+            d = _differ(train[s.index], evals[s.index])
+            differs.append(d)
+            rows.append(ModeRow(s.name, s.op, activation_stats(train[s.index], s.kernel.saturation_bounds()),
+                                activation_stats(evals[s.index], s.kernel.saturation_bounds()), d,
+                                d and not any(differs[j] for j in s.inputs), bool(s.kernel.mode_dependent)))
+        return ModeComparison(self._here()[0], tuple(rows))
 
     def check_node(self, node: str) -> dict[str, float]:
         """The selected node's analytic backward against central differences in float64 on the

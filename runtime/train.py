@@ -1,5 +1,16 @@
-"""The training loop: minibatches, penalties, clipping, schedules, validation, early stopping, and
-a position that a checkpoint can save and restore exactly.
+"""The training loop, as one iteration engine: `Trainer.iteration()` is a generator of phases (each
+node's forward, the loss, each node's backward in reverse order, the update, and the epoch's end)
+that every driver runs: `netc run` drains it (`run_epoch`), the debugger's stepper pauses on it
+(runtime/stepper.py) and `netc stats` runs one iteration of it. No other code steps the model
+through an iteration.
+
+    trainer = Trainer(model, dataset, settings)
+    for phase in trainer.iteration():          # one minibatch, from where the position is
+        phase.kind, phase.step, phase.loss    # 'forward', step, None ... 'update', None, 0.71
+
+The trainer's state (weights, buffers, optimizer moments, the position with its early-stopping
+bookkeeping and history, the best weights, the seed) is declared once, in runtime/state.py;
+checkpoints, the stepper's replay and restart all go through that declaration.
 
 Randomness is derived from (seed, counter) pairs, so any point of a run can be reproduced without
 replaying what came before: epoch e shuffles with default_rng([seed, 12, e]) and iteration t
@@ -10,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -21,6 +32,8 @@ from .optim import make_optimizer
 from .schedules import add_penalty_grads, clip, learning_rate, penalty
 
 EVAL_BATCH = 1024
+FORWARD, LOSS, BACKWARD, UPDATE, EPOCH = "forward", "loss", "backward", "update", "epoch"
+PHASES = (FORWARD, LOSS, BACKWARD, UPDATE)  # the pauses of an iteration, in order (EPOCH closes some)
 
 
 class TrainingError(NetcError):
@@ -49,7 +62,8 @@ class EpochResult:
 @dataclass
 class Position:
     """Where a run is: completed epochs, batches done in the current epoch and their running sums,
-    the global iteration count, early-stopping bookkeeping and the history so far."""
+    the global iteration count (with the epoch, the counter of the run's random numbers),
+    early-stopping bookkeeping and the history so far."""
 
     epoch: int = 0
     batch: int = 0
@@ -72,10 +86,45 @@ class Position:
 
     @staticmethod
     def from_dict(d: dict) -> "Position":
-        """The inverse of to_dict."""
+        """The inverse of to_dict (runtime/state.py checks a checkpoint's values before this)."""
         d = dict(d)
         d["history"] = [EpochResult(**h) for h in d["history"]]
         return Position(**d)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The iteration a phase belongs to: its global index, epoch, batch within the epoch (all
+    0-based), the number of batches in that epoch, the learning rate and the mode."""
+
+    iteration: int
+    epoch: int
+    index: int
+    count: int
+    lr: float
+    training: bool
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One pause of the engine. `kind` is FORWARD or BACKWARD (with `step`, the plan step that just
+    ran), LOSS (`loss` is the batch's loss plus `penalty`, the weight penalty; the iteration ends
+    there when it is not finite), UPDATE (the optimizer has stepped and the batch is counted;
+    `before` holds the parameters as they were if the iteration was asked to `watch`) or EPOCH
+    (`result`, the finished epoch's metrics after validation). The model's arrays hold the rest."""
+
+    kind: str
+    batch: Batch
+    step: object = None
+    loss: float | None = None
+    penalty: float = 0.0
+    before: dict | None = None
+    result: EpochResult | None = None
+
+    @property
+    def finite(self) -> bool:
+        """Whether the loss (if there is one yet) is a finite number."""
+        return self.loss is None or math.isfinite(self.loss)
 
 
 class Trainer:
@@ -92,16 +141,59 @@ class Trainer:
         self.best_state: dict[str, np.ndarray] | None = None
         # the fewest examples a training batch may hold (batchnorm needs 2): the ops' own fact
         self.min_batch = max(s.kernel.min_batch for s in model.steps)
+        self._chunks: tuple | None = None  # (seed, epoch, that epoch's batches), computed once
 
     @property
     def minimize(self) -> bool:
         stop = self.settings["early_stop"]
         return not (stop and stop["metric"] == "val_accuracy")
 
-    # --- one epoch ------------------------------------------------------------------------------
+    # --- the iteration engine -----------------------------------------------------------------
 
-    def batches(self, epoch: int):
+    def iteration(self, training: bool = True, watch: bool = False) -> Iterator[Phase]:
+        """Run the next minibatch of the current epoch, pausing after each phase (see Phase).
+
+        `training=False` runs the batch in evaluation mode (for inspection; such an iteration is
+        stopped before its update by its driver). A driver may stop consuming at any pause: what
+        has not run yet does not happen (the position moves only at the update). An epoch whose
+        last batch has run but that was not closed (an interrupted run) is closed first: then the
+        iteration is a lone EPOCH phase.
+        """
+        pos, m = self.position, self.model
+        chunks = self.batches(pos.epoch)
+        if pos.batch >= len(chunks):
+            b = Batch(pos.iteration, pos.epoch, pos.batch, len(chunks), self.current_lr(), training)
+            yield Phase(EPOCH, b, result=self.end_epoch(b.lr, pos.epoch_seconds))
+            return
+        idx = chunks[pos.batch]
+        b = Batch(pos.iteration, pos.epoch, pos.batch, len(chunks), self.current_lr(), training)
+        x, y = np.asarray(self.data.x_train[idx], m.dtype), self.data.y_train[idx]
+        rng = self.dropout_rng(pos.iteration)
+        m.training = training
+        for step in m.steps:
+            m.forward_step(step, x, training, rng)
+            yield Phase(FORWARD, b, step)
+        extra = penalty(m.weights, self.settings["regularize"])
+        loss = m.loss(y) + extra
+        yield Phase(LOSS, b, loss=loss, penalty=extra)
+        if not math.isfinite(loss):
+            return  # nothing can be learned from it: the driver decides (TrainingError, a halt)
+        m.start_backward()
+        for step in reversed(m.steps):
+            m.backward_step(step)
+            yield Phase(BACKWARD, b, step, loss=loss, penalty=extra)
+        before = {k: v.copy() for k, v in m.params.items()} if watch else None
+        self.update(m.grads, b.lr)
+        self.record_batch(loss, y)
+        yield Phase(UPDATE, b, loss=loss, penalty=extra, before=before)
+        if pos.batch >= len(chunks):
+            yield Phase(EPOCH, b, loss=loss, penalty=extra, result=self.end_epoch(b.lr, pos.epoch_seconds))
+
+    def batches(self, epoch: int) -> list[np.ndarray]:
         """The epoch's minibatch index arrays, in order (shuffled with the epoch's own seed)."""
+        key = (self.seed, epoch)
+        if self._chunks is not None and self._chunks[0] == key:
+            return self._chunks[1]
         n = len(self.data.x_train)
         order = np.arange(n)
         if self.settings.get("shuffle", True):
@@ -110,6 +202,7 @@ class Trainer:
         chunks = [order[i:i + size] for i in range(0, n, size)]
         if len(chunks) > 1 and len(chunks[-1]) < self.min_batch:
             chunks.pop()  # too small for an op (batchnorm cannot normalize one example): drop it
+        self._chunks = (key, chunks)
         return chunks
 
     def dropout_rng(self, iteration: int) -> np.random.Generator:
@@ -121,17 +214,13 @@ class Trainer:
         s = self.settings
         return learning_rate(s["optimizer"]["lr"], s["schedule"], self.position.epoch, s["epochs"])
 
-    def loss_with_penalty(self, yb: np.ndarray) -> float:
-        """The last forward's loss plus the weight penalty; TrainingError if it is not finite."""
-        m, pos = self.model, self.position
-        loss = m.loss(yb) + penalty(m.weights, self.settings["regularize"])
-        if not math.isfinite(loss):
-            step = m.first_nonfinite()
-            where = f"'{step.name}' (line {step.span.line})" if step else f"the {self.settings['loss']} loss"
-            raise TrainingError(f"the loss became {loss} at epoch {pos.epoch + 1}, iteration "
-                                f"{pos.iteration + 1}; the first non-finite value came from {where}",
-                                step, "lower the learning rate, add clip norm 1.0, or standardize the inputs")
-        return loss
+    def divergence(self, phase: Phase) -> TrainingError:
+        """The error for a LOSS phase whose loss is not finite, naming the first node to blame."""
+        step = self.model.first_nonfinite()
+        where = f"'{step.name}' (line {step.span.line})" if step else f"the {self.settings['loss']} loss"
+        return TrainingError(f"the loss became {phase.loss} at epoch {phase.batch.epoch + 1}, iteration "
+                             f"{phase.batch.iteration + 1}; the first non-finite value came from {where}",
+                             step, "lower the learning rate, add clip norm 1.0, or standardize the inputs")
 
     def update(self, grads: dict[str, np.ndarray], lr: float) -> None:
         """Penalty gradients, clipping and the optimizer's step; advances the iteration count."""
@@ -140,21 +229,14 @@ class Trainer:
         self.optimizer.step(self.model.params, grads, lr)
         self.position.iteration += 1
 
-    def train_step(self, xb: np.ndarray, yb: np.ndarray, lr: float) -> float:
-        """Forward, loss, backward and update on one batch; returns the batch loss (with penalty)."""
-        self.model.forward(xb, training=True, rng=self.dropout_rng(self.position.iteration))
-        loss = self.loss_with_penalty(yb)
-        self.update(self.model.backward(), lr)
-        return loss
-
-    def record_batch(self, loss: float, yb: np.ndarray, k: int) -> None:
-        """Add a finished batch (the k-th of the epoch, 0-based) to the epoch's running sums."""
+    def record_batch(self, loss: float, yb: np.ndarray) -> None:
+        """Add the batch that just ran to the epoch's running sums and count it."""
         pos = self.position
         pos.loss_sum += loss * len(yb)
         pos.seen += len(yb)
         if self.classification:
             pos.correct += self.model.loss_fn.accuracy(self.model.outputs[-1], yb) * len(yb)
-        pos.batch = k + 1
+        pos.batch += 1
 
     def end_epoch(self, lr: float, seconds: float) -> EpochResult:
         """Validate, record the epoch's metrics, move to the next epoch, track the best weights."""
@@ -170,25 +252,34 @@ class Trainer:
         self._track_best(result)
         return result
 
+    # --- the driver of `netc run` --------------------------------------------------------------
+
     def run_epoch(self, on_batch: Callable | None = None,
                   should_stop: Callable[[], bool] | None = None) -> EpochResult | None:
-        """Train the current epoch from where the position is; None if `should_stop` interrupted it."""
+        """Train the current epoch from where the position is, draining the engine's phases.
+
+        `on_batch(epoch, batches_done, batches, mean_loss, examples_per_second)` is called after
+        each update; None is returned if `should_stop()` then says so (the epoch stays open, so a
+        checkpoint resumes it exactly). TrainingError for a non-finite loss.
+        """
         pos = self.position
-        lr = self.current_lr()
-        chunks = self.batches(pos.epoch)
         start = time.perf_counter() - pos.epoch_seconds
-        for k in range(pos.batch, len(chunks)):
-            idx = chunks[k]
-            yb = self.data.y_train[idx]
-            loss = self.train_step(self.data.x_train[idx], yb, lr)
-            self.record_batch(loss, yb, k)
-            pos.epoch_seconds = time.perf_counter() - start
-            if on_batch:
-                on_batch(pos.epoch, k + 1, len(chunks), pos.loss_sum / pos.seen,
-                         pos.seen / max(pos.epoch_seconds, 1e-9))
-            if should_stop and should_stop():
-                return None
-        return self.end_epoch(lr, time.perf_counter() - start)
+        while True:
+            phases = self.iteration()
+            for ph in phases:
+                kind = ph.kind
+                if kind == UPDATE:
+                    pos.epoch_seconds = time.perf_counter() - start
+                    if on_batch:
+                        on_batch(pos.epoch, pos.batch, ph.batch.count, pos.loss_sum / pos.seen,
+                                 pos.seen / max(pos.epoch_seconds, 1e-9))
+                    if should_stop and should_stop():
+                        phases.close()
+                        return None
+                elif kind == EPOCH:
+                    return ph.result
+                elif kind == LOSS and not ph.finite:
+                    raise self.divergence(ph)
 
     def evaluate(self, x, y) -> tuple[float | None, float | None]:
         """Loss and accuracy (None for regression) in evaluation mode over (x, y), in chunks."""
@@ -244,4 +335,5 @@ class Trainer:
         return hist[-1]
 
 
-__all__ = ["Trainer", "TrainingError", "EpochResult", "Position", "NodeError"]
+__all__ = ["Trainer", "TrainingError", "EpochResult", "Position", "Phase", "Batch", "NodeError",
+           "PHASES", "FORWARD", "LOSS", "BACKWARD", "UPDATE", "EPOCH"]

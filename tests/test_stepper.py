@@ -81,6 +81,20 @@ def test_history_is_bounded():
     assert [h.iteration for h in st.history["dense1"]] == [3, 4, 5, 6, 7]
 
 
+def test_loss_curve_is_the_trailing_moving_average():
+    _, model, st = stepper(history=30)
+    per_iter = 2 * len(model.steps) + 2
+    for _ in range(per_iter * 25):
+        st.next()
+    curve = st.loss_curve(window=4)
+    assert curve.iterations == tuple(range(25)) and curve.window == 4
+    raw = np.array(curve.raw)
+    assert curve.raw == tuple(loss for _, loss in st.losses)
+    expect = [raw[max(0, i - 3):i + 1].mean() for i in range(25)]
+    np.testing.assert_allclose(curve.average, expect, rtol=1e-12)
+    assert st.loss_curve(window=4) is curve  # unchanged losses, the same curve (the TUI skips a redraw)
+
+
 def test_saved_states_respect_the_memory_budget():
     _, model, st = stepper(state_budget=1)
     per_iter = 2 * len(model.steps) + 2
@@ -114,12 +128,27 @@ def test_compare_modes_shows_where_batchnorm_and_dropout_differ():
     cmp = st.compare_modes()
     for k, v in model.buffers.items():
         assert np.array_equal(v, before[k])  # no state changed
-    train, evals = cmp["hidden1.dense1"]
-    assert train.mean == pytest.approx(evals.mean)  # same input, same weights
-    train, evals = cmp["hidden1.batchnorm1"]
-    assert train.std == pytest.approx(1.0, abs=1e-3) and abs(evals.std - 1.0) > 0.01
-    train, evals = cmp["hidden1.dropout1"]
-    assert train.zero_frac > evals.zero_frac
+    row = cmp["hidden1.dense1"]
+    assert row.train.mean == pytest.approx(row.eval.mean)  # same input, same weights
+    assert not row.differs and not row.source
+    row = cmp["hidden1.batchnorm1"]
+    assert row.train.std == pytest.approx(1.0, abs=1e-3) and abs(row.eval.std - 1.0) > 0.01
+    assert row.differs and row.source  # batchnorm itself acts differently
+    row = cmp["hidden1.dropout1"]
+    assert row.train.zero_frac > row.eval.zero_frac
+    assert row.differs and not row.source  # its input (after batchnorm) already differs
+    assert [r.node for r in cmp.rows] == [s.name for s in model.steps]
+    assert [r.node for r in cmp.rows if r.source] == ["hidden1.batchnorm1"]
+
+
+def test_compare_modes_finds_dropout_without_batchnorm():
+    net = netc.loads("data { source digits }\nmodel m {\n    input 64\n    dense 8\n    relu\n"
+                     "    dropout 0.5\n    dense 10\n}\n")
+    st = Stepper(Trainer(Model(lower(net), seed=0), net.dataset, {**net.train, "shuffle": True}))
+    st.next()
+    cmp = st.compare_modes()
+    assert [r.node for r in cmp.rows if r.source] == ["dropout1"]
+    assert [r.node for r in cmp.rows if r.differs] == ["dropout1", "dense2"]
 
 
 def test_views_at_the_update_pause_use_that_iterations_batch_and_masks():

@@ -304,13 +304,14 @@ def test_compare_modes_shows_batchnorm_and_dropout_differ():
             await pilot.press("m")
             await settle(app, pilot)
             result = app.query_one(ModesView).result
-            train, evaluate = result.stats["hidden1.batchnorm1"]
+            row = result.comparison["hidden1.batchnorm1"]
+            train, evaluate = row.train, row.eval
             assert abs(train.mean) < 1e-3 and abs(train.std - 1) < 1e-2   # batch statistics
             assert train.mean != evaluate.mean                             # running statistics
-            train, evaluate = result.stats["hidden1.dropout1"]
-            assert train.zero_frac > evaluate.zero_frac                    # dropout only in training
-            train, evaluate = result.stats["hidden1.dense1"]
-            assert train.mean == evaluate.mean                             # before them: the same
+            row = result.comparison["hidden1.dropout1"]
+            assert row.train.zero_frac > row.eval.zero_frac               # dropout only in training
+            row = result.comparison["hidden1.dense1"]
+            assert row.train.mean == row.eval.mean                         # before them: the same
             rows = {line.plain.split()[1]: line.plain[0] for line in app.query_one(ModesView)._lines
                     if line.plain[:1] in "=≠" and len(line.plain.split()) > 1}
             assert rows["hidden1.dense1"] == "=" and rows["hidden1.batchnorm1"] == "≠"
@@ -436,11 +437,24 @@ def test_main_screen_snapshot(snap_compare, monkeypatch):
     assert snap_compare(app, terminal_size=SIZE, run_before=into_the_first_iteration)
 
 
-def test_finite_figures_only_from_the_runtime():
-    """The moving average is the only figure the TUI works out itself (see loss_view)."""
-    from netc.tui.loss_view import moving_average
-    avg = moving_average([1.0, 2.0, 3.0, 4.0], window=2)
-    assert avg == [1.0, 1.5, 2.5, 3.5] and all(math.isfinite(v) for v in avg)
+def test_the_loss_plot_shows_the_runtimes_moving_average():
+    """The TUI computes no figures: the loss plot draws the stepper's LossCurve as it is."""
+    from netc.tui.fmt import num
+    from netc.tui.loss_view import LossView
+
+    async def go():
+        app = DebuggerApp(open_session(DIGITS))
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(3):
+                await pilot.press("i")
+                await until(lambda: app.running is None)
+            await settle(app, pilot)
+            curve = app.session.stepper.loss_curve()
+            view = app.query_one(LossView)
+            assert view.curve is curve and len(curve.raw) == 3
+            assert f"average {num(curve.average[-1])}" in view.border_subtitle
+            assert all(math.isfinite(v) for v in curve.average)
+    run(go())
 
 
 def test_pressing_i_repeatedly_runs_that_many_iterations():

@@ -112,11 +112,9 @@ class Actions:
         view = self.query_one(ModesView)
         view.result = ModesResult(running=True)
         self.show("modes")
-        mode_nodes = frozenset(st.name for st in s.steps if st.kernel.mode_dependent)
-        iteration = s.iteration
 
         def done(result, error):
-            view.result = ModesResult(result, mode_nodes, iteration, error=error)
+            view.result = ModesResult(result, error=error)
         self.numerics("mode comparison", s.stepper.compare_modes, done)
 
     def action_gradcheck(self) -> None:

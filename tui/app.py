@@ -119,7 +119,7 @@ class DebuggerApp(Actions, App):
         span, calls = s.span_of(current) if current else (None, ())
         self.query_one(SourceView).focus = SourceFocus(span, calls, s.span_of(row)[0] if row != current else None,
                                                        bool(snap and snap.nonfinite))
-        self.query_one(LossView).losses = tuple(s.stepper.losses)
+        self.query_one(LossView).curve = s.stepper.loss_curve()
         self.query_one(StatusBar).state = self._status()
 
     def _status(self) -> StatusState:

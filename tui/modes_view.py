@@ -1,6 +1,6 @@
-"""The same batch through training mode and evaluation mode, side by side per node: where the
-runtime's statistics differ, the row is marked; the nodes whose op acts differently in evaluation
-(the op table's `mode_dependent` fact: batch or running statistics, dropping or not) are bold.
+"""The same batch through training mode and evaluation mode, side by side per node, as the
+runtime's Stepper.compare_modes found it: the rows whose outputs differ are marked, and the nodes
+whose op acts differently in evaluation (the op table's fact) are bold.
 
 Attributes down: the app sets `result` (a ModesResult).
 """
@@ -15,15 +15,13 @@ from textual.reactive import reactive
 from .fmt import num
 from .lines import ScrollLines
 
+
 @dataclass(frozen=True)
 class ModesResult:
-    """`stats`: {node: (train ActivationStats, eval ActivationStats)} from Stepper.compare_modes,
-    for `iteration`; `mode_nodes`: the nodes whose op acts differently in evaluation; `running`:
-    being computed; `error`: what went wrong."""
+    """`comparison`: the runtime's ModeComparison (None before one is asked for); `running`: being
+    computed; `error`: what went wrong."""
 
-    stats: dict | None = None
-    mode_nodes: frozenset = frozenset()
-    iteration: int = 0
+    comparison: object = None
     running: bool = False
     error: str | None = None
 
@@ -38,26 +36,25 @@ class ModesView(ScrollLines):
             self.show([Text("running the batch through both modes…", style="dim")])
         elif r.error:
             self.show([Text(r.error, style="bold red")])
-        elif not r.stats:
+        elif r.comparison is None:
             self.show([Text("press m to compare training and evaluation mode on the current batch", style="dim")])
         else:
             self.show(self._rows(r))
 
     def _rows(self, r: ModesResult) -> list[Text]:
-        rows = [(node, num(tr.mean), num(ev.mean), num(tr.std), num(ev.std)) for node, (tr, ev) in r.stats.items()]
+        c = r.comparison
+        rows = [(m.node, num(m.train.mean), num(m.eval.mean), num(m.train.std), num(m.eval.std)) for m in c.rows]
         head = ("node", "mean train", "eval", "std train", "eval")
         widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
 
         def cells(row) -> str:
             return " ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-        out = [Text(f"training vs evaluation mode on the batch of iteration {r.iteration + 1}", style="bold"),
+        out = [Text(f"training vs evaluation mode on the batch of iteration {c.iteration + 1}", style="bold"),
                Text(""), Text("  " + cells(head), style="dim")]
-        for row in rows:
-            differs = row[1] != row[2] or row[3] != row[4]
-            mode_op = row[0] in r.mode_nodes
-            out.append(Text.assemble(("≠ " if differs else "= ", "bold" if differs else "dim"),
-                                     (cells(row), "bold" if mode_op else ("" if differs else "dim"))))
-        note = ("Same batch, same dropout masks. ≠: the two modes print different numbers. Bold: the "
+        for m, row in zip(c.rows, rows):
+            out.append(Text.assemble(("≠ " if m.differs else "= ", "bold" if m.differs else "dim"),
+                                     (cells(row), "bold" if m.mode_dependent else ("" if m.differs else "dim"))))
+        note = ("Same batch, same dropout masks. ≠: the node's outputs differ between the modes. Bold: the "
                 "nodes whose op acts differently in evaluation (batch normalization, dropout); the nodes "
                 "after them differ because their inputs do.")
         width = max(self.scrollable_content_region.width, 40)

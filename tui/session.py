@@ -212,16 +212,13 @@ def open_session(path: str, weights: str | None = None, breaks=(), seed: int | N
     """
     from netc import prepare as run
     from netc.runtime.breakpoints import BreakpointError, parse_breakpoint
-    from netc.runtime.checkpoint import weights as read_weights
     from netc.spec.diagnostics import NetcError
     from netc.runtime.stepper import Stepper
     from netc.runtime.train import Trainer
 
     net, train, data, dataset = run.prepare(path, list(sets), epochs, seed)
-    model = run.build_model(net, train)
+    model = run.build_model(net, train, weights=weights)  # a bad checkpoint: a message, exit 2
     names = [s.name for s in model.steps]
-    if weights:
-        model.load_state_dict(read_weights(weights, net.source.text))
     points = []
     for text in breaks:
         try:
