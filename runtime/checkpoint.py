@@ -266,4 +266,4 @@ def weights(path: str | Path, spec_text: str, model, settings: dict) -> dict[str
     from .train import Trainer
     values = load(path, Trainer(model, None, settings), spec_text, cast=True)
     chosen = values.get("best") or values["model"]
-    return {k: v.astype(model.dtype, copy=False) for k, v in chosen.items()}
+    return {k: v.astype(model[k].dtype, copy=False) for k, v in chosen.items()}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+import types
 import typing
 from dataclasses import dataclass, fields
 from typing import Any, Callable
@@ -136,9 +137,9 @@ class Part:
 # --- checking plain values -----------------------------------------------------------------------
 
 def _is(value, hint) -> bool:
-    """Whether a JSON value fits a type hint (int, float, bool, None, X | None, list[X], a dataclass)."""
+    """Whether a JSON value fits a type hint (int, float, bool, None, X | None, list[X])."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         return any(_is(value, a) for a in args)
     if origin is list:
         return isinstance(value, list) and all(_is(v, args[0]) for v in value)
@@ -150,31 +151,42 @@ def _is(value, hint) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hasattr(hint, "__dataclass_fields__"):
-        try:
-            parse_dataclass(hint, value, "")
-            return True
-        except StateError:
-            return False
     return False
 
 
+def _type_name(hint) -> str:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is list:
+        return f"list of {_type_name(args[0])}"
+    if args:
+        return " or ".join(_type_name(a) for a in args)
+    return "null" if hint is type(None) else getattr(hint, "__name__", str(hint))
+
+
 def parse_dataclass(cls, value, where: str):
-    """`cls(**value)` after checking that `value` has exactly cls's fields, each of its type."""
+    """`cls(**value)` after checking that `value` has exactly cls's fields, each of its type (a
+    list of records is checked record by record)."""
     if not isinstance(value, dict):
         raise StateError(f"{where} is not a record")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in fields(cls)]
-    for name in names:
-        if name not in value:
-            raise StateError(f"{where}.{name} is missing")
-        if not _is(value[name], hints[name]):
-            raise StateError(f"{where}.{name} = {value[name]!r:.60} is not a {hints[name]}")
     for name in value:
         if name not in names:
             raise StateError(f"unexpected entry {where}.{name!r:.60}")
-    kw = {n: ([parse_dataclass(typing.get_args(hints[n])[0], v, f"{where}.{n}[{i}]") for i, v in
-               enumerate(value[n])] if typing.get_origin(hints[n]) is list else value[n]) for n in names}
+    kw = {}
+    for name in names:
+        if name not in value:
+            raise StateError(f"{where}.{name} is missing")
+        v, hint = value[name], hints[name]
+        item = typing.get_args(hint)[0] if typing.get_origin(hint) is list else None
+        if item is not None and hasattr(item, "__dataclass_fields__"):
+            if not isinstance(v, list):
+                raise StateError(f"{where}.{name} is not a list")
+            kw[name] = [parse_dataclass(item, x, f"{where}.{name}[{i}]") for i, x in enumerate(v)]
+        elif _is(v, hint):
+            kw[name] = v
+        else:
+            raise StateError(f"{where}.{name} = {v!r:.60} is not a {_type_name(hint)}")
     return cls(**kw)
 
 
