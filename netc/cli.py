@@ -172,15 +172,21 @@ def _parser() -> argparse.ArgumentParser:
     st.set_defaults(handler=cmd_stats)
 
     gc = sub.add_parser("gradcheck", help="check the analytic gradients against finite differences",
-                        description="Compare the analytic gradients of FILE's network with central "
+                        description="Compare the analytic gradients of FILE's network with "
                                     "finite differences in float64 on a small batch of its data, in "
-                                    "training mode with the dropout masks held fixed. Prints the worst "
+                                    "training mode with the dropout masks held fixed: per array, a "
+                                    "sample of entries (the largest gradients and random ones) and a "
+                                    "random direction, or every entry with --full. Prints the worst "
                                     "relative error per parameter and per node input; exit 1 if any "
                                     "is above the tolerance.")
     gc.add_argument("file", metavar="FILE", help="the .net file")
     gc.add_argument("--batch", type=_positive_int, default=8, metavar="N", help="examples in the batch (default 8)")
     gc.add_argument("--entries", type=_positive_int, default=12, metavar="K",
-                    help="entries probed per array, plus two random directions (default 12)")
+                    help="entries probed per array: the K/2 largest gradients and K/2 random ones, "
+                         "plus a random direction over the whole array (default 12; see "
+                         "docs/gradcheck.md)")
+    gc.add_argument("--full", action="store_true",
+                    help="probe every entry of every array on its own (slow for big layers)")
     gc.add_argument("--tolerance", type=_positive_float, default=1e-6, metavar="T", help="default 1e-6")
     _setting_options(gc, dtype=False)
     gc.set_defaults(handler=cmd_gradcheck)

@@ -133,14 +133,18 @@ def _stats_table(records: list[dict], title: str) -> str:
 
 def gradcheck(args) -> int:
     """`netc gradcheck FILE`: analytic against finite-difference gradients of the user's network."""
-    from .runtime.netcheck import check_network
+    from .runtime.netcheck import DIRECTIONS, check_network
     net, train, data, ds = prepare(args.file, args.set, None, args.seed)
     n = min(args.batch, len(ds.x_train))
     x, y = ds.x_train[:n], ds.y_train[:n]
+    sample = ("every entry on its own" if args.full else
+              f"per array {args.entries} entries (the largest gradients and random ones) and "
+              f"{DIRECTIONS} random direction{'s' * (DIRECTIONS != 1)}")
     print(f"gradcheck {args.file}: float64, batch {n}, training mode (dropout masks fixed), "
-          f"seed {train['seed']}, tolerance {args.tolerance:g}\n")
+          f"seed {train['seed']}, tolerance {args.tolerance:g}, {sample}\n")
     try:
-        results = check_network(lower(net, train["loss"]), x, y, seed=train["seed"], entries=args.entries)
+        results = check_network(lower(net, train["loss"]), x, y, seed=train["seed"], entries=args.entries,
+                                full=args.full, tolerance=args.tolerance)
     except NodeError as e:
         raise e.located(net.source) from None
     width = max(len(r.name) for r in results) + 2
@@ -149,12 +153,12 @@ def gradcheck(args) -> int:
         rows = [r for r in results if r.kind == kind]
         if not rows:
             continue
-        print(f"{title:<{width}}  probes  worst rel. error")
+        print(f"{title:<{width}}  entries  worst rel. error")
         for r in rows:
             ok = r.error <= args.tolerance
             bad += not ok
             verdict = "ok (zero gradient)" if r.zero else ("ok" if ok else "FAILED")
-            print(f"{r.name:<{width}}  {r.probes:>6}  {r.error:>16.2e}  {verdict}")
+            print(f"{r.name:<{width}}  {r.entries:>7}  {r.error:>16.2e}  {verdict}")
         print()
     print(f"{len(results) - bad} of {len(results)} within tolerance {args.tolerance:g}" +
           ("" if not bad else f"; {bad} above it"))
