@@ -52,6 +52,16 @@ class Model:
                         for k in s.kernel.penalized if k in s.kernel.param_shapes()}
         self.buffers = {f"{s.name}.{k}": self.state[s.index][k] for s in self.steps
                         for k in s.kernel.buffer_shapes()}
+        # Per step, what every pass needs, looked up once (the passes run thousands of times and
+        # small networks spend a noticeable share of a step on lookups): index, kernel, input
+        # indices, state; for backward also the gradients' names and whether the input needs one.
+        self._runs = [(s.index, s.kernel, s.inputs, self.state[s.index]) for s in self.steps]
+        self._backs = [(s.index, s.kernel, s.inputs, self.state[s.index],
+                        {k: f"{s.name}.{k}" for k in s.kernel.param_shapes()},
+                        # the network's input needs no gradient: the first layer skips that product
+                        self.steps[s.inputs[0]].inputs != ())
+                       for s in reversed(self.steps) if s.inputs]
+        self._back_of = {back[0]: back for back in self._backs}
         n = len(self.steps)
         self.outputs: list[np.ndarray | None] = [None] * n
         self.ctxs: list[Ctx | None] = [None] * n
@@ -110,9 +120,17 @@ class Model:
         x = np.asarray(x, dtype=self.dtype)
         self.training = training
         rng = self.rng if rng is None else rng
-        for step in self.steps:
-            self.forward_step(step, x, training, rng)
-        return self.outputs[-1]
+        outputs, ctxs = self.outputs, self.ctxs  # forward_step, inlined: the same work
+        i = 0
+        try:
+            for i, kernel, inputs, state in self._runs:
+                ctx = Ctx()
+                outputs[i] = kernel.forward(ctx, [outputs[j] for j in inputs] if inputs else [x],
+                                            state, training, rng)
+                ctxs[i] = ctx
+        except RuntimeSpecError as e:
+            raise NodeError(self.steps[i], e.message, e.hint) from None
+        return outputs[-1]
 
     def forward_step(self, step, x, training: bool, rng) -> np.ndarray:
         """Run one step (its inputs must have run); keeps its output and saved context."""
@@ -138,8 +156,8 @@ class Model:
         """Gradients of the last loss: by parameter name (returned and kept in `grads`) and by
         node output (`grad_output(name)`)."""
         self.start_backward()
-        for step in reversed(self.steps):
-            self.backward_step(step)
+        for back in self._backs:
+            self._backward(*back)
         return self.grads
 
     def start_backward(self) -> None:
@@ -150,21 +168,24 @@ class Model:
 
     def backward_step(self, step) -> None:
         """Backward through one step: its input gradients accumulate into their producers."""
-        i = step.index
+        if step.inputs:
+            self._backward(*self._back_of[step.index])
+
+    def _backward(self, i, kernel, inputs, state, names, need_input_grad) -> None:
         dy = self.grad_outputs[i]
-        if dy is None or not step.inputs:
+        if dy is None:
             return
         ctx = self.ctxs[i]
-        # The network's input needs no gradient: say so, so the first layer skips that product.
-        ctx.need_input_grad = self.steps[step.inputs[0]].inputs != ()
-        dxs, dparams = step.kernel.backward(ctx, dy, self.state[i])
-        for j, dx in zip(step.inputs, dxs):
-            if dx is None:
-                continue
-            prev = self.grad_outputs[j]
-            self.grad_outputs[j] = dx if prev is None else prev + dx
+        ctx.need_input_grad = need_input_grad
+        dxs, dparams = kernel.backward(ctx, dy, state)
+        grad_outputs = self.grad_outputs
+        for j, dx in zip(inputs, dxs):
+            if dx is not None:
+                prev = grad_outputs[j]
+                grad_outputs[j] = dx if prev is None else prev + dx
+        grads = self.grads
         for k, g in dparams.items():
-            self.grads[f"{step.name}.{k}"] = g
+            grads[names[k]] = g
 
     # --- inspection --------------------------------------------------------------------------
 

@@ -36,10 +36,11 @@ class Dropout(Kernel):
             return x if inverted else x * (1.0 - p)
         # NOTE: Generator.random draws float32 or float64 directly; other dtypes go via float64.
         draw = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
-        keep = rng.random(x.shape, dtype=draw) >= p
-        mask = keep.astype(x.dtype)
+        mask = rng.random(x.shape, dtype=draw)
+        np.greater_equal(mask, p, out=mask)  # keep where the draw is >= p, as 1.0 or 0.0, in place
         if inverted:
             mask *= 1.0 / (1.0 - p)
+        mask = mask.astype(x.dtype, copy=False)
         ctx.mask = mask
         return x * mask
 
