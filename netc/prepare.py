@@ -100,7 +100,12 @@ def check_fit(net, ds, train: dict) -> None:
             fail(net, f"bce needs an output 1 wide, not {width}", out_span, "end the model with dense 1")
     else:
         target_width = 1 if ds.y_train.ndim == 1 else ds.y_train.shape[1]
-        if target_width != width:
+        one_hot = (ds.y_train.ndim == 1 and ds.y_train.dtype.kind in "iu" and ds.classes is not None
+                   and width > 1)
+        if one_hot and ds.classes > width:
+            fail(net, f"{loss}: the labels of {name} have {ds.classes} classes but the output is {width} "
+                      f"wide (mse reads class labels as one-hot rows)", out_span, f"end the model with dense {ds.classes}")
+        if not one_hot and target_width != width:
             fail(net, f"{loss}: the targets of {name} are {target_width} wide but the output is {width}",
                   out_span, f"end the model with dense {target_width}")
     n = len(ds.x_train)

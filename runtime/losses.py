@@ -78,7 +78,17 @@ def _labels(out: np.ndarray, target: np.ndarray, loss: str) -> np.ndarray:
 
 
 def _like(out: np.ndarray, target: np.ndarray, loss: str) -> np.ndarray:
-    """target in out's shape and dtype; (B,) is read as (B, 1) for a width-1 output."""
+    """target in out's shape and dtype; (B,) is read as (B, 1) for a width-1 output, and (B,)
+    integer class labels for an output N > 1 wide as one-hot rows (mse on class labels)."""
+    raw = np.asarray(target)
+    if raw.ndim == 1 and out.ndim == 2 and out.shape[1] > 1 and raw.shape[0] == out.shape[0] \
+            and raw.dtype.kind in "iu":
+        if raw.min(initial=0) < 0 or raw.max(initial=0) >= out.shape[1]:
+            raise RuntimeSpecError(f"{loss}: class labels must be 0..{out.shape[1] - 1} for an output "
+                                   f"{out.shape[1]} wide (one-hot targets)")
+        t = np.zeros(out.shape, dtype=out.dtype)
+        t[np.arange(len(raw)), raw] = 1
+        return t
     t = np.asarray(target, dtype=out.dtype)
     if t.shape != out.shape and t.ndim == 1 and out.shape == (t.shape[0], 1):
         t = t[:, None]

@@ -141,3 +141,18 @@ def test_bad_labels_and_names():
     assert ce.forward(np.zeros((2, 3)), np.array([0.0, 2.0])) == pytest.approx(math.log(3))
     with pytest.raises(ValueError, match="cross_entropy"):
         make_loss("crossentropy")
+
+
+def test_mse_reads_class_labels_as_one_hot_targets():
+    from netc.runtime.losses import make_loss
+    from netc.runtime.ops.base import RuntimeSpecError
+    rng = np.random.default_rng(0)
+    out = rng.normal(size=(6, 4))
+    labels = np.array([0, 3, 1, 1, 2, 0])
+    onehot = np.eye(4)[labels]
+    mse = make_loss("mse")
+    assert mse.forward(out, labels) == pytest.approx(np.mean((out - onehot) ** 2), rel=1e-12)
+    np.testing.assert_allclose(mse.backward(), 2 * (out - onehot) / out.size, rtol=1e-12)
+    assert mse.forward(out, onehot) == pytest.approx(mse.forward(out, labels), rel=1e-15)
+    with pytest.raises(RuntimeSpecError, match="class labels must be 0..3"):
+        mse.forward(out, np.array([0, 4, 1, 1, 2, 0]))
