@@ -12,7 +12,7 @@ import pytest
 import netc
 from netc.runtime import landscape as ls
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, require
 
 NET = """
 model m {
@@ -99,7 +99,7 @@ def test_logit_divergences_convexity():
 
 
 def test_landscape_plot(tmp_path):
-    pytest.importorskip("matplotlib")
+    require("matplotlib")
     r = _cli("landscape", EXAMPLES / "moons.net", "--steps", "5", "--examples", "100", "--plot", tmp_path / "l.png")
     assert r.returncode == 0, r.stderr
     import matplotlib.image

@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import require
+
 import netc
 from netc.runtime import inference
 
@@ -86,7 +88,7 @@ def test_recalibrate_computes_population_statistics():
     np.testing.assert_allclose(model["batchnorm1.running_mean"], np.mean(means, 0), rtol=1e-10)
     np.testing.assert_allclose(model["batchnorm1.running_var"], np.mean(vars_, 0), rtol=1e-10)
     # the second batch norm saw the first one normalizing with each batch's own statistics
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     bn1 = torch.nn.BatchNorm1d(8, momentum=None, dtype=torch.float64)
     bn2 = torch.nn.BatchNorm1d(8, momentum=None, dtype=torch.float64)
     with torch.no_grad():
