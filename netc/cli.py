@@ -191,6 +191,21 @@ def _parser() -> argparse.ArgumentParser:
     _setting_options(gc, dtype=False)
     gc.set_defaults(handler=cmd_gradcheck)
 
+    x = sub.add_parser("export", help="write the network as PyTorch code (with weights) or as ONNX",
+                       description="Export FILE's network with netc's weights (the seed's initial "
+                                   "ones, or a checkpoint's with --weights). --to torch writes a folder "
+                                   "OUT with model.py (a readable standalone nn.Module), "
+                                   "weights.safetensors and README.md; --to onnx writes the "
+                                   "evaluation-mode network to the file OUT (opset 17). Exit 2 for bad "
+                                   "input, including an op that has no faithful form in the target.")
+    x.add_argument("file", metavar="FILE", help="the .net file")
+    x.add_argument("--to", choices=("torch", "onnx"), required=True, help="the target format")
+    x.add_argument("-o", "--output", metavar="OUT", required=True,
+                   help="the folder (torch) or .onnx file (onnx) to write")
+    x.add_argument("--weights", metavar="CKPT", help="export the weights of a checkpoint written by netc run --save")
+    _setting_options(x)
+    x.set_defaults(handler=cmd_export)
+
     d = sub.add_parser("debug", help="step through training node by node in a terminal debugger",
                        description="Open the step debugger on FILE: the graph's nodes in execution "
                                    "order, the selected node's statistics and histograms, the spec "
@@ -337,6 +352,12 @@ def cmd_runs(args) -> int:
     """`netc runs`."""
     from .experiments.commands import runs
     return runs(args)
+
+
+def cmd_export(args) -> int:
+    """`netc export FILE --to torch|onnx -o OUT`."""
+    from .export import export
+    return export(args)
 
 
 def cmd_debug(args) -> int:

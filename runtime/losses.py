@@ -21,6 +21,9 @@ class Loss(ABC):
 
     name: ClassVar[str] = ""
     classification: ClassVar[bool] = True
+    # The same loss in PyTorch, as an expression of `output` and `target` (torch.nn as `nn`):
+    # generated model.py files (and a torch engine) use it.
+    torch_code: ClassVar[str] = ""
 
     @abstractmethod
     def forward(self, out: np.ndarray, target: np.ndarray) -> float:
@@ -105,6 +108,7 @@ class CrossEntropy(Loss):
     """
 
     name = "cross_entropy"
+    torch_code = "nn.functional.cross_entropy(output, target.reshape(-1).long())"
 
     def forward(self, out, target):
         y = _labels(out, target, self.name)
@@ -131,6 +135,7 @@ class MSE(Loss):
 
     name = "mse"
     classification = False
+    torch_code = "nn.functional.mse_loss(output, target.reshape(output.shape).to(output.dtype))"
 
     def forward(self, out, target):
         diff = out - _like(out, target, self.name)
@@ -153,6 +158,8 @@ class BCE(Loss):
     """
 
     name = "bce"
+    torch_code = ("nn.functional.binary_cross_entropy_with_logits(output, "
+                  "target.reshape(output.shape).to(output.dtype))")
 
     def forward(self, out, target):
         t = _like(out, target, self.name)
@@ -194,6 +201,7 @@ class Hinge(Loss):
     """
 
     name = "hinge"
+    torch_code = "nn.functional.multi_margin_loss(output, target.reshape(-1).long())"
 
     def forward(self, out, target):
         y = _labels(out, target, self.name)

@@ -57,6 +57,7 @@ MODULES = {
     "torch": "pip install 'netc[torch]'",
     "onnx": "pip install 'netc[onnx]'",
     "onnxruntime": "pip install 'netc[onnx]'",
+    "safetensors": "pip install 'netc[torch]'",
     "matplotlib": "pip install 'netc[plot]'",
     "tensorboard": "pip install 'netc[tensorboard]'",
     "tensorboardX": "pip install 'netc[tensorboard]'",

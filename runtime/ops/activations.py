@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Activation, Kernel, ShapeError, register, require_vector
+from .forms import TorchForm
 from .smooth import GELU, Mish, Sigmoid, Softplus, Softsign, Swish, Tanh
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "SELU", "PReLU", "Hardtanh", "Softmax",
@@ -37,6 +38,12 @@ class ReLU(Activation):
     def backward(self, ctx, dy, state):
         return [dy * (ctx.y > 0)], {}
 
+    def torch_form(self):
+        return TorchForm("nn.ReLU()")
+
+    def onnx_form(self, g, xs, state):
+        return g.node("Relu", xs)
+
 
 @register
 class LeakyReLU(Activation):
@@ -57,6 +64,12 @@ class LeakyReLU(Activation):
 
     def backward(self, ctx, dy, state):
         return [dy * _gate(ctx.pos, float(self.attrs["slope"]), dy.dtype)], {}
+
+    def torch_form(self):
+        return TorchForm(f"nn.LeakyReLU({float(self.attrs['slope'])!r})")
+
+    def onnx_form(self, g, xs, state):
+        return g.node("LeakyRelu", xs, alpha=float(self.attrs["slope"]))
 
 
 @register
@@ -85,6 +98,12 @@ class ELU(Activation):
         slope *= dy
         return [slope], {}
 
+    def torch_form(self):
+        return TorchForm(f"nn.ELU(alpha={float(self.attrs['alpha'])!r})")
+
+    def onnx_form(self, g, xs, state):
+        return g.node("Elu", xs, alpha=float(self.attrs["alpha"]))
+
 
 @register
 class SELU(Activation):
@@ -110,6 +129,12 @@ class SELU(Activation):
         slope += np.multiply(ctx.pos, SELU_SCALE, dtype=dy.dtype)
         slope *= dy
         return [slope], {}
+
+    def torch_form(self):
+        return TorchForm("nn.SELU()")
+
+    def onnx_form(self, g, xs, state):
+        return g.node("Selu", xs, alpha=SELU_ALPHA, gamma=SELU_SCALE)
 
 
 @register
@@ -149,6 +174,13 @@ class PReLU(Activation):
         dslope = np.einsum("ij,ij->j", dy, ctx.neg_part)
         return [dx], {"slope": dslope}
 
+    def torch_form(self):
+        return TorchForm(f"nn.PReLU({self.in_widths[0]}, init={float(self.attrs['init'])!r})",
+                         names={"slope": "weight"})
+
+    def onnx_form(self, g, xs, state):
+        return g.node("PRelu", [xs[0], g.const("slope", state["slope"])])
+
 
 @register
 class Hardtanh(Activation):
@@ -180,6 +212,13 @@ class Hardtanh(Activation):
 
     def backward(self, ctx, dy, state):
         return [dy * ctx.inside], {}
+
+    def torch_form(self):
+        lo, hi = float(self.attrs["min_val"]), float(self.attrs["max_val"])
+        return TorchForm(f"nn.Hardtanh({lo!r}, {hi!r})")
+
+    def onnx_form(self, g, xs, state):
+        return g.node("Clip", [xs[0], g.scalar(float(self.attrs["min_val"])), g.scalar(float(self.attrs["max_val"]))])
 
 
 def _gate(pos: np.ndarray, slope, dtype) -> np.ndarray:
@@ -216,3 +255,9 @@ class Softmax(Kernel):
         dx = dy - np.einsum("ij,ij->i", dy, y)[:, None]
         dx *= y
         return [dx], {}
+
+    def torch_form(self):
+        return TorchForm("nn.Softmax(dim=1)")
+
+    def onnx_form(self, g, xs, state):
+        return g.node("Softmax", xs, axis=1)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ...spec.diagnostics import EXIT_RUN_FAILED, NetcError
 from ...spec.schema import INITS, op_defaults
+from .forms import OnnxGraph, TorchForm
 
 Shape = tuple[int, ...]  # per example: (D,) for a vector, (C, H, W) for an image
 
@@ -162,6 +163,10 @@ class Kernel:
     arity: ClassVar[int] = 1
     params: ClassVar[tuple[str, ...]] = ()
     buffers: ClassVar[tuple[str, ...]] = ()
+    # Why the op has no faithful PyTorch / ONNX form, for an op that does not override
+    # torch_form / onnx_form (export then fails at the op's statement with this reason).
+    no_torch_reason: ClassVar[str | None] = None
+    no_onnx_reason: ClassVar[str | None] = None
 
     # The op's facts (see FACTS); the ones without a default here must be declared by each kernel.
     category: ClassVar[str] = UNDECLARED
@@ -229,6 +234,16 @@ class Kernel:
     def kink_points(self) -> tuple[float, ...]:
         """The inputs where this node's derivative jumps (empty for non-activations)."""
         return tuple(self.bound(k) for k in self.kinks) if self.category == "activation" else ()
+
+    def torch_form(self) -> TorchForm:
+        """The node in a generated PyTorch module (see `TorchForm`): its submodule, its expression
+        in `forward`, netc's initialization and the names of its parameters there."""
+        raise NotImplementedError(f"{self.op} has no PyTorch form: {self.no_torch_reason}")
+
+    def onnx_form(self, g: OnnxGraph, xs: list[str], state: Mapping[str, np.ndarray]) -> str:
+        """Add the node's evaluation-mode computation to the ONNX graph `g` (inputs named `xs`,
+        parameters and buffers `state`); returns the name of its output."""
+        raise NotImplementedError(f"{self.op} has no ONNX form: {self.no_onnx_reason}")
 
     def param_count(self) -> int:
         """Number of learned scalars (buffers are not counted)."""

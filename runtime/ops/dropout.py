@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Kernel, register
+from .forms import TorchForm
 
 
 @register
@@ -48,3 +49,14 @@ class Dropout(Kernel):
         if ctx.mask is None:
             return [dy], {}
         return [dy * ctx.mask], {}
+
+    def torch_form(self):
+        p = float(self.attrs["p"])
+        if self.attrs.get("mode", "inverted") == "inverted":
+            return TorchForm(f"nn.Dropout(p={p!r})")
+        return TorchForm(f"VanillaDropout(p={p!r})", helpers=("VanillaDropout",))
+
+    def onnx_form(self, g, xs, state):
+        if self.attrs.get("mode", "inverted") == "inverted" or float(self.attrs["p"]) == 0.0:
+            return xs[0]
+        return g.node("Mul", [xs[0], g.scalar(1.0 - float(self.attrs["p"]))])

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..init import init_weights
 from .base import Kernel, RuntimeSpecError, ShapeError, register, require_vector, shape_str
+from .forms import TorchForm, init_statements
 
 
 @register
@@ -48,6 +49,17 @@ class Input(Kernel):
 
     def backward(self, ctx, dy, state):
         return [dy], {}
+
+    def torch_form(self):
+        if len(self.out_shape) == 1:
+            return TorchForm(None, call="{0}")  # the forward's argument itself
+        # flat rows (B, C*H*W) become images, row-major as netc's reshape
+        return TorchForm(None, call="{0}.reshape(-1, " + ", ".join(map(str, self.out_shape)) + ")")
+
+    def onnx_form(self, g, xs, state):
+        if len(self.out_shape) == 1:
+            return xs[0]
+        return g.node("Reshape", [xs[0], g.const("shape", np.array([-1, *self.out_shape], np.int64))])
 
 
 @register
@@ -93,6 +105,18 @@ class Dense(Kernel):
             grads["b"] = dy.sum(axis=0)
         dx = dy @ state["W"].T if getattr(ctx, "need_input_grad", True) else None
         return [dx], grads
+
+    def torch_form(self):
+        d, n, bias = self.in_widths[0], self.out_width, self.attrs.get("bias", True)
+        init = init_statements(self.attrs["init"], "{self}.weight", d, n, self.attrs.get("std", 0.01))
+        return TorchForm(f"nn.Linear({d}, {n}{'' if bias else ', bias=False'})",
+                         init=init + (("nn.init.zeros_({self}.bias)",) if bias else ()),
+                         names={"W": "weight", "b": "bias"} if bias else {"W": "weight"},
+                         transposed=frozenset({"W"}))
+
+    def onnx_form(self, g, xs, state):
+        y = g.node("MatMul", [xs[0], g.const("W", state["W"])])
+        return g.node("Add", [y, g.const("b", state["b"])]) if self.attrs.get("bias", True) else y
 
 
 @register
@@ -159,3 +183,17 @@ class Maxout(Kernel):
         if db is not None:
             grads["b"] = db
         return [dx], grads
+
+    def torch_form(self):
+        k, d, n, bias = self.attrs["k"], self.in_widths[0], self.out_width, self.attrs.get("bias", True)
+        init = init_statements(self.attrs["init"], "{self}.weight", d, n, self.attrs.get("std", 0.01))
+        return TorchForm(f"Maxout({d}, {n}, k={k}{'' if bias else ', bias=False'})",
+                         init=init + (("nn.init.zeros_({self}.bias)",) if bias else ()),
+                         names={"W": "weight", "b": "bias"} if bias else {"W": "weight"},
+                         helpers=("Maxout",))
+
+    def onnx_form(self, g, xs, state):
+        z = g.node("MatMul", [xs[0], g.const("W", state["W"])])  # (k, B, N)
+        if self.attrs.get("bias", True):
+            z = g.node("Add", [z, g.const("b", state["b"][:, None, :])])
+        return g.node("ReduceMax", [z], axes=[0], keepdims=0)

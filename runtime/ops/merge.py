@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Kernel, ShapeError, is_image, register, shape_str
+from .forms import TorchForm
 
 
 @register
@@ -42,6 +43,12 @@ class Add(Kernel):
     def backward(self, ctx, dy, state):
         return [dy, dy], {}
 
+    def torch_form(self):
+        return TorchForm(None, call="{0} + {1}")
+
+    def onnx_form(self, g, xs, state):
+        return g.node("Add", xs)
+
 
 @register
 class Concat(Kernel):
@@ -78,3 +85,9 @@ class Concat(Kernel):
     def backward(self, ctx, dy, state):
         s = ctx.split
         return [dy[:, :s], dy[:, s:]], {}
+
+    def torch_form(self):
+        return TorchForm(None, call="torch.cat([{0}, {1}], dim=1)")
+
+    def onnx_form(self, g, xs, state):
+        return g.node("Concat", xs, axis=1)

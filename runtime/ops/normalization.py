@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Kernel, RuntimeSpecError, register, require_vector
+from .forms import TorchForm
 
 
 def _affine_state(d: int, dtype) -> dict[str, np.ndarray]:
@@ -124,6 +125,25 @@ class BatchNorm(Kernel):
             dx = dy * scale  # running statistics are constants: only the affine scaling remains
         return [dx], ({"gamma": dgamma, "beta": dbeta} if affine else {})
 
+    def torch_form(self):
+        a = self.attrs
+        # stats=average is PyTorch's momentum=None (the cumulative average of the batch statistics)
+        momentum = None if a.get("stats", "ema") == "average" else float(a["momentum"])
+        affine = a.get("affine", True)
+        names = {"running_mean": "running_mean", "running_var": "running_var",
+                 "num_batches": "num_batches_tracked"}
+        if affine:
+            names.update(gamma="weight", beta="bias")
+        return TorchForm(f"nn.BatchNorm1d({self.in_widths[0]}, eps={float(a['eps'])!r}, "
+                         f"momentum={momentum!r}{'' if affine else ', affine=False'})", names=names)
+
+    def onnx_form(self, g, xs, state):
+        gamma, beta = _onnx_affine(self, state)
+        return g.node("BatchNormalization", [xs[0], g.const("gamma", gamma), g.const("beta", beta),
+                                             g.const("running_mean", state["running_mean"]),
+                                             g.const("running_var", state["running_var"])],
+                      epsilon=float(self.attrs["eps"]))
+
 
 @register
 class LayerNorm(Kernel):
@@ -178,3 +198,24 @@ class LayerNorm(Kernel):
         if affine:
             grads = {"gamma": np.einsum("ij,ij->j", dy, u), "beta": dy.sum(axis=0)}
         return [dx], grads
+
+    def torch_form(self):
+        affine = self.attrs.get("affine", True)
+        return TorchForm(f"nn.LayerNorm({self.in_widths[0]}, eps={float(self.attrs['eps'])!r}"
+                         f"{'' if affine else ', elementwise_affine=False'})",
+                         names={"gamma": "weight", "beta": "bias"} if affine else {})
+
+    def onnx_form(self, g, xs, state):
+        gamma, beta = _onnx_affine(self, state)
+        return g.node("LayerNormalization", [xs[0], g.const("gamma", gamma), g.const("beta", beta)],
+                      axis=-1, epsilon=float(self.attrs["eps"]))
+
+
+def _onnx_affine(kernel: Kernel, state) -> tuple[np.ndarray, np.ndarray]:
+    """gamma and beta for ONNX's normalization nodes, which always scale and shift: ones and zeros
+    when the op is not affine."""
+    if kernel.attrs.get("affine", True):
+        return state["gamma"], state["beta"]
+    dtype = state["running_mean"].dtype if "running_mean" in state else np.float32
+    d = kernel.in_widths[0]
+    return np.ones(d, dtype), np.zeros(d, dtype)

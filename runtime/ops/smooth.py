@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .base import Activation, register
+from .forms import TorchForm
 from .functional import normal_cdf, normal_pdf, sigmoid
 
 # PyTorch's softplus reverts to the identity where beta * x > threshold (default 20).
@@ -40,6 +41,12 @@ class Sigmoid(Activation):
         dx *= dy
         return [dx], {}
 
+    def torch_form(self):
+        return TorchForm("nn.Sigmoid()")
+
+    def onnx_form(self, g, xs, state):
+        return g.node("Sigmoid", xs)
+
 
 @register
 class Tanh(Activation):
@@ -60,6 +67,12 @@ class Tanh(Activation):
         np.subtract(1.0, dx, out=dx)
         dx *= dy
         return [dx], {}
+
+    def torch_form(self):
+        return TorchForm("nn.Tanh()")
+
+    def onnx_form(self, g, xs, state):
+        return g.node("Tanh", xs)
 
 
 @register
@@ -83,6 +96,12 @@ class Softsign(Activation):
         dx = dy / ctx.d
         dx /= ctx.d  # d/dx x / (1 + |x|) = 1 / (1 + |x|)^2
         return [dx], {}
+
+    def torch_form(self):
+        return TorchForm("nn.Softsign()")
+
+    def onnx_form(self, g, xs, state):
+        return g.node("Softsign", xs)
 
 
 @register
@@ -108,6 +127,12 @@ class Swish(Activation):
         dx *= s
         dx *= dy
         return [dx], {}
+
+    def torch_form(self):
+        return TorchForm("nn.SiLU()")
+
+    def onnx_form(self, g, xs, state):
+        return g.node("Mul", [xs[0], g.node("Sigmoid", xs)])
 
 
 @register
@@ -146,6 +171,16 @@ class Softplus(Activation):
             dx[ctx.linear] = dy[ctx.linear]
         return [dx], {}
 
+    def torch_form(self):
+        return TorchForm(f"nn.Softplus(beta={float(self.attrs['beta'])!r}, threshold={SOFTPLUS_THRESHOLD!r})")
+
+    def onnx_form(self, g, xs, state):
+        beta = g.scalar(float(self.attrs["beta"]))
+        bx = g.node("Mul", [xs[0], beta])
+        smooth = g.node("Div", [g.node("Softplus", [bx]), beta])
+        # PyTorch's threshold: x itself where beta x > 20 (ONNX's Softplus has none)
+        return g.node("Where", [g.node("Greater", [bx, g.scalar(SOFTPLUS_THRESHOLD)]), xs[0], smooth])
+
 
 @register
 class Mish(Activation):
@@ -178,6 +213,14 @@ class Mish(Activation):
         dx += t
         dx *= dy
         return [dx], {}
+
+    def torch_form(self):
+        return TorchForm("nn.Mish()")
+
+    def onnx_form(self, g, xs, state):
+        # opset 17 has no Mish node: x tanh(softplus(x)) (softplus overflows to inf only where
+        # tanh is 1 anyway)
+        return g.node("Mul", [xs[0], g.node("Tanh", [g.node("Softplus", xs)])])
 
 
 @register
@@ -232,3 +275,18 @@ class GELU(Activation):
             dx += ctx.cdf
         dx *= dy
         return [dx], {}
+
+    def torch_form(self):
+        return TorchForm(f"nn.GELU(approximate={self.attrs['approx']!r})")
+
+    def onnx_form(self, g, xs, state):
+        # opset 17 has no Gelu node (it came in 20): x (1 + erf(x / sqrt 2)) / 2, or the tanh form
+        x = xs[0]
+        if self.attrs["approx"] == "tanh":
+            cube = g.node("Mul", [g.node("Mul", [x, x]), x])
+            inner = g.node("Add", [x, g.node("Mul", [cube, g.scalar(GELU_KAPPA)])])
+            t = g.node("Tanh", [g.node("Mul", [inner, g.scalar(GELU_BETA)])])
+        else:
+            t = g.node("Erf", [g.node("Mul", [x, g.scalar(1.0 / math.sqrt(2.0))])])
+        half_x = g.node("Mul", [x, g.scalar(0.5)])
+        return g.node("Mul", [half_x, g.node("Add", [t, g.scalar(1.0)])])

@@ -1,0 +1,87 @@
+"""A plan as a live PyTorch module: the generated model.py source, executed, with netc's weights
+and, on request, netc's own dropout masks (so a torch run can be held to the NumPy engine's)."""
+from __future__ import annotations
+
+import linecache
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..ops.base import Ctx
+from .codegen import class_name, identifiers, module_source, state_names, to_netc_state, to_torch_state
+
+DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+class SharedMask(nn.Module):
+    """Wraps a stochastic op's submodule (dropout) so that training draws its mask with the NumPy
+    kernel from `rng`, exactly as netc's engine does; evaluation runs the wrapped module.
+
+    NOTE: this relies on netc's stochastic ops multiplying their input by a random mask in
+    training (the kernel's forward of an array of ones is then the mask itself).
+    """
+
+    def __init__(self, kernel, inner: nn.Module):
+        super().__init__()
+        self.kernel, self.inner = kernel, inner
+        self.rng: np.random.Generator | None = None
+
+    def forward(self, x):
+        if not self.training:
+            return self.inner(x)
+        dtype = np.float64 if x.dtype == torch.float64 else np.float32
+        # the kernel's training forward of ones is its mask (already scaled for inverted dropout)
+        mask = self.kernel.forward(Ctx(), [np.ones(tuple(x.shape), dtype)], {}, True, self.rng)
+        return x * torch.from_numpy(np.ascontiguousarray(mask)).to(device=x.device, dtype=x.dtype)
+
+
+class TorchNet:
+    """The plan's network as an nn.Module (`module`), its loss (`loss(output, target)`), and the
+    names of its parameters in both schemes (`names`)."""
+
+    def __init__(self, plan, model_name: str, dtype=np.float32, device: str = "cpu"):
+        self.plan = plan
+        self.source = module_source(plan, model_name, plan.source_name,
+                                    plan.steps[0].kernel.out_width, plan.steps[-1].kernel.out_width)
+        filename = f"<netc model {model_name}>"
+        linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
+        namespace: dict = {}
+        exec(compile(self.source, filename, "exec"), namespace)
+        self.dtype = DTYPES[np.dtype(dtype)]
+        self.device = torch.device(device)
+        self.module: nn.Module = namespace[class_name(model_name)]().to(dtype=self.dtype, device=self.device)
+        self.loss = namespace["loss"]
+        self.names = state_names(plan)
+        self.masks: list[SharedMask] = []
+
+    def share_masks(self) -> None:
+        """Replace every stochastic op's submodule by a SharedMask drawing netc's masks (set_rng)."""
+        for step, ident in zip(self.plan.steps, identifiers(self.plan)):
+            if step.kernel.stochastic:
+                wrapped = SharedMask(step.kernel, getattr(self.module, ident))
+                setattr(self.module, ident, wrapped)
+                self.masks.append(wrapped)
+
+    def set_rng(self, rng: np.random.Generator) -> None:
+        """The generator the shared masks of the next forward pass draw from, in graph order."""
+        for m in self.masks:
+            m.rng = rng
+
+    def load_netc_state(self, state: dict[str, np.ndarray]) -> None:
+        """Set every parameter and buffer from netc's arrays (by netc name); strict."""
+        sd = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in to_torch_state(self.names, state).items()}
+        own = self.module.state_dict()
+        sd = {k: v.to(device=self.device, dtype=own[k].dtype) for k, v in sd.items()}
+        # SharedMask wrappers hold no state, so the module's keys are the generated ones
+        self.module.load_state_dict(sd, strict=True)
+
+    def netc_state(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer under netc's names and layout, as NumPy arrays."""
+        sd = {k: v.detach().cpu().numpy() for k, v in self.module.state_dict().items()}
+        return {k: np.array(v) for k, v in to_netc_state(self.names, sd).items()}
+
+    def parameters_by_netc_name(self) -> dict[str, nn.Parameter]:
+        """The module's learned parameters keyed by netc's names."""
+        own = dict(self.module.named_parameters())
+        return {n.netc: own[n.torch] for n in self.names if n.param}
