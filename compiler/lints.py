@@ -15,6 +15,20 @@ from ..spec.diagnostics import Diagnostic, Span
 from .graph import stream_successors
 
 SCALE_RATIO_LIMIT = 100.0
+# The losses that take logits and apply their own squashing (softmax, sigmoid) or margin.
+LOGIT_LOSSES = ("cross_entropy", "bce", "hinge")
+# A dropout rate on the raw input above this drops too much of what there is to learn from
+# (Srivastava et al. 2014 keep 80% of the inputs, i.e. p = 0.2).
+INPUT_DROPOUT_LIMIT = 0.5
+# batchnorm's momentum is the new batch's weight (PyTorch); Keras/ONNX count the old one's, 0.9/0.99.
+MOMENTUM_LIMIT = 0.9
+# The learning rate from which each optimizer almost surely diverges (usual ranges: adam and
+# rmsprop 1e-4..1e-2, sgd 1e-3..1).
+LR_LIMITS = {"adam": 0.1, "rmsprop": 0.1, "sgd": 10.0}
+# The optimizers whose step is about lr per parameter whatever the gradient's scale: with a
+# regression loss a large lr can be right (landscape_raw.net: weights in the hundreds), so their
+# limit holds for the classification (logit) losses only.
+STEP_SIZED = ("adam", "rmsprop")
 
 
 @dataclass(frozen=True)
@@ -36,7 +50,7 @@ def _kernel(g: nx.DiGraph, n: str):
     return KERNELS[g.nodes[n]["op"]]
 
 
-def double_softmax(g: nx.DiGraph, train: dict, data: dict | None, facts: DataFacts | None):
+def double_softmax(g: nx.DiGraph, train: dict, data: dict | None, facts: DataFacts | None, spans=None):
     out = g.graph["output"]
     if out and _kernel(g, out).category == "output" and train["loss"] == "cross_entropy":
         op = g.nodes[out]["op"]
@@ -50,7 +64,7 @@ def _batch_normalizers(g, n) -> list[str]:
             and _kernel(g, s).batch_stats]
 
 
-def bias_before_batchnorm(g, train, data, facts):
+def bias_before_batchnorm(g, train, data, facts, spans=None):
     for n, a in g.nodes(data=True):
         if _kernel(g, n).category == "linear" and a["attrs"].get("bias"):
             for s in _batch_normalizers(g, n)[:1]:
@@ -60,7 +74,7 @@ def bias_before_batchnorm(g, train, data, facts):
                                        "write bias=false")
 
 
-def dropout_before_batchnorm(g, train, data, facts):
+def dropout_before_batchnorm(g, train, data, facts, spans=None):
     for n, a in g.nodes(data=True):
         if _kernel(g, n).category == "regularizer":
             for s in _batch_normalizers(g, n)[:1]:
@@ -76,7 +90,7 @@ def dropout_before_batchnorm(g, train, data, facts):
 DERIVED_FOR = {"he": "ReLU", "xavier": "tanh/sigmoid", "lecun": "tanh/sigmoid"}
 
 
-def init_activation(g, train, data, facts):
+def init_activation(g, train, data, facts, spans=None):
     for n, a in g.nodes(data=True):
         init = a["attrs"].get("init")
         if _kernel(g, n).category != "linear" or init not in DERIVED_FOR:
@@ -89,6 +103,8 @@ def init_activation(g, train, data, facts):
             node = nexts[0]
         for s in stream_successors(g, node):
             act, kernel = g.nodes[s]["op"], _kernel(g, s)
+            if s == g.graph["output"] and train["loss"] == "bce" and _probability(kernel):
+                break  # the sigmoid should go (sigmoid-before-bce), not its init change
             if kernel.category == "activation" and kernel.inits and init not in kernel.inits:
                 better = kernel.inits[0]
                 yield _warn("init-activation", f"init={init} feeding {act}", a["span"],
@@ -97,7 +113,7 @@ def init_activation(g, train, data, facts):
                 break
 
 
-def class_count(g, train, data, facts):
+def class_count(g, train, data, facts, spans=None):
     out = g.graph["output"]
     if not out:
         return
@@ -113,7 +129,7 @@ def class_count(g, train, data, facts):
                     span, f"end the model with dense {facts.classes} for {loss}")
 
 
-def feature_scale(g, train, data, facts):
+def feature_scale(g, train, data, facts, spans=None):
     if facts is None or facts.scale_ratio is None or data is None:
         return
     if facts.scale_ratio > SCALE_RATIO_LIMIT and not (data["standardize"] or data["minmax"]):
@@ -122,15 +138,109 @@ def feature_scale(g, train, data, facts):
                                        "add 'standardize' (or 'minmax') to the data section")
 
 
+def _probability(kernel) -> bool:
+    """Whether an activation squashes into (0, 1): its declared saturation range lies within [0, 1]."""
+    sat = kernel.saturation if kernel.category == "activation" else None
+    return bool(sat) and all(isinstance(b, (int, float)) for b in sat) and 0 <= sat[0] and sat[1] <= 1
+
+
+def sigmoid_before_bce(g, train, data, facts, spans=None):
+    out = g.graph["output"]
+    if out and train["loss"] == "bce" and _probability(_kernel(g, out)):
+        op = g.nodes[out]["op"]
+        yield _warn("sigmoid-before-bce", f"{op} right before a bce loss", g.nodes[out]["span"],
+                    f"bce takes a logit and applies the sigmoid itself (a second one squashes the "
+                    f"outputs and slows learning); remove this {op}")
+
+
+def activation_on_logits(g, train, data, facts, spans=None):
+    out = g.graph["output"]
+    loss = train["loss"]
+    # only for a loss the file names: a file without one may be a fragment measured, not trained
+    if out and loss in ("cross_entropy", "hinge") and _kernel(g, out).category == "activation" \
+            and "loss" in (spans or {}) and not _statistics_only(data):
+        op = g.nodes[out]["op"]
+        yield _warn("activation-on-logits", f"{op} on the logits of a {loss} loss", g.nodes[out]["span"],
+                    f"{loss} wants unbounded scores of either sign; {op} clips or squashes them: "
+                    f"remove this {op} so the model ends with its linear layer")
+
+
+def _rate(attrs: dict) -> float | None:
+    """A dropout's rate from its attributes (p, or 1 - keep), None when neither is known."""
+    if attrs.get("p") is not None:
+        return float(attrs["p"])
+    return 1.0 - float(attrs["keep"]) if attrs.get("keep") is not None else None
+
+
+def dropout_placement(g, train, data, facts, spans=None):
+    out, inp = g.graph["output"], g.graph["input"]
+    for n, a in g.nodes(data=True):
+        kernel = _kernel(g, n)
+        if kernel.category != "regularizer" or not kernel.stochastic:
+            continue
+        if n == out:
+            yield _warn("dropout-placement", f"{a['op']} as the last op, right before the loss", a["span"],
+                        f"{a['op']} zeroes the model's outputs at random in training; put it before the "
+                        "last linear layer instead")
+            continue
+        rate = _rate(a["attrs"])
+        if inp is not None and rate is not None and rate >= INPUT_DROPOUT_LIMIT and n in stream_successors(g, inp):
+            yield _warn("dropout-placement", f"{a['op']} of rate {rate:g} on the input", a["span"],
+                        f"dropping {rate:.0%} of the input features loses most of the information; "
+                        "on the input use a rate of 0.2 or less")
+
+
+def batchnorm_momentum(g, train, data, facts, spans=None):
+    for n, a in g.nodes(data=True):
+        kernel = _kernel(g, n)
+        m = a["attrs"].get("momentum")
+        if kernel.category == "normalization" and kernel.batch_stats and m is not None and m >= MOMENTUM_LIMIT:
+            yield _warn("batchnorm-momentum", f"{a['op']} momentum={m:g}", a["span"],
+                        "here momentum is the new batch's weight in the running statistics (as in "
+                        f"PyTorch); Keras and ONNX count the old statistics' weight, so momentum={m:g} "
+                        f"there is momentum={1 - m:.2g} here: you probably meant momentum={1 - m:.2g}")
+
+
+def learning_rate(g, train, data, facts, spans=None):
+    opt = train["optimizer"]
+    limit = LR_LIMITS.get(opt["name"])
+    lr = opt.get("lr")
+    if limit is None or lr is None or lr < limit:
+        return
+    if opt["name"] in STEP_SIZED and train["loss"] not in LOGIT_LOSSES:
+        return  # a regression on unscaled targets needs large weights, and these step about lr each
+    spans = spans or {}
+    span = spans.get("optimizer.lr") or spans.get("optimizer")
+    if span is None:
+        return  # an lr given only by --set: nothing in the file to point at
+    yield _warn("learning-rate", f"lr={lr:g} is far above {opt['name']}'s usual range", span,
+                f"{opt['name']} usually takes lr below {limit / 10:g} (e.g. {TYPICAL_LR[opt['name']]:g}); "
+                "a rate this large makes the loss diverge")
+
+
+TYPICAL_LR = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 0.1}
+# Sources whose labels are random (the schema: "for activation-statistics experiments"): a model on
+# them is measured, not trained as a classifier, so what it ends with is no logits mistake.
+STATISTICS_SOURCES = ("gaussian",)
+
+
+def _statistics_only(data: dict | None) -> bool:
+    """Whether the data section's source is one for activation statistics (random labels)."""
+    return bool(data) and data.get("source", {}).get("kind") in STATISTICS_SOURCES
+
+
 LINTS = [double_softmax, bias_before_batchnorm, dropout_before_batchnorm, init_activation, class_count,
-         feature_scale]
+         feature_scale, sigmoid_before_bce, activation_on_logits, dropout_placement, batchnorm_momentum,
+         learning_rate]
 
 
-def run_lints(g: nx.DiGraph, train: dict, data: dict | None, facts: DataFacts | None) -> list[Diagnostic]:
-    """Every lint's warnings, one per statement and code (a block called twice warns once)."""
+def run_lints(g: nx.DiGraph, train: dict, data: dict | None, facts: DataFacts | None,
+              train_spans: dict | None = None) -> list[Diagnostic]:
+    """Every lint's warnings, one per statement and code (a block called twice warns once).
+    `train_spans` locates the train section's settings (the learning-rate lint points at lr=)."""
     seen, out = set(), []
     for lint in LINTS:
-        for d in lint(g, train, data, facts):
+        for d in lint(g, train, data, facts, train_spans):
             key = (d.code, d.span)
             if key not in seen:
                 seen.add(key)

@@ -102,7 +102,7 @@ def compile_source(source: Source, base_dir: Path | str = ".", check_data: bool 
         facts, description, dataset = _data_facts(spec, graph, Path(base_dir), errors)
     if errors.has_errors:
         raise SpecError(errors.items, source)
-    warnings = run_lints(graph, spec.train, spec.data, facts)
+    warnings = run_lints(graph, spec.train, spec.data, facts, spec.train_spans)
     return Network(spec.model_name, graph, spec.data, spec.train, warnings, source, Path(base_dir), spec,
                    description, dataset)
 

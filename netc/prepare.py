@@ -49,7 +49,7 @@ def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, wa
     except MemoryError:
         fail(net, "the data is too large to load in memory", net.spec.data_spans.get("source"))
     # the lints again, now that the data (and any --set) is known: the data-aware ones too
-    lints = run_lints(net.graph, train, data, data_facts(dataset, net.spec))
+    lints = run_lints(net.graph, train, data, data_facts(dataset, net.spec), net.spec.train_spans)
     for w in lints if warnings else ():
         print(w.render(net.source), file=sys.stderr)
     check_fit(net, dataset, train)

@@ -99,6 +99,11 @@ LINT_FILES = {
     "class_count.net": "class-count",
     "bce_width.net": "class-count",
     "feature_scale.net": "feature-scale",
+    "sigmoid_before_bce.net": "sigmoid-before-bce",
+    "activation_on_logits.net": "activation-on-logits",
+    "dropout_placement.net": "dropout-placement",
+    "batchnorm_momentum.net": "batchnorm-momentum",
+    "learning_rate.net": "learning-rate",
 }
 
 
@@ -120,6 +125,50 @@ def test_every_lint_has_an_example_file():
 def test_clean_examples_have_no_warnings():
     for name in ("residual.net", "blocks.net", "init_tanh.net"):
         assert netc.load(EXAMPLES / name).warnings == [], name
+
+
+def test_no_example_outside_lints_raises_a_new_lint():
+    new = {"sigmoid-before-bce", "activation-on-logits", "dropout-placement", "batchnorm-momentum",
+           "learning-rate"}
+    for path in ALL_EXAMPLES:
+        if path.parent.name != "lints":
+            assert not new & {w.code for w in netc.load(path).warnings}, path
+
+
+def test_sigmoid_before_bce_replaces_the_init_advice():
+    # init=he (the default) feeding the final sigmoid used to get "use init=xavier": wrong advice
+    text = "model m {\n    input 4\n    dense 1\n    sigmoid\n}\ntrain { loss bce }\n"
+    assert [w.code for w in netc.loads(text).warnings] == ["sigmoid-before-bce"]
+    # with mse the sigmoid is a legitimate output squashing: no lint of the logits kind
+    assert [w.code for w in netc.loads(text.replace("bce", "mse")).warnings] == ["init-activation"]
+
+
+@pytest.mark.parametrize("mid,codes", [("dropout 0.5", ["dropout-placement"]), ("dropout keep=0.3", ["dropout-placement"]),
+                                       ("dropout 0.2", []), ("dropout keep=0.9", [])])
+def test_dropout_on_the_input_warns_from_rate_one_half(mid, codes):
+    text = f"model m {{\n    input 4\n    {mid}\n    dense 8\n    relu\n    dense 3\n}}\n"
+    assert [w.code for w in netc.loads(text).warnings] == codes
+
+
+@pytest.mark.parametrize("opt,codes", [("adam lr=0.1", ["learning-rate"]), ("adam lr=0.05", []),
+                                       ("sgd lr=10", ["learning-rate"]), ("sgd lr=1", []),
+                                       ("rmsprop lr=0.3", ["learning-rate"])])
+def test_learning_rate_lint_per_optimizer(opt, codes):
+    text = f"model m {{\n    input 4\n    dense 3\n}}\ntrain {{ optimizer {opt} }}\n"
+    assert [w.code for w in netc.loads(text).warnings] == codes
+
+
+@pytest.mark.parametrize("m,codes", [("0.9", ["batchnorm-momentum"]), ("0.99", ["batchnorm-momentum"]),
+                                     ("0.1", []), ("0.5", [])])
+def test_batchnorm_momentum_lint(m, codes):
+    text = f"model m {{\n    input 4\n    dense 8 bias=false\n    batchnorm momentum={m}\n    relu\n    dense 3\n}}\n"
+    assert [w.code for w in netc.loads(text).warnings] == codes
+
+
+def test_activation_on_logits_for_hinge_not_for_mse():
+    text = "model m {\n    input 4\n    dense 3\n    relu\n}\ntrain { loss hinge }\n"
+    assert [w.code for w in netc.loads(text).warnings] == ["activation-on-logits"]
+    assert netc.loads(text.replace("hinge", "mse")).warnings == []
 
 
 def test_feature_scale_silenced_by_standardize():
@@ -185,3 +234,9 @@ def test_csv_source_settings(tmp_path):
     p.write_text('data { source "d.csv" label=y header=true }\nmodel m { input 2; dense 2 }\n')
     net = netc.load(p)
     assert net.data["source"] == {"kind": "csv", "path": "d.csv", "label": "y", "header": True}
+
+
+def test_learning_rate_lint_spares_adam_on_a_regression():
+    text = "model m {\n    input 4\n    dense 1\n}\ntrain { loss mse; optimizer adam lr=0.5 }\n"
+    assert netc.loads(text).warnings == []
+    assert [w.code for w in netc.loads(text.replace("adam lr=0.5", "sgd lr=20")).warnings] == ["learning-rate"]
