@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import networkx as nx
 
 from ..spec.check import CheckedSpec, check
-from ..spec.diagnostics import Collector, Diagnostic, Source, Span, SpecError
+from ..spec.diagnostics import Collector, Diagnostic, Source, Span, SpecError, printable
 from .graph import build_graph
 from .lints import DataFacts, run_lints
+
+# A spec is text a person writes: a few kilobytes. Anything larger is the wrong file, and reading
+# it whole (a 5 GB file, /dev/zero) would exhaust memory before any message could be shown.
+MAX_SPEC_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -157,7 +163,7 @@ def describe_dataset(ds) -> str:
     n_train = len(ds.x_train)
     n_val = 0 if ds.x_val is None else len(ds.x_val)
     what = f"{ds.classes} classes" if ds.classes is not None else "regression"
-    return f"{ds.name}: {n_train + n_val} examples ({n_train} train, {n_val} validation), " \
+    return f"{printable(ds.name)}: {n_train + n_val} examples ({n_train} train, {n_val} validation), " \
            f"{ds.features} features, {what}"
 
 
@@ -167,16 +173,33 @@ def load_path(path: str | Path, check_data: bool = True) -> Network:
 
 
 def read_source(path: str | Path) -> Source:
-    """The file's text as a Source; a missing, unreadable or non-UTF-8 file raises SpecError."""
+    """The file's text as a Source. SpecError for a missing, unreadable or non-UTF-8 file, for
+    anything but a regular file (a device such as /dev/zero, a FIFO: reading it could block or
+    never end) and for a file over MAX_SPEC_BYTES."""
     name = str(path)
+
+    def refuse(message: str, hint: str | None = None):
+        return SpecError([Diagnostic("error", message, None, hint)], Source(name, ""))
     try:
-        raw = Path(path).read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer before it can be refused
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
+            st = os.fstat(f.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise refuse("is a directory, not a .net file")
+            if not stat.S_ISREG(st.st_mode):
+                raise refuse("is not a regular file (a device, pipe or socket)", "give the path of a .net file")
+            if st.st_size > MAX_SPEC_BYTES:
+                raise refuse(f"is {st.st_size:,} bytes; a .net file may have at most {MAX_SPEC_BYTES:,}",
+                             "is this the right file? a spec is a few kilobytes of text")
+            raw = f.read(MAX_SPEC_BYTES + 1)  # the file may have grown since fstat
     except FileNotFoundError:
-        raise SpecError([Diagnostic("error", "no such file", None, "check the path")], Source(name, ""))
+        raise refuse("no such file", "check the path") from None
     except IsADirectoryError:
-        raise SpecError([Diagnostic("error", "is a directory, not a .net file", None)], Source(name, ""))
+        raise refuse("is a directory, not a .net file") from None
     except OSError as e:
-        raise SpecError([Diagnostic("error", f"cannot read the file: {e.strerror}", None)], Source(name, ""))
+        raise refuse(f"cannot read the file: {e.strerror}") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise refuse(f"is more than {MAX_SPEC_BYTES:,} bytes, the most a .net file may have")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

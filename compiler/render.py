@@ -5,6 +5,7 @@ import json
 
 import networkx as nx
 
+from ..spec.diagnostics import printable
 from ..spec.schema import lookup
 
 
@@ -57,7 +58,7 @@ def summary_table(network) -> str:
     def fmt(r):
         return "  ".join((r[i].rjust if i == 3 else r[i].ljust)(widths[i]) for i in range(5)).rstrip()
     rule = "─" * len(fmt(tuple("x" * w for w in widths)))
-    out = [f'model "{network.name}" ({network.source.name})', rule, fmt(head), rule]
+    out = [f'model "{network.name}" ({printable(network.source.name)})', rule, fmt(head), rule]
     out += [fmt(r) for r in rows]
     out.append(rule)
     out.append(f"parameters: {network.param_count:,}" +

@@ -47,13 +47,17 @@ def _parser() -> argparse.ArgumentParser:
                                    "progress bar per epoch, then a row per epoch (train and "
                                    "validation loss and accuracy, seconds) and a summary. Exit 0 "
                                    "when training finishes, 1 if it fails at run time (a non-finite "
-                                   "loss), 2 for bad input, 130 when interrupted with Ctrl-C.")
+                                   "loss), 2 for bad input, 130 when interrupted with Ctrl-C (143 for "
+                                   "SIGTERM, 129 for SIGHUP).")
     r.add_argument("file", metavar="FILE", help="the .net file")
     r.add_argument("--epochs", type=_positive_int, metavar="N", help="override the number of epochs")
     _setting_options(r, json_help="machine-readable output: one JSON object per epoch, then a final one")
     r.add_argument("--quiet", action="store_true", help="print only the final summary")
     r.add_argument("--save", metavar="CKPT", help="write a checkpoint after every epoch (atomically) "
-                   "and on Ctrl-C")
+                   "and on Ctrl-C, SIGTERM or SIGHUP; netc refuses a path holding anything but a netc "
+                   "checkpoint, and locks it for the run")
+    r.add_argument("--overwrite", action="store_true",
+                   help="let --save replace an existing netc checkpoint (of another run)")
     r.add_argument("--resume", metavar="CKPT", help="continue the run saved in CKPT exactly where it stopped")
     r.add_argument("--log", nargs="?", const="", metavar="DIR",
                    help="keep a run record (settings, spec, seed, per-epoch metrics, summary) in DIR; "
@@ -275,13 +279,24 @@ def cmd_check(args) -> int:
     """`netc check FILE`: the summary table and warnings; 0 if valid (a SpecError, 2, if not)."""
     from .compiler import load_path
     from .compiler.render import summary_table
+    from .compiler.lower import lower
+    from .prepare import memory_estimate
+    from .runtime import memory
+    from .spec.diagnostics import printable
     net = load_path(args.file, check_data=not args.no_data)
     print(summary_table(net))
+    # the memory a run needs, under the summary (as torchinfo and Keras show it)
+    est = memory_estimate(lower(net), net.train, dataset=net.dataset)
+    print(est.summary())
     if net.warnings:
         print()
         print(net.render_warnings())
+    try:
+        memory.check_fits(est)  # netc run would refuse it: so does check
+    except memory.MemoryLimitError as e:
+        raise e.located(net.source) from None
     n = len(net.warnings)
-    print(f"\n{args.file}: ok" + (f", {n} warning{'s' if n != 1 else ''}" if n else ""))
+    print(f"\n{printable(args.file)}: ok" + (f", {n} warning{'s' if n != 1 else ''}" if n else ""))
     return 0
 
 
@@ -371,17 +386,26 @@ def main(argv: list[str] | None = None) -> int:
     netc.spec.diagnostics). Every error netc reports is a NetcError: printed here, once."""
     args = _parser().parse_args(argv)
     # the error classes live with the spec layer, which is light to import (no numpy, no lark)
-    from .spec.diagnostics import EXIT_INTERRUPTED, EXIT_OK, NetcError
+    from .spec.diagnostics import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, NetcError
     try:
         return args.handler(args)
     except NetcError as e:
         print(e.render(), file=sys.stderr)
         return e.status
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as e:  # a second Ctrl-C (or SIGTERM, SIGHUP: netc/signals.py)
+        try:
+            print("interrupted", file=sys.stderr)
+        except OSError:
+            pass
+        return getattr(e, "status", EXIT_INTERRUPTED)
     except BrokenPipeError:
         return EXIT_OK
+    except MemoryError as e:  # what the estimate did not foresee (runtime/memory.py)
+        from .runtime.memory import NodeMemoryError
+        where = f" in {e.where}" if isinstance(e, NodeMemoryError) else ""
+        print(f"netc: error: out of memory{where}\n  hint: use narrower layers or a smaller batch "
+              "(netc check FILE shows the memory a run needs)", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ def stats(args) -> int:
         check_path(args.plot)
     sets = list(args.set) + [f"batch={args.batch}"] if args.batch else list(args.set)
     net, train, data, ds = prepare(args.file, sets, None, args.seed)
-    model = build_model(net, train, dtype_of(args), weights=args.weights)
+    model = build_model(net, train, dtype_of(args), weights=args.weights, dataset=ds)
     trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": data["shuffle"]})
     stepper = Stepper(trainer, history=1, state_budget=0, training=args.mode == "train")
     size = len(trainer.batches(0)[0])

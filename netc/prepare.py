@@ -12,6 +12,7 @@ from .compiler import load_path
 from .compiler.lints import run_lints
 from .compiler.lower import lower
 from .compiler.network import data_facts, input_mismatch
+from .runtime import memory
 from .runtime.data import DataError, load_data
 from .runtime.model import Model
 from .spec import overrides
@@ -63,6 +64,7 @@ def check_fit(net, ds, train: dict) -> None:
     out_span = g.nodes[g.graph["output"]]["span"]
     src = net.data["source"]
     name = src.get("path") or src.get("images") or src["kind"]
+    labels = src.get("labels") or name  # an IDX source keeps its labels in a file of their own
     mismatch = input_mismatch(net.input_shape, ds.features, name)
     if mismatch:
         fail(net, mismatch[0], in_span, mismatch[1])
@@ -74,7 +76,7 @@ def check_fit(net, ds, train: dict) -> None:
     ys = [ds.y_train] + ([ds.y_val] if ds.y_val is not None else [])
     if loss in CLASSIFICATION_LOSSES:
         if any(y.ndim != 1 for y in ys):
-            fail(net, f"{loss} needs one class label per example, but the labels of {name} have shape "
+            fail(net, f"{loss} needs one class label per example, but the labels of {labels} have shape "
                        f"{ys[0].shape}", net.spec.train_spans.get("loss") or out_span,
                   "for one-hot labels y, store y.argmax(axis=1) instead")
         if any(y.dtype.kind not in "iu" for y in ys):
@@ -83,7 +85,7 @@ def check_fit(net, ds, train: dict) -> None:
                     "or store y.astype(int)") if whole else "use loss mse for a regression target"
             if whole and min(float(y.min()) for y in ys if len(y)) < 0:
                 hint = "class labels count from 0: map them to 0..K-1 (e.g. -1/1 to 0/1)"
-            fail(net, f"{loss} needs integer class labels, but the labels of {name} are "
+            fail(net, f"{loss} needs integer class labels, but the labels of {labels} are "
                        f"{'floats' if whole else 'not whole numbers'}",
                   net.spec.train_spans.get("loss") or out_span, hint)
         top = max(int(y.max()) for y in ys if len(y))
@@ -94,7 +96,7 @@ def check_fit(net, ds, train: dict) -> None:
             hint = f"end the model with dense {top + 1}" if loss != "bce" and low >= 0 else None
             if low < 0:
                 hint = "class labels count from 0: map them to 0..K-1 (e.g. -1/1 to 0/1)"
-            fail(net, f"the labels of {name} go from {low} to {top}, but {loss} needs labels in {what}",
+            fail(net, f"the labels of {labels} go from {low} to {top}, but {loss} needs labels in {what}",
                   out_span, hint)
         if loss == "bce" and width != 1:
             fail(net, f"bce needs an output 1 wide, not {width}", out_span, "end the model with dense 1")
@@ -103,10 +105,10 @@ def check_fit(net, ds, train: dict) -> None:
         one_hot = (ds.y_train.ndim == 1 and ds.y_train.dtype.kind in "iu" and ds.classes is not None
                    and width > 1)
         if one_hot and ds.classes > width:
-            fail(net, f"{loss}: the labels of {name} have {ds.classes} classes but the output is {width} "
+            fail(net, f"{loss}: the labels of {labels} have {ds.classes} classes but the output is {width} "
                       f"wide (mse reads class labels as one-hot rows)", out_span, f"end the model with dense {ds.classes}")
         if not one_hot and target_width != width:
-            fail(net, f"{loss}: the targets of {name} are {target_width} wide but the output is {width}",
+            fail(net, f"{loss}: the targets of {labels} are {target_width} wide but the output is {width}",
                   out_span, f"end the model with dense {target_width}")
     n = len(ds.x_train)
     if train["batch"] > n:
@@ -125,14 +127,28 @@ def cast_dataset(ds, dtype):
     return dataclasses.replace(ds, **conv)
 
 
-def build_model(net, train: dict, dtype=np.float32, weights: str | None = None) -> Model:
+def build_model(net, train: dict, dtype=np.float32, weights: str | None = None, dataset=None) -> Model:
     """The network's Model with the (overridden) train settings' loss and seed, and saved weights
-    if `weights` names a checkpoint (a bad checkpoint raises CheckpointError, exit 2)."""
+    if `weights` names a checkpoint (a bad checkpoint raises CheckpointError, exit 2). A run whose memory
+    estimate (with `dataset`'s arrays, when given) exceeds the available memory stops with exit 2
+    before anything is allocated."""
     from .runtime import checkpoint
-    model = Model(lower(net, train["loss"]), seed=train["seed"], dtype=dtype)
+    plan = lower(net, train["loss"])
+    memory.check_fits(memory_estimate(plan, train, dtype, dataset))  # MemoryLimitError, exit 2
+    model = Model(plan, seed=train["seed"], dtype=dtype)
     if weights:
         model.load_state_dict(checkpoint.weights(weights, net.source.text, model, train))
     return model
+
+
+def memory_estimate(plan, train: dict, dtype=np.float32, dataset=None) -> memory.MemoryEstimate:
+    """The memory a run of `plan` needs: one training batch, one evaluation chunk, the data."""
+    from .runtime.train import EVAL_BATCH
+    n = len(dataset.x_train) if dataset is not None else EVAL_BATCH
+    if dataset is not None and dataset.x_val is not None:
+        n = max(n, len(dataset.x_val))
+    data = memory.dataset_bytes(dataset, dtype) if dataset is not None else 0
+    return memory.estimate(plan, train, dtype, data_bytes=data, eval_batch=min(EVAL_BATCH, n))
 
 
 def dtype_of(args) -> type:

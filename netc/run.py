@@ -1,11 +1,13 @@
 """`netc run` and `netc eval`: train with progress, metrics and checkpoints; evaluate saved weights.
 
-A run that fails at run time (a non-finite loss) names the node and spec line (exit 1); Ctrl-C
-stops cleanly (exit 130), writing the checkpoint first when --save is given.
+A run that fails at run time (a non-finite loss) names the node and spec line (exit 1); Ctrl-C,
+SIGTERM and SIGHUP stop it cleanly (exit 130, 143, 129), writing the checkpoint first when --save
+is given. The --save path is checked and locked before training (runtime/savefile.py).
 """
 from __future__ import annotations
 
-import signal
+import contextlib
+import math
 import sys
 import time
 from pathlib import Path
@@ -13,10 +15,12 @@ from pathlib import Path
 from .compiler.network import describe_dataset
 from .prepare import build_model, cast_dataset, dtype_of, fail, prepare
 from .report import Report
-from .runtime import checkpoint
+from .runtime import checkpoint, divergence, savefile
+from .runtime.divergence import DivergenceWatch, constant_prediction_loss
 from .runtime.model import NodeError
 from .runtime.train import Trainer, TrainingError
-from .spec.diagnostics import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED
+from .signals import StopRequests
+from .spec.diagnostics import EXIT_OK, EXIT_RUN_FAILED, Diagnostic, printable
 
 
 def run(args) -> int:
@@ -25,7 +29,8 @@ def run(args) -> int:
     started = time.perf_counter()
     mode = "json" if args.json else ("quiet" if args.quiet else "table")
     report = Report(mode)
-    _check_save_path(args.save, args.file)
+    if args.save is not None and not args.save:
+        fail(None, "--save needs a checkpoint path", None, "e.g. --save run.ckpt")
     if args.resume is not None and not args.resume:
         fail(None, "--resume needs a checkpoint path")
     net, train, data, ds = prepare(args.file, args.set, args.epochs, args.seed, warnings=not args.quiet,
@@ -33,7 +38,17 @@ def run(args) -> int:
     if getattr(args, "bootstrap", None) is not None:  # a bagging ensemble's member
         from .runtime.data import bootstrap
         ds = bootstrap(ds, train["seed"], args.bootstrap)
-    model = build_model(net, train, dtype_of(args))
+    with contextlib.ExitStack() as stack:
+        # from here on SIGINT, SIGTERM and SIGHUP ask the loop to stop after a batch (and save)
+        stop = stack.enter_context(StopRequests())
+        if args.save:
+            _claim(args, net, data, stack)
+        return _train(args, net, train, data, ds, report, stop, started)
+
+
+def _train(args, net, train, data, ds, report, stop, started) -> int:
+    mode = report.mode
+    model = build_model(net, train, dtype_of(args), dataset=ds)
     trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": data["shuffle"]})
     if args.resume:
         checkpoint.restore(args.resume, trainer, net.source.text)
@@ -46,32 +61,27 @@ def run(args) -> int:
                   f"{net.name}: {net.param_count:,} parameters · {train['loss']} · {opt['name']} "
                   f"lr={opt['lr']:g} · batch {train['batch']} · {train['epochs']} epoch{'s' if train['epochs'] != 1 else ''} "
                   f"· seed {train['seed']}"])
+    watch = DivergenceWatch(constant_prediction_loss(train["loss"], ds.y_train, net.output_width))
     for r in trainer.position.history:
         report.epoch(r)
+        watch.observe(r)
     observers.start(trainer.position.history)
-    interrupted = {"flag": False}
-
-    def on_sigint(signum, frame):
-        if interrupted["flag"]:
-            raise KeyboardInterrupt
-        interrupted["flag"] = True
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         while not trainer.finished(train["epochs"]):
             r = trainer.run_epoch(
                 on_batch=lambda e, k, n, loss, speed: report.batch(e, train["epochs"], k, n, loss, speed),
-                should_stop=lambda: interrupted["flag"])
+                should_stop=lambda: stop.requested)
             if r is None:
                 break
             report.epoch(r)
+            _warn_divergence(watch.observe(r), net, data)
             observers.epoch(r, trainer)
             if args.save:
                 _save(args.save, trainer, net.source.text)
     except (TrainingError, NodeError) as e:
         observers.finish("failed", trainer, time.perf_counter() - started, e.message)
         if args.save:
-            print(f"netc: the last good checkpoint is {args.save}", file=sys.stderr)
+            print(printable(f"netc: the last good checkpoint is {args.save}"), file=sys.stderr)
         step = getattr(e, "step", None)
         # no node holds a non-finite value: the loss itself overflowed; point at its statement
         span = step.span if step is not None else (net.spec.train_spans.get("loss")
@@ -80,20 +90,21 @@ def run(args) -> int:
         if hint and data["standardize"]:
             hint = hint.replace(", or standardize the inputs", "").replace(", add clip", " or add clip")
         fail(net, e.message, span, hint, status=EXIT_RUN_FAILED)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if interrupted["flag"]:
+    if stop.requested:
         observers.finish("interrupted", trainer, time.perf_counter() - started)
+        # the handlers stay installed: a second signal during this save stops it, and the
+        # checkpoint module removes its half-written temporary file
         if args.save:
             _save(args.save, trainer, net.source.text)
         pos = trainer.position
-        print(f"\ninterrupted at epoch {pos.epoch + 1}, batch {pos.batch}" +
-              (f"; saved {args.save} (continue with --resume {args.save})" if args.save else ""),
-              file=sys.stderr)
+        what = "interrupted" if stop.name == "Ctrl-C" else f"stopped by {stop.name}"
+        _say(f"\n{what} at epoch {pos.epoch + 1}, batch {pos.batch}" +
+             (f"; saved {args.save} (continue with --resume {args.save})" if args.save else
+              "; nothing saved (--save CKPT keeps the progress)"))
         if mode == "json":  # the last line still closes the stream: the metrics so far
             report.finish(trainer.final_result(), pos.best_epoch, net.param_count,
                           time.perf_counter() - started, interrupted=True)
-        return EXIT_INTERRUPTED
+        return stop.status
     # The checkpoint keeps the last epoch's weights (so --resume continues the run exactly) and,
     # with early stopping, the best ones beside them (which `netc eval` and `--weights` use).
     trainer.restore_best()
@@ -115,23 +126,52 @@ def _observers(args, net, train, data, ds, model):
     return RunObservers(args, net, train, data, ds, model)
 
 
-def _check_save_path(save: str | None, spec_path: str) -> None:
-    """Refuse, before any training, a --save path that could not be written or would destroy the spec."""
-    if save is None:
+def _claim(args, net, data: dict, stack: contextlib.ExitStack) -> None:
+    """Check the --save path (SaveError, exit 2, if netc must not write it), lock it for the run
+    (released by `stack`) and remove the temporary files a killed run left beside it."""
+    protected = {args.file: "the .net file itself"}
+    for path in data_files(data, net.base_dir):
+        protected[str(path)] = f"the data file {path}"
+    # the other checks first (the lock file goes beside the checkpoint), then the lock, then
+    # whether an existing checkpoint may be replaced: a running run reports its pid, not this
+    savefile.check_destination(args.save, protected, overwrite=True, resume=args.resume)
+    stack.enter_context(savefile.SaveLock(args.save))
+    savefile.check_destination(args.save, protected, overwrite=args.overwrite, resume=args.resume)
+    removed = savefile.remove_stale_temporaries(args.save)
+    if removed and not args.quiet:
+        _say(f"netc: removed {len(removed)} temporary file{'s' if len(removed) != 1 else ''} "
+             f"a stopped run left beside {args.save}")
+
+
+def data_files(data: dict, base_dir) -> list[Path]:
+    """The files a data section reads (the source's path, IDX images and labels, the validation
+    file), resolved as the data loader resolves them."""
+    src = data["source"]
+    out = []
+    for written in [src.get(k) for k in ("path", "images", "labels")] + [data.get("validation")]:
+        if isinstance(written, str) and written:
+            p = Path(written).expanduser()
+            out.append(p if p.is_absolute() else Path(base_dir) / p)
+    return out
+
+
+def _say(text: str) -> None:
+    """A line on stderr that never fails the run (after SIGHUP the terminal may be gone)."""
+    try:
+        print(printable(text), file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
+def _warn_divergence(message: str | None, net, data: dict) -> None:
+    """Print the divergence watch's warning at the optimizer statement, with what to try."""
+    if not message:
         return
-    if not save:
-        fail(None, "--save needs a checkpoint path", None, "e.g. --save run.ckpt")
-    target = Path(save)
-    if target.exists() and target.resolve() == Path(spec_path).resolve():
-        fail(None, f"--save {save} would overwrite the .net file itself", None, "e.g. --save run.ckpt")
-    if target.is_dir():
-        fail(None, f"--save {save} is a directory", None, f"name a file in it, e.g. --save {target / 'run.ckpt'}")
-    parent = target.parent
-    for folder in (parent, *parent.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                fail(None, f"--save {save}: {folder} is not a directory")
-            break
+    hint = divergence.HINT
+    if data["standardize"] or data.get("minmax"):
+        hint = hint.replace(", or standardize the inputs", "").replace(", add clip", " or add clip")
+    span = net.spec.train_spans.get("optimizer") or net.spec.train_spans.get("loss")
+    _say(Diagnostic("warning", f"{message} [diverging]", span, hint, "diverging").render(net.source))
 
 
 def _save(path: str, trainer, spec_text: str) -> None:
@@ -145,28 +185,44 @@ def _save(path: str, trainer, spec_text: str) -> None:
 def evaluate(args) -> int:
     """`netc eval FILE --weights CKPT`: the validation metrics of saved weights."""
     net, train, data, ds = prepare(args.file, args.set, None, args.seed)
-    model = build_model(net, train, dtype_of(args), weights=args.weights)
+    model = build_model(net, train, dtype_of(args), weights=args.weights, dataset=ds)
     trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": False})
     rows = [("train", *trainer.evaluate(trainer.data.x_train, ds.y_train))]
     if ds.x_val is not None:
         rows.append(("validation", *trainer.evaluate(trainer.data.x_val, ds.y_val)))
+    finite = all(v is None or math.isfinite(v) for row in rows for v in row[1:])
     mc = None
     if args.mc:
         from .posthoc import mc_dropout
         mc = mc_dropout(net, model, trainer.data, args.mc, train["seed"])
-    if args.json:  # the keys of netc run --json
+    if args.json:  # the keys of netc run --json; a NaN is null (JSON has no NaN)
         import json
         short = {"train": "train", "validation": "val"}
         rec = {f"{short[name]}_{k}": v for name, loss, acc in rows for k, v in (("loss", loss), ("accuracy", acc))}
         if mc is not None:
             rec["mc_dropout"] = mc
-        print(json.dumps(rec))
+        print(json.dumps(_json_safe(rec), allow_nan=False))
     else:
-        print(f"{describe_dataset(ds)}\nweights: {args.weights}\n")
+        print(f"{describe_dataset(ds)}\nweights: {printable(args.weights)}\n")
         for name, loss, acc in rows:
             print(f"{name:<10}  loss {loss:.4f}" + (f"  accuracy {100 * acc:.2f}%" if acc is not None else ""))
         if mc is not None:
             from .posthoc import mc_lines
             print()
             print("\n".join(mc_lines(mc)))
+    if not finite:
+        fail(None, f"the loss of the weights in {args.weights} is not finite (they hold NaN or Inf, "
+                   "or overflow)", None, "these weights are unusable: train again, e.g. with a lower "
+                   "learning rate", status=EXIT_RUN_FAILED)
     return EXIT_OK
+
+
+def _json_safe(value):
+    """`value` with every NaN or infinity (which JSON cannot hold) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..spec.diagnostics import EXIT_RUN_FAILED, NetcError
 from .losses import make_loss
+from .memory import NodeMemoryError
 from .ops.base import Ctx, RuntimeSpecError
 
 
@@ -43,7 +44,12 @@ class Model:
         self.dtype = np.dtype(dtype)
         self.seed = seed
         init_rng = np.random.default_rng([seed, 10])
-        self.state = [s.kernel.init_state(init_rng, self.dtype) for s in self.steps]
+        self.state = []
+        for s in self.steps:
+            try:
+                self.state.append(s.kernel.init_state(init_rng, self.dtype))
+            except MemoryError:
+                raise NodeMemoryError(s, "initialization") from None
         self.rng = np.random.default_rng([seed, 11])
         self.loss_fn = make_loss(plan.loss)
         self.params = {f"{s.name}.{k}": self.state[s.index][k] for s in self.steps
@@ -140,6 +146,8 @@ class Model:
             y = step.kernel.forward(ctx, xs, self.state[step.index], training, rng)
         except RuntimeSpecError as e:
             raise NodeError(step, e.message, e.hint) from None
+        except MemoryError:
+            raise NodeMemoryError(step, "forward") from None
         self.outputs[step.index] = y
         self.ctxs[step.index] = ctx
         return y
@@ -177,7 +185,10 @@ class Model:
             return
         ctx = self.ctxs[i]
         ctx.need_input_grad = need_input_grad
-        dxs, dparams = kernel.backward(ctx, dy, state)
+        try:
+            dxs, dparams = kernel.backward(ctx, dy, state)
+        except MemoryError:
+            raise NodeMemoryError(step, "backward") from None
         grad_outputs = self.grad_outputs
         for j, dx in zip(inputs, dxs):
             if dx is not None:

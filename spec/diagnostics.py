@@ -13,6 +13,18 @@ EXIT_OK = 0
 EXIT_RUN_FAILED = 1      # a run that failed at run time (a non-finite loss, a node's requirement)
 EXIT_BAD_INPUT = 2       # the file, the data, the options, a checkpoint
 EXIT_INTERRUPTED = 130   # Ctrl-C (128 + SIGINT)
+EXIT_HANGUP = 129        # SIGHUP, handled like Ctrl-C (netc/signals.py)
+EXIT_TERMINATED = 143    # SIGTERM, handled like Ctrl-C
+
+# C0 controls but newline and tab, DEL, and the C1 controls: a file name holding an escape
+# sequence must not drive the user's terminal (clear the screen, retitle the window, ...).
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0))}
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (other than newline and tab) written as `\\xNN`, safe to
+    print to a terminal: paths and names from the user's files go through it."""
+    return text.translate(_CONTROLS)
 
 
 @dataclass(frozen=True)
@@ -63,12 +75,13 @@ class Diagnostic:
 
     def render(self, source: Source | None) -> str:
         """`FILE:LINE:COL: severity: message`, then the source line, a caret under the span, the hint."""
-        name = source.name if source else "<string>"
+        name = printable(source.name) if source else "<string>"
+        message, hint = printable(self.message), self.hint and printable(self.hint)
         if self.span is None:
-            head = f"{name}: {self.severity}: {self.message}"
-            return head + (f"\n  hint: {self.hint}" if self.hint else "")
+            head = f"{name}: {self.severity}: {message}"
+            return head + (f"\n  hint: {hint}" if hint else "")
         sp = self.span
-        out = [f"{name}:{sp.line}:{sp.column}: {self.severity}: {self.message}"]
+        out = [f"{name}:{sp.line}:{sp.column}: {self.severity}: {message}"]
         text = source.line_text(sp.line) if source else ""
         if text.strip():
             shown = "".join(c if c.isprintable() else " " for c in text.expandtabs(1))
@@ -81,8 +94,8 @@ class Diagnostic:
                 col = col - start + (1 if start else 0)
             out.append(f"  {sp.line:>4} | {shown}")
             out.append("       | " + " " * (col - 1) + "^" + "~" * (width - 1))
-        if self.hint:
-            out.append(f"  hint: {self.hint}")
+        if hint:
+            out.append(f"  hint: {hint}")
         return "\n".join(out)
 
 
@@ -123,7 +136,7 @@ class NetcError(Exception):
         """The report a user sees: `FILE:LINE:COL: error: ...` with the caret and the hint when the
         error is located in a spec, else `netc: error: MESSAGE` and the hint."""
         if self.source is None:
-            return f"netc: error: {self.message}" + (f"\n  hint: {self.hint}" if self.hint else "")
+            return printable(f"netc: error: {self.message}" + (f"\n  hint: {self.hint}" if self.hint else ""))
         return Diagnostic("error", self.message, self.span, self.hint).render(self.source)
 
 

@@ -12,6 +12,9 @@ from . import ast
 from .diagnostics import Collector, Diagnostic, Source, Span, SpecError
 
 MAX_SYNTAX_ERRORS = 20
+# Python refuses to convert longer digit strings (int_max_str_digits, CVE-2020-10735); no
+# setting of a network needs an integer of more than a few digits.
+MAX_INT_DIGITS = 4300
 
 # What a terminal is called in a message ("expected a value").
 TERMINAL_NAMES = {
@@ -72,7 +75,18 @@ def parse(source: Source) -> ast.SpecFile:
         tree = None
     if errors.items or tree is None:
         raise SpecError(errors.items, source)
-    return ast.SpecFile(source, tuple(_section(t) for t in tree.children))
+    try:
+        return ast.SpecFile(source, tuple(_section(t) for t in tree.children))
+    except _LiteralError as e:
+        raise SpecError([e.diagnostic], source) from None
+
+
+class _LiteralError(Exception):
+    """A literal the AST cannot hold (an integer of thousands of digits), with its diagnostic."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
 
 
 def _describe(e: UnexpectedInput, source: Source) -> Diagnostic:
@@ -221,6 +235,10 @@ def _expr(t) -> ast.Expr:
     if kind == "number":
         text = str(t.children[0])
         is_int = text.isdigit()
+        if is_int and len(text) > MAX_INT_DIGITS:
+            raise _LiteralError(Diagnostic(
+                "error", f"an integer of {len(text):,} digits is too long", _span(t),
+                f"integers have at most {MAX_INT_DIGITS} digits; write a large value as a real number, e.g. 1e30"))
         return ast.Number(_span(t), int(text) if is_int else float(text))
     if kind == "string":
         raw = str(t.children[0])[1:-1]

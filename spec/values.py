@@ -29,9 +29,17 @@ class ValueError_(NetcError):
 Env = Mapping[str, tuple[Any, Span]]
 
 
+def _short(n: int) -> str:
+    text = str(n)
+    return text if len(text) <= 24 else f"{text[:10]}...{text[-4:]} ({len(text)} digits)"
+
+
 def evaluate(expr: ast.Expr, env: Env) -> tuple[Any, Span]:
     """The value of an expression and the span to blame for it; raises ValueError_."""
     if isinstance(expr, ast.Number):
+        if isinstance(expr.value, int) and abs(expr.value) > 10**15:  # as for arithmetic below
+            raise ValueError_(f"the integer {_short(expr.value)} is out of range", expr.span,
+                              "integers go up to 10**15; write a large value as a real number, e.g. 1e30")
         if not math.isfinite(expr.value):
             raise ValueError_(f"number {expr.value} is out of range", expr.span)
         return expr.value, expr.span

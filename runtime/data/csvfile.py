@@ -52,7 +52,7 @@ def read_csv(ref: FileRef, label: str = "last", header: bool | str = "auto") -> 
         raise ref.error("has a header row but no data rows")
     label_col = _label_column(ref, label, names, width)
 
-    table = _parse(ref, body, delimiter, width, names, header_forbidden=header is False)
+    table = _parse(ref, body, delimiter, width, lines[0][0], names, header_forbidden=header is False)
     feature_cols = [c for c in range(width) if c != label_col]
     bad = first_nonfinite(table)
     if bad is not None:
@@ -62,6 +62,14 @@ def read_csv(ref: FileRef, label: str = "last", header: bool | str = "auto") -> 
     x = np.ascontiguousarray(table[:, feature_cols])
     y = table[:, label_col]
     if _written_as_integers(body, delimiter, label_col) and y.min() >= 0:
+        # NOTE: float64 -> int64 of a value at or above 2**63 wraps to a negative class silently
+        if y.max() >= 2.0 ** 63:
+            row = int(np.argmax(y))
+            cell = _cells(body[row][1], delimiter)[label_col].strip()
+            raise ref.error(f"line {body[row][0]}, {_column(label_col, names)}: the label {cell} is "
+                            "too large for a class index (at most 2**63 - 1)",
+                            hint="class labels count from 0; for a regression target write it as "
+                                 "a real number (e.g. 1.5e20) and use loss mse")
         y = y.astype(np.int64)
     feature_names = tuple(names[c] for c in feature_cols) if names else None
     return Raw(ref.name, x, y, feature_names=feature_names, path=str(ref.resolved))
@@ -112,8 +120,9 @@ def _label_column(ref: FileRef, label: str, names: tuple[str, ...] | None, width
 
 
 def _parse(ref: FileRef, body: list[tuple[int, str]], delimiter: str | None, width: int,
-           names: tuple[str, ...] | None, header_forbidden: bool) -> np.ndarray:
-    """(rows, width) float64; on failure, finds the first bad line and cell for the message."""
+           width_line: int, names: tuple[str, ...] | None, header_forbidden: bool) -> np.ndarray:
+    """(rows, width) float64; on failure, finds the first bad line and cell for the message.
+    `width_line` is the line the expected width was read from (the header, when there is one)."""
     try:
         table = np.loadtxt([line for _, line in body], delimiter=delimiter, comments=None,
                            quotechar='"', dtype=np.float64, ndmin=2)
@@ -126,7 +135,7 @@ def _parse(ref: FileRef, body: list[tuple[int, str]], delimiter: str | None, wid
         cells = _cells(line, delimiter)
         if len(cells) != width:
             raise ref.error(f"line {no} has {len(cells)} columns, expected {width} "
-                            f"like line {body[0][0]}",
+                            f"like line {width_line}",
                             hint=_delimiter_hint(delimiter) if len(cells) == 1 else None)
         row = []
         for col, cell in enumerate(cells):

@@ -65,6 +65,8 @@ def read_bytes(ref: FileRef) -> bytes:
                         "are read from the .net file's folder")
     if path.is_dir():
         raise ref.error("is a directory, not a file")
+    if not path.is_file():  # a device (/dev/zero), FIFO or socket: reading it may never end
+        raise ref.error("is not a regular file (a device, pipe or socket)")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -130,6 +132,11 @@ def _check_npz_arrays(ref: FileRef, x: np.ndarray, y: np.ndarray) -> Raw:
             raise ref.error(f"array {key!r} is a scalar, expected one row per example")
     if y.ndim > 2:
         raise ref.error(f"array 'y' has shape {y.shape}, expected (N,) or (N, K)")
+    if y.dtype.kind == "u" and y.size and int(y.max()) > np.iinfo(np.int64).max:
+        # NOTE: uint64 -> int64 would wrap such a label to a negative class silently
+        bad = tuple(int(i) for i in np.unravel_index(int(np.argmax(y)), y.shape))
+        raise ref.error(f"y[{', '.join(map(str, bad))}] is {y[bad]}, too large for a class index "
+                        "(at most 2**63 - 1)", hint="class labels count from 0: store them as int64")
     if len(x) != len(y):
         raise ref.error(f"arrays 'x' and 'y' disagree: {len(x)} inputs but {len(y)} labels")
     if len(x) == 0:

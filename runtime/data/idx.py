@@ -22,6 +22,7 @@ IDX_TYPES = {
     0x0D: (">f4", "float"),
     0x0E: (">f8", "double"),
 }
+MAX_DIMS = 32  # NumPy arrays have at most 64 dimensions; real IDX files have 1 to 4
 _MNIST_HINT = "MNIST files start with the bytes 00 00 08 03 (images) or 00 00 08 01 (labels)"
 
 
@@ -43,6 +44,9 @@ def read_idx_array(ref: FileRef) -> np.ndarray:
         raise ref.error(f"has unknown IDX data type 0x{code:02X}", hint=f"known types: {known}")
     if ndim == 0:
         raise ref.error("declares 0 dimensions; expected at least one (the example count)")
+    if ndim > MAX_DIMS:
+        raise ref.error(f"declares {ndim} dimensions; an IDX file has at most {MAX_DIMS} "
+                        "(images have 3: count, rows, columns)", hint=_MNIST_HINT)
     start = 4 + 4 * ndim
     if len(buf) < start:
         raise ref.error(f"is truncated: its header declares {ndim} dimensions but the file has "

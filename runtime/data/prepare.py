@@ -51,6 +51,11 @@ def fit_scaling(kind: str | None, x_train: np.ndarray) -> dict | None:
         return None
     if kind == "standardize":
         mean = x_train.mean(axis=0)
+        # NOTE: the mean of N equal values is not always that value in floating point (1e30 * N
+        # rounds), which would leave a constant column at a residue like 2.8e14 instead of 0;
+        # an exactly constant column is centred on its own value.
+        exact = np.ptp(x_train, axis=0) == 0
+        mean = np.where(exact, x_train[0], mean) if len(x_train) else mean
         std = x_train.std(axis=0)
         # NOTE: a constant column's std is 0 up to rounding (about 1e-17 * |mean|); dividing by
         # that rounding noise would blow it up, so such columns keep std 1 and are only centred.

@@ -245,6 +245,13 @@ class Kernel:
         parameters and buffers `state`); returns the name of its output."""
         raise NotImplementedError(f"{self.op} has no ONNX form: {self.no_onnx_reason}")
 
+    def workspace(self, batch: int) -> int:
+        """Scalars this node keeps alive during a training step besides its output and the
+        gradient at it, for a batch of `batch` examples: what forward saves for backward and any
+        scratch buffer. The memory estimate adds it up; the default is one array the size of the
+        output (a mask, a normalized input); kernels with bigger buffers (im2col) override it."""
+        return batch * getattr(self, "out_width", 0)
+
     def param_count(self) -> int:
         """Number of learned scalars (buffers are not counted)."""
         total = 0
