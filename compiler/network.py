@@ -13,6 +13,7 @@ from ..spec.check import CheckedSpec, check
 from ..spec.diagnostics import Collector, Diagnostic, Source, Span, SpecError, printable
 from .graph import build_graph
 from .lints import DataFacts, run_lints
+from .train_lints import train_warnings
 
 # A spec is text a person writes: a few kilobytes. Anything larger is the wrong file, and reading
 # it whole (a 5 GB file, /dev/zero) would exhaust memory before any message could be shown.
@@ -108,7 +109,8 @@ def compile_source(source: Source, base_dir: Path | str = ".", check_data: bool 
         facts, description, dataset = _data_facts(spec, graph, Path(base_dir), errors)
     if errors.has_errors:
         raise SpecError(errors.items, source)
-    warnings = run_lints(graph, spec.train, spec.data, facts, spec.train_spans)
+    warnings = run_lints(graph, spec.train, spec.data, facts, spec.train_spans) + \
+        train_warnings(spec.train, spec.train_spans)
     return Network(spec.model_name, graph, spec.data, spec.train, warnings, source, Path(base_dir), spec,
                    description, dataset)
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from .compiler import load_path
 from .compiler.lints import run_lints
+from .compiler.train_lints import train_warnings
 from .compiler.lower import lower
 from .compiler.network import data_facts, input_mismatch
 from .runtime import memory
@@ -50,7 +51,8 @@ def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, wa
     except MemoryError:
         fail(net, "the data is too large to load in memory", net.spec.data_spans.get("source"))
     # the lints again, now that the data (and any --set) is known: the data-aware ones too
-    lints = run_lints(net.graph, train, data, data_facts(dataset, net.spec), net.spec.train_spans)
+    lints = run_lints(net.graph, train, data, data_facts(dataset, net.spec), net.spec.train_spans) + \
+        train_warnings(train, net.spec.train_spans)
     for w in lints if warnings else ():
         print(w.render(net.source), file=sys.stderr)
     check_fit(net, dataset, train)

@@ -70,6 +70,11 @@ def check_destination(path: str, protected: dict[str, str] | None = None, overwr
     if not path:
         raise SaveError("--save needs a checkpoint path", "e.g. --save run.ckpt")
     target = Path(path)
+    for folder in target.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise SaveError(f"--save {target}: {folder} is not a directory")
+            break
     for other, what in (protected or {}).items():
         if _same(target, Path(other)):
             raise SaveError(f"--save {path} would overwrite {what}", "e.g. --save run.ckpt")
@@ -98,11 +103,6 @@ def check_destination(path: str, protected: dict[str, str] | None = None, overwr
 def _probe_folder(target: Path) -> None:
     """Create the checkpoint's folder if needed and prove a file can be written in it."""
     parent = target.parent
-    for folder in (parent, *parent.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                raise SaveError(f"--save {target}: {folder} is not a directory")
-            break
     try:
         parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
