@@ -44,7 +44,10 @@ def parse_value(text: str) -> ast.Expr | None:
     # the lexer skips comments: a value must end where the text ends
     if not isinstance(tree, Tree) or tree.meta.end_pos != len(text):
         return None
-    return _expr(tree)
+    try:
+        return _expr(tree)
+    except _LiteralError:  # an integer of thousands of digits is no value of any setting
+        return None
 
 
 def parse(source: Source) -> ast.SpecFile:
