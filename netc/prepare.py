@@ -129,28 +129,35 @@ def cast_dataset(ds, dtype):
     return dataclasses.replace(ds, **conv)
 
 
-def build_model(net, train: dict, dtype=np.float32, weights: str | None = None, dataset=None) -> Model:
+def build_model(net, train: dict, dtype=np.float32, weights: str | None = None, dataset=None,
+                evaluates_train: bool = False) -> Model:
     """The network's Model with the (overridden) train settings' loss and seed, and saved weights
-    if `weights` names a checkpoint (a bad checkpoint raises CheckpointError, exit 2). A run whose memory
-    estimate (with `dataset`'s arrays, when given) exceeds the available memory stops with exit 2
-    before anything is allocated."""
+    if `weights` names a checkpoint (a bad checkpoint raises CheckpointError, exit 2). A run whose
+    memory estimate (see memory_estimate) exceeds the available memory raises MemoryLimitError
+    (exit 2) before anything is allocated."""
     from .runtime import checkpoint
     plan = lower(net, train["loss"])
-    memory.check_fits(memory_estimate(plan, train, dtype, dataset))  # MemoryLimitError, exit 2
+    memory.check_fits(memory_estimate(plan, train, dtype, dataset, evaluates_train))
     model = Model(plan, seed=train["seed"], dtype=dtype)
     if weights:
         model.load_state_dict(checkpoint.weights(weights, net.source.text, model, train))
     return model
 
 
-def memory_estimate(plan, train: dict, dtype=np.float32, dataset=None) -> memory.MemoryEstimate:
-    """The memory a run of `plan` needs: one training batch, one evaluation chunk, the data."""
+def memory_estimate(plan, train: dict, dtype=np.float32, dataset=None,
+                    evaluates_train: bool = False) -> memory.MemoryEstimate:
+    """The memory a run of `plan` needs: one training batch, one evaluation chunk (of the
+    validation split, or of the training split too when `evaluates_train`, as netc eval does),
+    and the data. Without a dataset the chunk is the largest the trainer evaluates."""
     from .runtime.train import EVAL_BATCH
-    n = len(dataset.x_train) if dataset is not None else EVAL_BATCH
-    if dataset is not None and dataset.x_val is not None:
-        n = max(n, len(dataset.x_val))
+    if dataset is None:
+        rows = EVAL_BATCH
+    else:
+        rows = len(dataset.x_val) if dataset.x_val is not None else 0
+        if evaluates_train:
+            rows = max(rows, len(dataset.x_train))
     data = memory.dataset_bytes(dataset, dtype) if dataset is not None else 0
-    return memory.estimate(plan, train, dtype, data_bytes=data, eval_batch=min(EVAL_BATCH, n))
+    return memory.estimate(plan, train, dtype, data_bytes=data, eval_batch=min(EVAL_BATCH, rows))
 
 
 def dtype_of(args) -> type:

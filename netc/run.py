@@ -185,7 +185,7 @@ def _save(path: str, trainer, spec_text: str) -> None:
 def evaluate(args) -> int:
     """`netc eval FILE --weights CKPT`: the validation metrics of saved weights."""
     net, train, data, ds = prepare(args.file, args.set, None, args.seed)
-    model = build_model(net, train, dtype_of(args), weights=args.weights, dataset=ds)
+    model = build_model(net, train, dtype_of(args), weights=args.weights, dataset=ds, evaluates_train=True)
     trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": False})
     rows = [("train", *trainer.evaluate(trainer.data.x_train, ds.y_train))]
     if ds.x_val is not None:
