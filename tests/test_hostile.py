@@ -590,3 +590,18 @@ def test_kill_9_never_leaves_a_corrupt_checkpoint(tmp_path):
 def _epochs_done(ck) -> int:
     with np.load(ck, allow_pickle=False) as z:
         return json.loads(z["meta"].tobytes())["position"]["epoch"]
+
+
+def test_train_lints_are_documented_with_an_example_that_raises_them():
+    import inspect
+
+    from netc.compiler import train_lints
+    codes = set(re.findall(r'_warn\("([a-z-]+)"', inspect.getsource(train_lints)))
+    assert codes == {"clip-underflow", "penalty-overwhelms"}
+    doc = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
+    for code in codes:
+        section = doc.split(f"### `{code}`", 1)[1].split("\n### ", 1)[0]
+        example = re.search(r"examples/lints/[\w.-]+\.net", section).group(0)
+        r = clean(netc("check", ROOT / example), 0)
+        assert f"[{code}]" in r.stdout + r.stderr
+    assert (ROOT / "docs" / "safety.md").exists() and "docs/safety.md" in (ROOT / "README.md").read_text()
