@@ -250,7 +250,10 @@ class Kernel:
         gradient at it, for a batch of `batch` examples: what forward saves for backward and any
         scratch buffer. The memory estimate adds it up; the default is one array the size of the
         output (a mask, a normalized input); kernels with bigger buffers (im2col) override it."""
-        return batch * getattr(self, "out_width", 0)
+        n = 1
+        for d in self.out_shape:  # (D,) or (C, H, W)
+            n *= d
+        return batch * n
 
     def param_count(self) -> int:
         """Number of learned scalars (buffers are not counted)."""
