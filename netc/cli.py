@@ -223,6 +223,9 @@ def _parser() -> argparse.ArgumentParser:
                         "statistics, e.g. --break dense1, --break 'hidden1.relu1:zero_frac>0.9', "
                         "--break '*:grad_norm>10' (repeatable)")
     d.add_argument("--epochs", type=_positive_int, metavar="N", help="override the number of epochs")
+    d.add_argument("--overview", action="store_true",
+                   help="open on the all-layers overview (the default for files named init_*.net, the "
+                        "initialization experiments)")
     _setting_options(d, dtype=False)
     d.set_defaults(handler=cmd_debug)
     return p
@@ -378,7 +381,7 @@ def cmd_export(args) -> int:
 def cmd_debug(args) -> int:
     """`netc debug FILE`: the Textual debugger (imported only here: netc run never loads Textual)."""
     from .tui import debug
-    return debug(args.file, args.weights, args.breaks, args.seed, args.epochs, args.set)
+    return debug(args.file, args.weights, args.breaks, args.seed, args.epochs, args.set, overview=args.overview)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -423,20 +423,6 @@ def test_netc_run_does_not_import_textual():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
-# --- a picture of the main screen -------------------------------------------------------------------------
-
-def test_main_screen_snapshot(snap_compare, monkeypatch):
-    monkeypatch.chdir(ROOT)
-    app = DebuggerApp(open_session("examples/digits.net"))
-
-    async def into_the_first_iteration(pilot):
-        for _ in range(15):                                  # forward, loss, into the backward pass
-            await pilot.press("n")
-        await pilot.pause()
-
-    assert snap_compare(app, terminal_size=SIZE, run_before=into_the_first_iteration)
-
-
 def test_the_loss_plot_shows_the_runtimes_moving_average():
     """The TUI computes no figures: the loss plot draws the stepper's LossCurve as it is."""
     from netc.tui.fmt import num

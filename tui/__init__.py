@@ -6,12 +6,19 @@ or breakpoint exits 2 before any screen is drawn), then loads the app.
 from __future__ import annotations
 
 
+def opens_on_overview(file: str) -> bool:
+    """Whether the debugger opens on the all-layers overview without --overview: for the
+    initialization experiments (files named init_*.net), whose lesson is every layer at once."""
+    import os
+    return os.path.basename(file).startswith("init_")
+
+
 def debug(file: str, weights: str | None = None, breaks=(), seed: int | None = None,
-          epochs: int | None = None, sets=()) -> int:
-    """Run the debugger on `file`; the exit status. Bad input raises a NetcError (exit 2) before
-    any screen is drawn."""
+          epochs: int | None = None, sets=(), overview: bool = False) -> int:
+    """Run the debugger on `file` (on the all-layers overview with `overview`); the exit status.
+    Bad input raises a NetcError (exit 2) before any screen is drawn."""
     from .session import open_session
     session = open_session(file, weights, breaks, seed, epochs, sets)  # a NetcError for bad input
     from .app import DebuggerApp
-    DebuggerApp(session, settle_gc=True).run()
+    DebuggerApp(session, settle_gc=True, overview=overview or opens_on_overview(file)).run()
     return 0

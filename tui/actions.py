@@ -101,6 +101,30 @@ class Actions:
     def action_history(self) -> None:
         self.show("history")
 
+    def action_overview(self) -> None:
+        self.show("overview")
+
+    def action_shared_axis(self) -> None:
+        self.shared_axis = not self.shared_axis
+        self.say("overview histograms: " + ("one axis shared by every row" if self.shared_axis
+                                            else "each row on its own range"))
+        self.show("overview")
+
+    def action_activations_only(self) -> None:
+        self.activations_only = not self.activations_only
+        self.say("overview: " + ("only the nodes without parameters (their histograms share a narrower axis)"
+                                 if self.activations_only else "every node"))
+        self.show("overview")
+
+    def action_warnings(self) -> None:
+        self.show("warnings")
+
+    def action_pane(self, pane: str) -> None:
+        self.set_pane(pane)
+        if self.size_class != "tabbed":
+            self.say("every panel is on screen: 1 2 3 choose one in a smaller terminal")
+        self.repaint()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 

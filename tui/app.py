@@ -7,21 +7,39 @@ from __future__ import annotations
 import gc
 import time
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer
 
 from .actions import Actions
 from .check_view import CheckView
 from .history_view import HistoryView
 from .keys import bindings
-from .loss_view import LossView
+from .layout import PANES, SIZE_CLASSES, size_class, too_small
+from .loss_view import LossData, LossView
 from .modes_view import ModesView
 from .node_stats import NodeView, StatsView
 from .nodes import GraphState, NodeList
+from .overview_view import OverviewData, OverviewView
+from .panes import TabBar, TooSmall, WarningsView
 from .session import Session, Stopped
 from .source_view import SourceFocus, SourceView
 from .status import MessageLine, StatusBar, StatusState
+
+
+VIEW_TITLES = {"stats": "selected node", "history": "history", "modes": "compare modes",
+               "check": "gradient check", "overview": "all layers", "warnings": "lint warnings"}
+TAB_NAMES = {"stats": "node", "history": "history", "modes": "modes", "check": "grad check",
+             "overview": "all layers", "warnings": "warnings"}
+
+
+class DebuggerScreen(Screen):
+    """The main screen: it tells the app its size, which picks the layout (layout.py)."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.app.fit(event.size.width, event.size.height)
 
 
 class DebuggerApp(Actions, App):
@@ -32,10 +50,9 @@ class DebuggerApp(Actions, App):
     TITLE = "netc debug"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = bindings()
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
 
     def __init__(self, session: Session, tick: float = 0.05, budget: float = 0.035,
-                 settle_gc: bool = False) -> None:
+                 settle_gc: bool = False, overview: bool = False) -> None:
         super().__init__()
         self.session = session
         self.settle_gc = settle_gc
@@ -44,21 +61,30 @@ class DebuggerApp(Actions, App):
         self.running: str | None = None     # the kind of run in progress (see Session.stop_reason)
         self.more_iterations = 0            # `i` pressed again while an iteration runs: go on
         self.busy: str | None = None        # a check running in a worker thread
-        self.view = "stats"
+        self.view = "overview" if overview else "stats"
+        self.pane = "detail"                # the panel beside the graph in the tabbed layout
+        self.size_class = "wide"
+        self.shared_axis, self.activations_only = True, False
         self._batches: dict[int, int] = {}
+
+    def get_default_screen(self) -> Screen:
+        return DebuggerScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         s = self.session
         ops = [self._op_hint(st) for st in s.steps] + ["", ""]
+        yield TooSmall(id="too-small")
+        yield TabBar(id="tabs")
         with Horizontal(id="main"):
-            with Vertical(id="left"):
-                with Horizontal(id="top"):
-                    yield NodeList(s.rows, ops, id="graph")
-                    with ContentSwitcher(initial="stats", id="detail"):
-                        yield StatsView(id="stats")
-                        yield HistoryView(id="history")
-                        yield ModesView(id="modes")
-                        yield CheckView(id="check")
+            yield NodeList(s.rows, ops, id="graph")
+            with Vertical(id="center"):
+                with ContentSwitcher(initial=self.view, id="detail"):
+                    yield StatsView(id="stats")
+                    yield OverviewView(id="overview")
+                    yield HistoryView(id="history")
+                    yield ModesView(id="modes")
+                    yield CheckView(id="check")
+                    yield WarningsView(id="warnings")
                 yield LossView(id="loss")
             yield SourceView(s.net.source.text, id="source")
         yield MessageLine(id="message")
@@ -74,13 +100,16 @@ class DebuggerApp(Actions, App):
         s = self.session
         self.query_one("#graph").border_title = "graph"
         self.query_one("#graph").border_subtitle = "▼fwd ▲bwd ●break"
-        self.query_one("#detail").border_title = "selected node"
+        self.query_one("#detail").border_title = VIEW_TITLES[self.view]
         self.query_one("#source").border_title = s.net.source.name
+        self.query_one(WarningsView).warnings = tuple(w.render(s.net.source) for w in s.net.warnings)
         self.timer = self.set_interval(self.tick, self._tick, pause=True)
         self.query_one(NodeList).focus()
-        hint = "n steps one node, i one iteration, c continues; ↑↓ select a node; ? lists every key"
-        warn = f" · {len(s.net.warnings)} lint warning(s): netc check shows them" if s.net.warnings else ""
+        hint = "n steps one node, i one iteration, c continues; o all layers; ? every key"
+        n = len(s.net.warnings)
+        warn = f" · {n} lint warning{'s' if n != 1 else ''}: w shows {'them' if n != 1 else 'it'}" if n else ""
         self.say(hint + warn)
+        self.set_pane(self.pane)
         self.repaint()
         if self.settle_gc:
             self.set_timer(0.3, self._settle)
@@ -105,13 +134,40 @@ class DebuggerApp(Actions, App):
     def selected_row(self) -> str:
         return self.selected or self.current_row() or self.session.rows[0]
 
+    # --- layout --------------------------------------------------------------------------------
+
+    def fit(self, width: int, height: int) -> None:
+        """Pick the layout for a terminal of width x height (called on every resize)."""
+        cls = size_class(width, height)
+        self.size_class = cls
+        for name in SIZE_CLASSES:
+            self.screen.set_class(name == cls, f"-{name}")
+        self.query_one(TooSmall).text = too_small(width, height) if cls == "tiny" else ""
+
+    def set_pane(self, pane: str) -> None:
+        """Show `pane` ('detail', 'source' or 'loss') beside the graph in the tabbed layout."""
+        self.pane = pane
+        for name in PANES:
+            self.screen.set_class(name == pane, f"-pane-{name}")
+        self.query_one(TabBar).state = (pane, TAB_NAMES[self.view])
+
+    def on_tab_bar_chosen(self, message: TabBar.Chosen) -> None:
+        self.set_pane(message.pane)
+        self.repaint()
+
     def repaint(self) -> None:
         """Hand every widget its part of the session's state."""
         s, snap = self.session, self.session.snapshot
         current, row = self.current_row(), self.selected_row()
+        ov = s.overview()
+        flags = tuple(r.flags for r in ov.rows)
         self.query_one(NodeList).state = GraphState(current, snap and snap.phase, snap and snap.index,
-                                                    tuple(s.marks(n) for n in s.names), row)
-        if self.view == "stats":
+                                                    tuple(s.marks(n) for n in s.names), row, flags)
+        if self.view == "overview":
+            shown = s.overview(self.activations_only) if self.activations_only else ov
+            self.query_one(OverviewView).data = OverviewData(shown, self.shared_axis, self.activations_only,
+                                                             snap.iteration if snap else None)
+        elif self.view == "stats":
             self.query_one(StatsView).view = NodeView(row, s.step_of(row), s.latest.get(row), s.last_update,
                                                       row == current, self.selected is None)
         elif self.view == "history":
@@ -119,7 +175,8 @@ class DebuggerApp(Actions, App):
         span, calls = s.span_of(current) if current else (None, ())
         self.query_one(SourceView).focus = SourceFocus(span, calls, s.span_of(row)[0] if row != current else None,
                                                        bool(snap and snap.nonfinite))
-        self.query_one(LossView).curve = s.stepper.loss_curve()
+        self.query_one(LossView).data = LossData(s.stepper.loss_curve(), tuple(s.trainer.position.history),
+                                                 s.trainer.classification, self._per_epoch())
         self.query_one(StatusBar).state = self._status()
 
     def _status(self) -> StatusState:
@@ -136,11 +193,16 @@ class DebuggerApp(Actions, App):
                            losses[-1][1] if losses else None, snap.lr if snap else s.trainer.current_lr(),
                            self.running, len(s.breakpoints), (kept[0], kept[-1]) if kept else None, s.finished)
 
+    def _per_epoch(self) -> int:
+        if 0 not in self._batches:
+            self._batches[0] = self.session.batches_per_epoch(0)
+        return self._batches[0]
+
     def show(self, view: str) -> None:
         self.view = view
         self.query_one(ContentSwitcher).current = view
-        self.query_one("#detail").border_title = {"stats": "selected node", "history": "history",
-                                                  "modes": "compare modes", "check": "gradient check"}[view]
+        self.query_one("#detail").border_title = VIEW_TITLES[view]
+        self.set_pane("detail")
         self.repaint()
 
     # --- running -------------------------------------------------------------------------------

@@ -50,6 +50,10 @@ class CheckView(ScrollLines):
 
     result: reactive[CheckResult] = reactive(CheckResult, always_update=True, repaint=False)
 
+    def on_resize(self) -> None:
+        super().on_resize()
+        self.watch_result(self.result)
+
     def watch_result(self, r: CheckResult) -> None:
         if r.running:
             self.show([Text(f"checking {r.node}: central differences in float64 on the current batch…",

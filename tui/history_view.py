@@ -51,9 +51,11 @@ class HistoryView(Lines):
         style = lambda name: self.get_component_rich_style(name, partial=name != "history--band")  # noqa: E731
         xs = [p.iteration + 1 for p in points]
         last = points[-1]
-        head = Text.assemble((f"{node}", "bold"), " over ", (f"{len(points)}", "bold"), " iterations · newest: mean ",
-                             num(last.mean), ", 15th–85th percentile ", num(last.p15), " … ", num(last.p85),
-                             ", zero ", pct(last.zero_frac), no_wrap=True, overflow="ellipsis")
+        import textwrap
+        summary = (f"{node} over {len(points)} iterations · newest: mean {num(last.mean, last.std)}, "
+                   f"15th–85th percentile {num(last.p15)} … {num(last.p85)}, zero {pct(last.zero_frac)}")
+        heads = [Text(line, style="bold" if i == 0 else "") for i, line in enumerate(textwrap.wrap(summary, max(w, 20))[:2])]
+        h -= len(heads) - 1
         grads = [p.grad_norm for p in points]
         has_grad = any(g is not None for g in grads)
         has_zeros = any(p.zero_frac > 0 for p in points)
@@ -62,14 +64,17 @@ class HistoryView(Lines):
         mean_h = max(h - 3 - grad_h - zero_h - (1 if has_zeros else 0), 3)
         mean = line_plot(w, mean_h, [Series(xs, [p.mean for p in points], style("history--mean"))],
                          band=Band(xs, [p.p15 for p in points], [p.p85 for p in points], style("history--band")))
-        parts = [head, Text("activations: mean ━ inside the 15th–85th percentile band ░", style="dim"),
+        legend = "activations: mean ━ inside the 15th–85th percentile band ░" if w >= 60 else "mean ━, 15–85% band ░"
+        parts = [*heads, Text(legend, style="dim"),
                  *mean.split("\n")]
         if has_grad:
             grad = line_plot(w, grad_h, [Series(xs, [g if g is not None else float("nan") for g in grads],
                                                 style("history--grad"))])
-            parts += [Text("norm of the gradient at the output", style="dim"), *grad.split("\n")]
+            parts += [Text("norm of the gradient at the output" if w >= 40 else "gradient norm", style="dim"),
+                      *grad.split("\n")]
         if has_zeros:
             zeros = line_plot(w, zero_h, [Series(xs, [p.zero_frac for p in points], style("history--grad"))])
-            parts += [Text("fraction of exact zeros (dead ReLUs climb towards 1)", style="dim"),
+            parts += [Text("fraction of exact zeros (dead ReLUs climb towards 1)" if w >= 55 else "fraction of zeros",
+                           style="dim"),
                       *zeros.split("\n")]
         return parts

@@ -30,7 +30,17 @@ KEYS = (
         "by side per node (batchnorm and dropout differ)"),
     Key("h", "history", "hist", "h", "the selected node over the iterations: mean with its "
         "15th-85th percentile band"),
+    Key("o", "overview", "all", "o", "all layers at a glance: std bars on one scale, zero and saturated "
+        "fractions, gradient norms, update ratios, flags and histograms"),
+    Key("x", "shared_axis", None, "x", "in the overview: histograms on one shared axis or each on its own"),
+    Key("a", "activations_only", None, "a", "in the overview: every node, or only the nodes without "
+        "parameters (the activations)"),
+    Key("w", "warnings", None, "w", "the file's lint warnings (what netc check says)"),
     Key("s", "stats", None, "s", "back to the selected node's statistics"),
+    Key("1", "pane('detail')", None, "1 2 3", "in a small terminal: show the node panel, the source or "
+        "the loss beside the graph"),
+    Key("2", "pane('source')", None, "", ""),
+    Key("3", "pane('loss')", None, "", ""),
     Key("left_square_bracket", "back", "prev", "[", "back to the start of the previous iteration "
         "(replaying it gives exactly the same numbers)"),
     Key("right_square_bracket", "forward", "next", "]", "forward to the start of the next iteration"),
@@ -46,3 +56,8 @@ MOVE_KEYS = (("↑ ↓  home end", "move the selection in the graph (it then sta
 def bindings() -> list[Binding]:
     """The app's bindings, in the footer's order."""
     return [Binding(k.key, k.action, k.label or "", show=k.label is not None) for k in KEYS]
+
+
+def help_rows() -> list[tuple[str, str]]:
+    """(key as shown, what it does) for the help screen (keys that share a row are listed once)."""
+    return [(k.shown, k.help) for k in KEYS if k.help]

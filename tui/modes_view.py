@@ -31,6 +31,10 @@ class ModesView(ScrollLines):
 
     result: reactive[ModesResult] = reactive(ModesResult, always_update=True, repaint=False)
 
+    def on_resize(self) -> None:
+        super().on_resize()
+        self.watch_result(self.result)
+
     def watch_result(self, r: ModesResult) -> None:
         if r.running:
             self.show([Text("running the batch through both modes…", style="dim")])

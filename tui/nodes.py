@@ -14,6 +14,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 
+from ..runtime.overview import FLAGS
+from .layout import ellipsize
 from .lines import ScrollLines
 from .session import LOSS_ROW, UPDATE_ROW
 
@@ -30,13 +32,15 @@ class GraphState:
     current_index: int | None = None
     marks: tuple[tuple[bool, bool], ...] = ()   # per node: (plain breakpoint, conditional breakpoint)
     selected: str | None = None
+    flags: tuple[tuple[str, ...], ...] = ()     # per node: the runtime's flags (runtime/overview.py)
 
 
 class NodeList(ScrollLines, can_focus=True):
     """One row per node (name, and the op when the name does not say it), then loss and update."""
 
     COMPONENT_CLASSES = {"nodes--forward", "nodes--backward", "nodes--step", "nodes--pending",
-                         "nodes--break", "nodes--cond", "nodes--op", "nodes--cursor"}
+                         "nodes--break", "nodes--cond", "nodes--op", "nodes--cursor", "nodes--flag",
+                         "nodes--legend"}
     BINDINGS = [Binding("up,k", "move(-1)", show=False), Binding("down,j", "move(1)", show=False),
                 Binding("home", "move(-1000000)", show=False), Binding("end", "move(1000000)", show=False),
                 Binding("pageup", "page(-1)", show=False), Binding("pagedown", "page(1)", show=False)]
@@ -96,7 +100,13 @@ class NodeList(ScrollLines, can_focus=True):
     def _draw(self, s: GraphState) -> None:
         style = {name: self.get_component_rich_style(name, partial=True) for name in self.COMPONENT_CLASSES}
         width = max(self.scrollable_content_region.width, 1)
-        self.show([self._label(i, s, style, width) for i in range(len(self.rows))], width)
+        lines = [self._label(i, s, style, width) for i in range(len(self.rows))]
+        present = [f for f in FLAGS if any(f in fl for fl in s.flags)]
+        if present:  # the legend of the flags on screen, under the nodes
+            lines.append(Text(""))
+            lines += [Text(f"{FLAGS[f][0]} {FLAGS[f][1].split(':')[0]}", style["nodes--legend"], no_wrap=True)
+                      for f in present]
+        self.show(lines, width)
 
     def _label(self, i: int, s: GraphState, style: dict, width: int) -> Text:
         row = self.rows[i]
@@ -106,12 +116,16 @@ class NodeList(ScrollLines, can_focus=True):
         current = row == s.current
         phase = style["nodes--backward" if s.phase == "backward" else
                       "nodes--step" if s.phase in ("loss", "update") else "nodes--forward"]
-        t.append(f" {PHASE_MARK.get(s.phase, ' ')} " if current else "   ", phase if current else "")
-        name = {LOSS_ROW: "loss", UPDATE_ROW: "update"}.get(row, row)
+        t.append(PHASE_MARK.get(s.phase, " ") if current else " ", phase if current else "")
+        flags = s.flags[i] if i < len(s.flags) else ()
+        t.append(FLAGS[flags[0]][0] if flags else " ", style["nodes--flag"])
+        t.append(" ")
+        name = ellipsize({LOSS_ROW: "loss", UPDATE_ROW: "update"}.get(row, row), max(width - 4, 4))
         t.append(name, phase if current else ("" if self._has_run(i, s) else style["nodes--pending"]))
-        if current and PHASE_WORD.get(s.phase):
+        room = width - t.cell_len
+        if current and PHASE_WORD.get(s.phase) and room > len(PHASE_WORD[s.phase]):
             t.append(f" {PHASE_WORD[s.phase]}", phase)
-        elif self.ops[i]:
+        elif self.ops[i] and not current and room > len(self.ops[i]):
             t.append(f" {self.ops[i]}", style["nodes--op"])
         if i == self.cursor:
             t.pad_right(max(width - t.cell_len, 0))

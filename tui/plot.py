@@ -22,11 +22,13 @@ LABEL_WIDTH = 9
 
 @dataclass(frozen=True)
 class Series:
-    """A line through (xs[i], ys[i]) in `style`; later series are drawn over earlier ones."""
+    """A line through (xs[i], ys[i]) in `style` (only the points with `points`); later series are
+    drawn over earlier ones."""
 
     xs: Sequence[float]
     ys: Sequence[float]
     style: str | Style
+    points: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,14 +73,18 @@ class _Canvas:
             self.bits[cy][cx] |= _DOTS[dy % 4][dx % 2]
             self.ink[cy][cx] = style
 
-    def line(self, xs, ys, style: str | Style) -> None:
+    def line(self, xs, ys, style: str | Style, points: bool = False) -> None:
         prev = None
         for x, y in zip(xs, ys):
             if y is None or not math.isfinite(y):
                 prev = None
                 continue
             p = (self.dot_x(x), self.dot_y(y))
-            if prev is None:
+            if points:  # a 2x2 dot, visible among the line's single dots
+                for dx in (0, 1):
+                    for dy in (0, 1):
+                        self.dot(p[0] - p[0] % 2 + dx, min(p[1] + dy, 4 * self.h - 1), style)
+            elif prev is None:
                 self.dot(*p, style)
             else:  # join the dots: one per step along the longer axis
                 n = max(abs(p[0] - prev[0]), abs(p[1] - prev[1]), 1)
@@ -129,7 +135,7 @@ def line_plot(width: int, height: int, series: Sequence[Series], band: Band | No
     if band:
         canvas.band(band)
     for s in series:
-        canvas.line(s.xs, s.ys, s.style)
+        canvas.line(s.xs, s.ys, s.style, s.points)
     out = Text()
     for i, row in enumerate(canvas.rows()):
         label = num(max(ys)) if i == 0 else (num(min(ys)) if i == plot_h - 1 else "")
@@ -160,11 +166,14 @@ def bars(counts: Sequence[int], width: int, height: int, style: str | Style = ""
 
 
 def axis(lo: float, hi: float, width: int, style: str = "dim") -> Text:
-    """`lo` at the left and `hi` at the right of `width` cells, with 0 marked in between."""
+    """`lo` at the left and `hi` at the right of `width` cells, with 0 marked in between; when both
+    do not fit, only what fits whole (never a number cut short)."""
     left, right = num(lo), num(hi)
-    line = list(left + " " * max(width - len(left) - len(right), 1) + right)
+    if len(left) + len(right) + 1 > width:
+        return Text(left if len(left) <= width else "", style)
+    line = list(left + " " * (width - len(left) - len(right)) + right)
     if lo < 0 < hi and width > len(left) + len(right) + 3:
         at = round(-lo / (hi - lo) * (width - 1))
         if len(left) < at < width - len(right) - 1:
             line[at] = "0"
-    return Text("".join(line)[:max(width, len(left) + len(right) + 1)], style)
+    return Text("".join(line), style)

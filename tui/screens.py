@@ -8,12 +8,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from .keys import KEYS, MOVE_KEYS
+from ..runtime.overview import FLAGS
+from .keys import MOVE_KEYS, help_rows
 
 LEGEND = (("▼ / ▲", "the current node, in its forward (▼) or backward (▲) pass"),
           ("▶", "the loss, or the parameter update"),
           ("●  ◆", "a breakpoint on the node; a conditional breakpoint that applies to it"),
-          ("faint", "nodes not reached yet in this iteration"))
+          ("faint", "nodes not reached yet in this iteration"),
+          *((symbol, text) for symbol, text in FLAGS.values()))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -25,8 +27,8 @@ class HelpScreen(ModalScreen[None]):
         keys = Table.grid(padding=(0, 2))
         keys.add_column(style="bold", no_wrap=True)
         keys.add_column()
-        for k in KEYS:
-            keys.add_row(k.shown, k.help)
+        for shown, text in help_rows():
+            keys.add_row(shown, text)
         for shown, text in MOVE_KEYS:
             keys.add_row(shown, text)
         marks = Table.grid(padding=(0, 2))

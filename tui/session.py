@@ -48,6 +48,8 @@ class Session:
         self.snapshot = None        # the current pause (None: the iteration `pending` has not started)
         self.pending = iteration
         self.latest = {}            # row -> the newest snapshot taken there
+        self.gradients = {}         # node -> the newest gradient statistics seen at its output
+        self._overview = None       # (key, Overview): the last one computed
         self.last_update = None     # the newest update snapshot (it has the update ratios)
         self.stuck = False          # the loss went non-finite: this iteration cannot be finished
         self.finished = False
@@ -67,6 +69,8 @@ class Session:
             return None
         self.snapshot = snap
         self.latest[self.row_of(snap)] = snap
+        if snap.gradient is not None:
+            self.gradients[snap.node] = snap.gradient
         if snap.phase == "update":
             self.last_update = snap
         if snap.phase == "loss" and snap.nonfinite:
@@ -147,6 +151,19 @@ class Session:
         plain = any(b.stat is None and b.matches(node) for b in self.breakpoints)
         cond = any(b.stat is not None and b.matches(node) for b in self.breakpoints)
         return plain, cond
+
+    def overview(self, only_activations: bool = False):
+        """The runtime's all-layers overview (runtime/overview.py) of the newest statistics of every
+        node; `only_activations`: the nodes without learned parameters after the input (their
+        histograms then share a narrower axis). Recomputed only when a snapshot changed."""
+        from netc.runtime.overview import overview
+        key = (id(self.snapshot), len(self.latest), only_activations)
+        if self._overview is None or self._overview[0] != key:
+            steps = [s for s in self.steps if not only_activations or
+                     (s.inputs and not s.kernel.param_shapes())]
+            forward = {row: snap.activation for row, snap in self.latest.items() if snap.activation is not None}
+            self._overview = (key, overview(steps, forward, self.gradients, self.last_update, all_steps=self.steps))
+        return self._overview[1]
 
     # --- where things are ----------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 it came from, and the selected node's statement when the selection is elsewhere), scrolled into view.
 
 A ScrollView drawing only its visible lines, so moving the highlight never re-lays out the screen.
+Lines longer than the panel (long comments) wrap onto continuation rows under their code.
 Attributes down: the app sets `focus` (a SourceFocus).
 """
 from __future__ import annotations
@@ -40,10 +41,10 @@ class SourceView(ScrollLines):
         super().__init__(**kw)
         self.source_lines = text.splitlines()
         self.numbers = len(str(len(self.source_lines))) + 1
-        self.code_width = self.numbers + 1 + max((len(s) for s in self.source_lines), default=0)
         self.highlighted_line: int | None = None
         self._kind: dict[int, str] = {}   # line -> 'current' | 'call' | 'selected' | 'alarm'
-        self._texts: dict[tuple[int, str | None, int], Text] = {}
+        self._texts: dict[tuple[int, str | None, int], list[Text]] = {}
+        self._first_row: list[int] = []   # line n (1-based) starts at row _first_row[n - 1]
         self._shown: SourceFocus | None = None
 
     def on_mount(self) -> None:
@@ -69,30 +70,59 @@ class SourceView(ScrollLines):
         self._redraw()
 
     def _redraw(self) -> None:
-        width = max(self.code_width, self.size.width)
-        self.show([self.line_text(n, width) for n in range(1, len(self.source_lines) + 1)], self.code_width)
+        width = max(self.scrollable_content_region.width or self.size.width, self.numbers + 12)
+        rows, first = [], []
+        for n in range(1, len(self.source_lines) + 1):
+            first.append(len(rows))
+            rows += self.line_texts(n, width)
+        self._first_row = first
+        self.show(rows, width)
+
+    def _row(self, line: int) -> int:
+        return self._first_row[line - 1] if 0 < line <= len(self._first_row) else line - 1
 
     def _reveal(self, first: int, last: int) -> None:
         height = self.scrollable_content_region.height or self.size.height
-        top = self.scroll_offset.y
-        if first - 1 < top or last > top + height:
-            self.scroll_to(y=max(first - 1 - height // 3, 0), animate=False)
+        top, start = self.scroll_offset.y, self._row(first)
+        end = self._row(last + 1) if last < len(self._first_row) else len(self._lines)
+        if start < top or end > top + height:
+            self.scroll_to(y=max(start - height // 3, 0), animate=False)
 
-    def line_text(self, n: int, width: int) -> Text:
-        """Line n (1-based) as drawn: number, mark, code, comment, and its highlight."""
+    def line_texts(self, n: int, width: int) -> list[Text]:
+        """Line n (1-based) as drawn in `width` cells: number, mark, code, comment, its highlight;
+        wrapped onto continuation rows (indented under the code) when it is longer."""
         kind = self._kind.get(n)
         key = (n, kind, width)
         if key not in self._texts:
             style = lambda name: self.get_component_rich_style(name, partial=True)  # noqa: E731
             mark = {"current": "▶", "alarm": "!", "call": "↳", "selected": "·"}.get(kind, " ")
-            code, hash_, comment = self.source_lines[n - 1].partition("#")
-            t = Text(f"{n:>{self.numbers - 1}}{mark}", style("source--number"), no_wrap=True)
-            body = Text(" " + code, no_wrap=True)
+            line = self.source_lines[n - 1]
+            code, hash_, comment = line.partition("#")
+            indent = len(line) - len(line.lstrip())
+            gutter = self.numbers + 1
+            body = Text(" " + code)
             if hash_:
                 body.append(hash_ + comment, style("source--comment"))
-            if kind:
-                body.pad_right(max(width - len(t) - len(body), 0))
-                body.stylize(style(f"source--{kind}"))
-            t.append_text(body)
-            self._texts[key] = t
+            room = width - self.numbers
+            parts = [body] if body.cell_len <= room else self._wrap(body, room, indent + 3)
+            out = []
+            for i, part in enumerate(parts):
+                head = f"{n:>{self.numbers - 1}}{mark}" if i == 0 else " " * self.numbers
+                t = Text(head, style("source--number"), no_wrap=True)
+                if kind:
+                    part.pad_right(max(width - gutter + 1 - part.cell_len, 0))
+                    part.stylize(style(f"source--{kind}"))
+                t.append_text(part)
+                out.append(t)
+            self._texts[key] = out
         return self._texts[key]
+
+    def _wrap(self, body: Text, room: int, indent: int) -> list[Text]:
+        """`body` cut at spaces into rows of at most `room` cells, continuations indented."""
+        indent = min(indent, room // 2)
+        rows = body.wrap(self.app.console, room - indent, overflow="fold")
+        out = []
+        for i, row in enumerate(rows):
+            row.rstrip()
+            out.append(row if i == 0 else Text(" " * indent) + row)
+        return out

@@ -37,18 +37,40 @@ class StatusBar(Lines):
     state: reactive[StatusState] = reactive(StatusState, repaint=False)
 
     def watch_state(self, s: StatusState) -> None:
-        bold, dim, sep = "bold", "dim", (" │ ", "dim")
+        self._draw()
+
+    def on_resize(self) -> None:
+        super().on_resize()
+        self._draw()
+
+    def _draw(self) -> None:
+        """The groups that fit the width, in order of importance (never one cut in the middle)."""
+        s = self.state
+        bold, dim = "bold", "dim"
         state = "finished" if s.finished else (f"running: {s.running}" if s.running else "paused")
-        parts = [(f" {state} ", "reverse bold"), " ",
-                 ("iter ", dim), (str(s.iteration + 1), bold), (" · epoch ", dim), (f"{s.epoch + 1}/{s.epochs}", bold),
-                 (" · batch ", dim), (f"{s.batch + 1}/{s.batches}" if s.batch is not None else "–", bold), sep,
-                 (s.phase or "not started", bold), (f" {s.node}" if s.node else "", ""), sep,
-                 ("mode ", dim), (s.mode, bold), sep,
-                 ("loss ", dim), (num(s.loss), bold), sep, ("lr ", dim), (num(s.lr), bold), sep,
-                 (str(s.breakpoints), bold), (" breakpoint" + ("" if s.breakpoints == 1 else "s"), dim)]
+        groups = [  # (priority: lower is kept longer, parts)
+            (0, [(f" {state} ", "reverse bold"), (" ", "")]),
+            (0, [("iter ", dim), (str(s.iteration + 1), bold)]),
+            (2, [(" · epoch ", dim), (f"{s.epoch + 1}/{s.epochs}", bold)]),
+            (4, [(" · batch ", dim), (f"{s.batch + 1}/{s.batches}" if s.batch is not None else "–", bold)]),
+            (1, [(" │ ", dim), (s.phase or "not started", bold), (f" {s.node}" if s.node else "", "")]),
+            (5, [(" │ ", dim), ("mode ", dim), (s.mode, bold)]),
+            (1, [(" │ ", dim), ("loss ", dim), (num(s.loss), bold)]),
+            (3, [(" │ ", dim), ("lr ", dim), (num(s.lr), bold)]),
+            (6, [(" │ ", dim), (str(s.breakpoints), bold),
+                 (" breakpoint" + ("" if s.breakpoints == 1 else "s"), dim)]),
+        ]
         if s.kept:
-            parts += [sep, ("saved ", dim), (f"{s.kept[0] + 1}–{s.kept[1] + 1}", bold)]
-        self.show(Text.assemble(*parts, no_wrap=True))
+            groups.append((7, [(" │ ", dim), ("saved ", dim), (f"{s.kept[0] + 1}–{s.kept[1] + 1}", bold)]))
+        width = self.content_size.width or 200
+        shown = list(groups)
+        while len(shown) > 2 and sum(len(p) for _, parts in shown for p, _ in parts) > width:
+            worst = max(range(len(shown)), key=lambda i: (shown[i][0], i))
+            shown.pop(worst)
+        self.show(Text.assemble(*(p for _, parts in shown for p in parts), no_wrap=True))
+
+
+MAX_LINES = 3
 
 
 class MessageLine(Lines):
@@ -64,4 +86,16 @@ class MessageLine(Lines):
     def watch_message(self, value: tuple[str, bool]) -> None:
         text, alarm = value
         self.set_class(alarm, "-alarm")
-        self.show(Text(text, no_wrap=True) if text else Text(self.IDLE, style="dim"))
+        width = self.content_size.width or 200
+        if not text:
+            self.styles.height = 1
+            self.show(Text(self.IDLE if len(self.IDLE) <= width else "n · i · c · b · ? every key", style="dim"))
+            return
+        import textwrap
+        lines = textwrap.wrap(text, width)[:MAX_LINES] or [""]
+        self.styles.height = len(lines)  # a long message (a NaN's place) takes up to 3 lines
+        self.show([Text(line, no_wrap=True) for line in lines])
+
+    def on_resize(self) -> None:
+        super().on_resize()
+        self.watch_message(self.message)
