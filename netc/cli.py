@@ -223,6 +223,12 @@ def _parser() -> argparse.ArgumentParser:
                         "statistics, e.g. --break dense1, --break 'hidden1.relu1:zero_frac>0.9', "
                         "--break '*:grad_norm>10' (repeatable)")
     d.add_argument("--epochs", type=_positive_int, metavar="N", help="override the number of epochs")
+    d.add_argument("--web", action="store_true",
+                   help="serve the debugger to a browser (textual-serve, pip install 'netc[web]') "
+                        "instead of opening it in the terminal; prints the URL")
+    d.add_argument("--port", type=int, default=8000, metavar="N", help="with --web: the port (default 8000)")
+    d.add_argument("--host", default="127.0.0.1", metavar="H",
+                   help="with --web: the address to listen on, a loopback one (default 127.0.0.1)")
     d.add_argument("--overview", action="store_true",
                    help="open on the all-layers overview (the default for files named init_*.net, the "
                         "initialization experiments)")
@@ -381,6 +387,9 @@ def cmd_export(args) -> int:
 def cmd_debug(args) -> int:
     """`netc debug FILE`: the Textual debugger (imported only here: netc run never loads Textual)."""
     from .tui import debug
+    if args.web:
+        from .tui import serve_web
+        return serve_web(args)
     return debug(args.file, args.weights, args.breaks, args.seed, args.epochs, args.set, overview=args.overview)
 
 

@@ -239,3 +239,24 @@ def test_long_comments_wrap_in_the_source_panel():
             assert "bundled data set" in text and '"path.csv", ...' in text
             assert len(source._lines) > len(source.source_lines)
     run(go())
+
+
+def test_growing_the_terminal_redraws_every_panel_to_its_new_width():
+    """A browser (textual-serve) or a resized window starts small: nothing may stay drawn for
+    the small size (names cut short, source wrapped narrow) once there is room."""
+    async def go():
+        app = DebuggerApp(open_session(DIGITS))
+        async with app.run_test(size=(60, 20)) as pilot:
+            await pilot.pause()
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause()
+            await pilot.resize_terminal(160, 48)
+            await pilot.pause()
+            await pilot.pause(0.1)
+            graph = text_of(app.query_one(NodeList))
+            assert "hidden1.batchnorm1" in graph and "…" not in graph
+            source = app.query_one(SourceView)
+            width = source.scrollable_content_region.width
+            assert max(line.cell_len for line in source._lines) >= width - 10  # wrapped to the new width
+            assert overflowing(app) == []
+    run(go())

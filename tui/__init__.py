@@ -22,3 +22,26 @@ def debug(file: str, weights: str | None = None, breaks=(), seed: int | None = N
     from .app import DebuggerApp
     DebuggerApp(session, settle_gc=True, overview=overview or opens_on_overview(file)).run()
     return 0
+
+
+def serve_web(args) -> int:
+    """`netc debug FILE --web`: check the input as the terminal debugger would (bad input exits 2
+    here, not in the browser), then serve the same command to a browser (tui/web.py)."""
+    from .session import open_session
+    from .web import preflight, serve
+    preflight(args.host, args.port)
+    open_session(args.file, args.weights, args.breaks, args.seed, args.epochs, args.set)
+    forwarded = []
+    if args.weights:
+        forwarded += ["--weights", args.weights]
+    for b in args.breaks:
+        forwarded += ["--break", b]
+    if args.seed is not None:
+        forwarded += ["--seed", str(args.seed)]
+    if args.epochs is not None:
+        forwarded += ["--epochs", str(args.epochs)]
+    for s in args.set:
+        forwarded += ["--set", s]
+    if args.overview:
+        forwarded.append("--overview")
+    return serve(args.file, forwarded, args.host, args.port)

@@ -68,6 +68,10 @@ class NodeList(ScrollLines, can_focus=True):
             self._draw(state)
             self.scroll_to_region(self._row_region(self.cursor), animate=False)
 
+    def on_resize(self) -> None:
+        super().on_resize()
+        self._draw(self.state)   # names are fitted to the width
+
     def on_focus(self) -> None:
         self._draw(self.state)
 
