@@ -34,7 +34,8 @@ def build_graph(name: str, layers: tuple[Layer, ...], errors: Collector) -> nx.D
         try:
             kernel = kernel_cls(layer.attrs, tuple(shape[i] for i in inputs))
         except ShapeError as e:
-            errors.error(e.message, layer.ref_span or layer.span, e.hint)
+            message = f"{layer.name}: {e.message}" if e.name_node else e.message
+            errors.error(message, layer.ref_span or layer.span, e.hint)
             continue
         shape[layer.name] = kernel.out_shape
         g.add_node(layer.name, op=layer.op, attrs=dict(layer.attrs), shape=(None,) + kernel.out_shape,

@@ -183,7 +183,7 @@ class Expander:
             return
         attrs = dict(call.values)
         ref = None
-        if op == "dropout":
+        if "keep" in attrs:  # dropout, dropout2d: P or keep=
             attrs = self._dropout(attrs, call)
             if attrs is None:
                 return
@@ -202,7 +202,7 @@ class Expander:
     def _dropout(self, attrs: dict, call) -> dict | None:
         p, keep = attrs.pop("p"), attrs.pop("keep")
         if p is not None and keep is not None:
-            self.errors.error("dropout: give either P (the drop probability) or keep=, not both",
+            self.errors.error(f"{call.keyword}: give either P (the drop probability) or keep=, not both",
                               call.spans["keep"])
             return None
         attrs["p"] = 1.0 - keep if keep is not None else (DROPOUT_DEFAULT_P if p is None else p)

@@ -15,7 +15,8 @@ MAX_WIDTH = 1_000_000  # a sanity bound, so a typo cannot ask for a terabyte of 
 
 @dataclass(frozen=True)
 class P:
-    """One parameter: its type ('int', 'float', 'bool', 'choice', 'string', 'floats', 'node'),
+    """One parameter: its type ('int', 'float', 'bool', 'choice', 'choice_int' (a choice or an
+    integer), 'string', 'floats', 'node'),
     default (REQUIRED if none), range, options, and a one-line doc."""
 
     name: str
@@ -37,6 +38,8 @@ class P:
         """The expected value in words: 'an integer >= 1', 'one of he, xavier'."""
         if self.type == "choice":
             return "one of " + ", ".join(self.choices)
+        if self.type == "choice_int":
+            return "one of " + ", ".join(self.choices) + f", or an integer >= {_num(self.min)}"
         what = {"int": "an integer", "float": "a number", "bool": "true or false",
                 "string": "a string in double quotes", "word": "a name or a string", "node": "the name of an earlier node",
                 "floats": f"a tuple of {self.length} numbers, like (0.9, 0.999)"}[self.type]
@@ -93,6 +96,12 @@ _BIAS = P("bias", "bool", True, "add a learned bias")
 _EPS = P("eps", "float", 1e-5, "added to the variance inside the square root", min=0, min_open=True)
 _AFFINE = P("affine", "bool", True, "learn a scale gamma and shift beta per unit")
 _PROB = dict(min=0, max=1, max_open=True)
+_DROP = ([P("p", "float", None, "probability of DROPPING a unit (default 0.5)", min=0, max=1, max_open=True)],
+         [P("keep", "float", None, "probability of keeping a unit (instead of P)", min=0, max=1,
+            min_open=True),
+          P("mode", "choice", "inverted", "where the 1/(1-P) scaling happens",
+            choices=("inverted", "vanilla"))])
+_SIZE = dict(min=1, max=1024)
 _LR = dict(min=0, min_open=True)
 
 
@@ -132,18 +141,38 @@ MODEL = [
            keywords=[P("beta", "float", 1.0, "sharpness", min=0, min_open=True)]),
     _model("prelu", "leaky ReLU with a learned slope per unit",
            keywords=[P("init", "float", 0.25, "initial slope")]),
-    _model("batchnorm", "batch normalization over the batch (training) or running statistics (evaluation)",
+    _model("batchnorm", "batch normalization over the batch (training) or running statistics (evaluation); "
+           "per channel over the batch and H, W on images",
            keywords=[P("momentum", "float", 0.1, "weight of the new batch in the running statistics",
                        min=0, max=1, min_open=True), _EPS, _AFFINE,
                      P("stats", "choice", "ema", "running statistics: exponential or cumulative average",
                        choices=("ema", "average"))]),
-    _model("layernorm", "normalizes each example over its features", keywords=[_EPS, _AFFINE]),
-    _model("dropout", "zero units at random in training",
-           [P("p", "float", None, "probability of DROPPING a unit (default 0.5)", **_PROB)],
-           [P("keep", "float", None, "probability of keeping a unit (instead of P)", min=0, max=1,
-              min_open=True),
-            P("mode", "choice", "inverted", "where the 1/(1-P) scaling happens",
-              choices=("inverted", "vanilla"))]),
+    _model("layernorm", "normalizes each example over its features (images: over C, H, W, gamma and "
+           "beta per channel)", keywords=[_EPS, _AFFINE]),
+    _model("dropout", "zero units at random in training (element-wise, on vectors and images)", *_DROP),
+    _model("dropout2d", "zero whole channels of an image at random in training (PyTorch's Dropout2d)",
+           *_DROP),
+    _model("conv", "2-D convolution (PyTorch's Conv2d, cross-correlation), W of shape (N, C, size, size)",
+           [_width("channels", "output channels N")],
+           [P("size", "int", 3, "kernel height and width", **_SIZE),
+            P("stride", "int", 1, "step between windows", **_SIZE),
+            P("pad", "choice_int", "same", "zero padding: same (output ceil(H/stride)), valid (none), "
+              "or that many pixels on every side", min=0, max=1024, choices=("same", "valid")),
+            _INIT, _STD, _BIAS]),
+    _model("maxpool", "max over size x size windows (PyTorch's max_pool2d: no padding, floor)",
+           [P("size", "int", doc="window height and width", **_SIZE)],
+           [P("stride", "int", None, "step between windows (default: size)", **_SIZE)]),
+    _model("avgpool", "mean over size x size windows (PyTorch's avg_pool2d: no padding, floor)",
+           [P("size", "int", doc="window height and width", **_SIZE)],
+           [P("stride", "int", None, "step between windows (default: size)", **_SIZE)]),
+    _model("globalpool", "each channel's mean (or max) over H, W: (C, H, W) to (C,)",
+           keywords=[P("kind", "choice", "avg", "avg or max", choices=("avg", "max"))]),
+    _model("flatten", "(C, H, W) to (C*H*W,), row-major"),
+    _model("instancenorm", "normalizes each example's channels over H, W (same in training and evaluation)",
+           keywords=[_EPS, _AFFINE]),
+    _model("groupnorm", "normalizes each example over groups of C/G channels and H, W",
+           [P("groups", "int", doc="number of groups G; must divide the channels", min=1, max=MAX_WIDTH)],
+           [_EPS, _AFFINE]),
     _model("softmax", "explicit output probabilities (for inference files)"),
     _model("add", "adds the stream and an earlier node's output (residual)",
            [P("node", "node", doc="the earlier node (or block call) to add")]),

@@ -125,6 +125,15 @@ def coerce(param: P, value: Any, span: Span, context: str) -> Any:
         if isinstance(value, bool):
             return value
         raise bad()
+    if t == "choice_int":  # one of the choices, or an integer in range (conv's pad=)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, float) and not value.is_integer():
+                raise bad()
+            _check_range(param, int(value), bad)
+            return int(value)
+        if isinstance(value, str) and value in param.choices:
+            return str(value)
+        raise bad(hint=did_you_mean(value, param.choices) if isinstance(value, str) else None)
     if t == "choice":
         if isinstance(value, bool) and "true" in param.choices:
             return "true" if value else "false"

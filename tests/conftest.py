@@ -35,7 +35,19 @@ def one_error(text: str, **kw) -> netc.Diagnostic:
 
 # Required parameters the kernel tests fill in; everything else comes from the schema's defaults.
 KERNEL_TEST_VALUES = {"input": {"features": 5}, "dense": {"units": 4}, "maxout": {"units": 4, "k": 3},
-                      "dropout": {"p": 0.5}, "add": {"node": "h"}, "concat": {"node": "h"}}
+                      "dropout": {"p": 0.5}, "add": {"node": "h"}, "concat": {"node": "h"},
+                      "conv": {"channels": 4}, "maxpool": {"size": 2}, "avgpool": {"size": 2},
+                      "groupnorm": {"groups": 1}, "dropout2d": {"p": 0.5}}
+# Ops defined on images only: the registry-wide kernel tests give them (B, C, H, W) inputs of this
+# per-example shape (channels, height, width) instead of vectors.
+IMAGE_ONLY = {"conv", "maxpool", "avgpool", "globalpool", "flatten", "instancenorm", "dropout2d"}
+TEST_IMAGE_HW = (5, 6)
+
+
+def kernel_input_shape(op: str, width: int) -> tuple[int, ...]:
+    """The per-example input shape the registry-wide kernel tests use for `op`: (width,), or an
+    image of `width` channels for the image-only ops."""
+    return (width,) + TEST_IMAGE_HW if op in IMAGE_ONLY else (width,)
 
 
 def kernel_defaults(op: str) -> dict:

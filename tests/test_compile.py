@@ -5,7 +5,7 @@ import networkx as nx
 import pytest
 
 import netc
-from conftest import ALL_EXAMPLES, EXAMPLES
+from conftest import ALL_EXAMPLES, EXAMPLES, IMAGE_ONLY
 from netc.spec.schema import MODEL, lookup, model_ops
 from netc.runtime.ops import KERNELS
 
@@ -199,11 +199,17 @@ def test_every_op_compiles_with_its_defaults():
                 "batchnorm stats=average", "layernorm affine=false", "dropout keep=0.75",
                 "dropout 0.1 mode=vanilla"]
     # every op of the schema with its defaults (the merges last: concat widens the stream)
-    ops = sorted((op for op in model_ops() if op != "input"), key=lambda op: KERNELS[op].arity)
+    ops = sorted((op for op in model_ops() if op != "input" and op not in IMAGE_ONLY),
+                 key=lambda op: KERNELS[op].arity)
     body = "\n".join(["input 6", "dense 6 as a", *variants, *map(_with_defaults, ops)])
     net = netc.loads(f"model all {{\n{body}\n}}\n")
-    ops = {net.graph.nodes[n]["op"] for n in net.order}
+    images = "\n".join(["input 2 8 8", "conv 4 as c", "conv 4 size=2 stride=2 pad=valid bias=false",
+                         "maxpool 2 stride=1", "avgpool 2", "instancenorm", "groupnorm 2", "dropout2d 0.1"])
+    image_net = netc.loads(f"model all {{\n{images}\nflatten\n}}\n")
+    pooled = netc.loads(f"model all {{\n{images}\nglobalpool kind=max\n}}\n")
+    ops = {g.nodes[n]["op"] for g in (net.graph, image_net.graph, pooled.graph) for n in g.graph["order"]}
     assert ops == set(KERNELS)
+    assert image_net.graph.nodes["conv2"]["params"] == {"W": (4, 4, 2, 2)}
     assert net.graph.nodes["maxout1"]["params"] == {"W": (3, 6, 6), "b": (3, 6)}
     assert net.graph.nodes["prelu1"]["params"] == {"slope": (6,)}
     assert net.graph.nodes["layernorm1"]["params"] == {}

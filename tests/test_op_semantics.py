@@ -10,15 +10,15 @@ import pytest
 from netc.runtime.init import INITIALIZERS, init_std, init_weights
 from netc.runtime.ops import KERNELS, Ctx, RuntimeSpecError
 from netc.runtime.ops.functional import erf
-from conftest import kernel_defaults, one_error
+from conftest import kernel_defaults, kernel_input_shape, one_error
 
 SAFE = {"over": "raise", "invalid": "raise", "divide": "raise"}  # underflow to 0 is fine
 
 
 def kernel(op, width=5, **overrides):
     cls = KERNELS[op]
-    widths = () if cls.arity == 0 else (width,) * cls.arity
-    return cls({**kernel_defaults(op), **overrides}, widths)
+    shapes = () if cls.arity == 0 else (kernel_input_shape(op, width),) * cls.arity
+    return cls({**kernel_defaults(op), **overrides}, shapes)
 
 
 def forward(k, xs, state, training=True, seed=0):
@@ -251,11 +251,12 @@ def test_float32_in_float32_out(op, training):
     k = kernel(op)
     rng = np.random.default_rng(0)
     state = k.init_state(rng, np.float32)
-    xs = [rng.normal(size=(6, 5)).astype(np.float32) for _ in range(max(k.arity, 1))]
+    in_shape = (6,) + kernel_input_shape(op, 5)
+    xs = [rng.normal(size=in_shape).astype(np.float32) for _ in range(max(k.arity, 1))]
     ctx, y = forward(k, xs, state, training)
-    assert y.dtype == np.float32 and y.shape == (6, k.out_width)
+    assert y.dtype == np.float32 and y.shape == (6,) + k.out_shape
     dxs, grads = k.backward(ctx, np.ones_like(y), state)
-    assert all(dx.dtype == np.float32 and dx.shape == (6, 5) for dx in dxs)
+    assert all(dx.dtype == np.float32 and dx.shape == in_shape for dx in dxs)
     assert set(grads) == set(k.param_shapes())
     for name, g in grads.items():
         assert g.dtype == np.float32 and g.shape == k.param_shapes()[name], name

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import netc
-from conftest import ROOT, kernel_defaults
+from conftest import ROOT, kernel_defaults, kernel_input_shape
 from netc.runtime.ops import KERNELS, Ctx, RuntimeSpecError
 from netc.runtime.ops.base import CATEGORIES, FACTS, Activation, Kernel, missing_facts, register
 from netc.runtime.stats import activation_stats
@@ -25,7 +25,8 @@ D = 5
 
 def make(op: str, width: int = D, **overrides) -> Kernel:
     cls = KERNELS[op]
-    return cls({**kernel_defaults(op), **overrides}, () if cls.arity == 0 else (width,) * cls.arity)
+    shapes = () if cls.arity == 0 else (kernel_input_shape(op, width),) * cls.arity
+    return cls({**kernel_defaults(op), **overrides}, shapes)
 
 
 def run(kernel: Kernel, xs, training: bool, seed: int = 0, state=None):
@@ -39,8 +40,8 @@ def run(kernel: Kernel, xs, training: bool, seed: int = 0, state=None):
 
 def inputs(kernel: Kernel, batch: int = 16, seed: int = 3, scale: float = 1.5):
     rng = np.random.default_rng(seed)
-    return [rng.standard_normal((batch, kernel.out_width if kernel.arity == 0 else w)) * scale
-            for w in (kernel.in_widths or (None,))]
+    return [rng.standard_normal((batch,) + (kernel.out_shape if kernel.arity == 0 else s)) * scale
+            for s in (kernel.in_shapes or (None,))]
 
 
 def slope(kernel: Kernel, x: np.ndarray) -> np.ndarray:
@@ -95,7 +96,7 @@ def test_kernels_take_their_defaults_from_the_schema(op):
     required = {k: v for k, v in kernel_defaults(op).items()
                 if any(p.name == k and p.required for p in (*stmt.positional, *stmt.keywords))}
     cls = KERNELS[op]
-    k = cls(required, () if cls.arity == 0 else (D,) * cls.arity)
+    k = cls(required, () if cls.arity == 0 else (kernel_input_shape(op, D),) * cls.arity)
     for p in (*stmt.positional, *stmt.keywords):
         if not p.required:
             assert k.attrs[p.name] == p.default, (op, p.name)
@@ -181,6 +182,8 @@ def test_category_is_true_of_the_kernel(op):
         assert (y >= 0).all() and np.allclose(y.sum(axis=1), 1.0), op
     if cat == "normalization":  # at its initial scale and shift, zero mean over the right axis
         axis = 0 if k.batch_stats else 1
+        if y.ndim == 4:  # images: per channel over (B, H, W), or per example over (C, H, W)
+            axis = (0, 2, 3) if k.batch_stats else (1, 2, 3)
         assert np.allclose(y.mean(axis=axis), 0.0, atol=1e-9), op
     if cat == "regularizer":  # evaluation is a fixed multiple of the input
         _, y_eval, _ = run(k, xs, training=False)

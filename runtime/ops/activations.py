@@ -139,7 +139,8 @@ class SELU(Activation):
 
 @register
 class PReLU(Activation):
-    """Leaky ReLU with a learned slope per unit: x (B, D) -> (B, D); slope (D,).
+    """Leaky ReLU with a learned slope per unit: x (B, D) -> (B, D), slope (D,); on images one
+    slope per channel: x (B, C, H, W) -> (B, C, H, W), slope (C,) (PyTorch's PReLU(C)).
 
     The slope is a parameter but not a weight: `regularize` does not penalize it.
     """
@@ -149,11 +150,6 @@ class PReLU(Activation):
     saturation = None  # unbounded above
     inits = ("he",)
     kinks = (0.0,)
-
-    @classmethod
-    def infer_shape(cls, attrs, in_shapes):
-        require_vector("prelu", in_shapes[0])
-        return in_shapes[0]
 
     def param_shapes(self):
         return {"slope": (self.in_widths[0],)}
@@ -165,13 +161,16 @@ class PReLU(Activation):
         x = xs[0]
         neg_part = np.minimum(x, 0)  # x where x <= 0, else 0: also d y / d slope
         ctx.pos, ctx.neg_part = x > 0, neg_part
-        y = neg_part * state["slope"]
+        y = neg_part * _per_channel(state["slope"], x.ndim)
         y += np.maximum(x, 0)
         return y
 
     def backward(self, ctx, dy, state):
-        dx = dy * _gate(ctx.pos, state["slope"], dy.dtype)
-        dslope = np.einsum("ij,ij->j", dy, ctx.neg_part)
+        dx = dy * _gate(ctx.pos, _per_channel(state["slope"], dy.ndim), dy.dtype)
+        if dy.ndim == 2:
+            dslope = np.einsum("ij,ij->j", dy, ctx.neg_part)
+        else:
+            dslope = np.einsum("bchw,bchw->c", dy, ctx.neg_part)
         return [dx], {"slope": dslope}
 
     def torch_form(self):
@@ -219,6 +218,11 @@ class Hardtanh(Activation):
 
     def onnx_form(self, g, xs, state):
         return g.node("Clip", [xs[0], g.scalar(float(self.attrs["min_val"])), g.scalar(float(self.attrs["max_val"]))])
+
+
+def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
+    """A per-unit (D,) or per-channel (C,) vector shaped to broadcast over (B, D) / (B, C, H, W)."""
+    return v if ndim == 2 else v.reshape(-1, 1, 1)
 
 
 def _gate(pos: np.ndarray, slope, dtype) -> np.ndarray:

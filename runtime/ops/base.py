@@ -23,10 +23,12 @@ Shape = tuple[int, ...]  # per example: (D,) for a vector, (C, H, W) for an imag
 
 
 class ShapeError(NetcError):
-    """An op cannot accept its input shapes; `message` and `hint` are shown at the statement."""
+    """An op cannot accept its input shapes; `message` and `hint` are shown at the statement
+    (prefixed with the node's name when `name_node`, for statements a block may expand many times)."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, name_node: bool = False):
         super().__init__(message, hint=hint)
+        self.name_node = name_node
 
 
 class RuntimeSpecError(NetcError):
@@ -55,6 +57,7 @@ CATEGORIES = {
     "normalization": "normalizes its input, with learned scale and shift",
     "regularizer": "acts in training only, to regularize (the identity in evaluation, up to a scale)",
     "merge": "joins the stream with an earlier node",
+    "shape": "pools or reshapes an image, with no parameters (maxpool, avgpool, globalpool, flatten)",
     "output": "turns scores into probabilities, which a loss on logits must not follow",
 }
 
@@ -291,12 +294,13 @@ def require_vector(op: str, shape: Shape) -> None:
                      hint="add 'flatten' (or 'globalpool') before it")
 
 
-def require_image(op: str, shape: Shape) -> None:
+def require_image(op: str, shape: Shape, hint: str | None = None) -> None:
     """ShapeError unless `shape` is an image (C, H, W): for ops defined on images only."""
     if is_image(shape):
         return
+    hint = hint or "images come from 'input C H W' (and stay images until flatten or globalpool)"
     raise ShapeError(f"{op} needs an image (C, H, W), but its input is a vector of width {shape[0]}",
-                     hint="declare image input with 'input C H W'")
+                     hint=hint)
 
 
 KERNELS: dict[str, type[Kernel]] = {}

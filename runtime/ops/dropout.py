@@ -1,9 +1,10 @@
-"""Dropout, inverted and vanilla: (B, D) -> (B, D)."""
+"""Dropout, inverted and vanilla: element-wise on any shape (dropout), or whole channels of
+images (dropout2d)."""
 from __future__ import annotations
 
 import numpy as np
 
-from .base import Kernel, register
+from .base import Kernel, register, require_image
 from .forms import TorchForm
 
 
@@ -16,7 +17,7 @@ class Dropout(Kernel):
     Either way the expected training output equals the evaluation output. The mask is drawn from
     the `rng` given to forward (a unit is kept where a uniform draw is >= p), so the same seeded
     generator gives the same mask. p = 0 is exactly the identity and draws nothing.
-    x (B, D) -> (B, D).
+    x (B, D) -> (B, D), or (B, C, H, W) -> (B, C, H, W) element-wise.
     """
 
     op = "dropout"
@@ -24,6 +25,10 @@ class Dropout(Kernel):
     penalized = ()
     mode_dependent = True
     stochastic = True
+
+    def _mask_shape(self, x: np.ndarray) -> tuple[int, ...]:
+        """The shape of the mask drawn per batch (broadcast over x)."""
+        return x.shape
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
@@ -37,7 +42,7 @@ class Dropout(Kernel):
             return x if inverted else x * (1.0 - p)
         # NOTE: Generator.random draws float32 or float64 directly; other dtypes go via float64.
         draw = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
-        mask = rng.random(x.shape, dtype=draw)
+        mask = rng.random(self._mask_shape(x), dtype=draw)
         np.greater_equal(mask, p, out=mask)  # keep where the draw is >= p, as 1.0 or 0.0, in place
         if inverted:
             mask *= 1.0 / (1.0 - p)
@@ -60,3 +65,19 @@ class Dropout(Kernel):
         if self.attrs.get("mode", "inverted") == "inverted" or float(self.attrs["p"]) == 0.0:
             return xs[0]
         return g.node("Mul", [xs[0], g.scalar(1.0 - float(self.attrs["p"]))])
+
+
+@register
+class Dropout2d(Dropout):
+    """Dropout of whole channels: x (B, C, H, W) -> (B, C, H, W); one draw per (example,
+    channel), shared by its H x W pixels (PyTorch's Dropout2d). Modes and scaling as dropout."""
+
+    op = "dropout2d"
+
+    @classmethod
+    def infer_shape(cls, attrs, in_shapes):
+        require_image("dropout2d", in_shapes[0])
+        return in_shapes[0]
+
+    def _mask_shape(self, x):
+        return x.shape[:2] + (1, 1)

@@ -1,19 +1,24 @@
-"""Normalization ops: batchnorm and layernorm, (B, D) -> (B, D).
+"""Normalization ops: batchnorm and layernorm, on vectors (B, D) and images (B, C, H, W).
 
 Both normalize u = (x - mean) / sqrt(var + eps) with the biased variance and, when affine, return
 gamma * u + beta. Their backward passes are the closed form of the course notes: with g = gamma
-* dy (the gradient with respect to u), over the axis the statistics were taken on (n entries),
+* dy (the gradient with respect to u), over the axes the statistics were taken on (n entries),
 
     dx = (1 / sqrt(var + eps)) * (g - mean(g) - u * mean(g * u)),
 
 which is the gradient through the mean and the variance, not only through the centring.
+
+On images, batchnorm is PyTorch's BatchNorm2d (statistics per channel over the batch and H, W,
+n = B*H*W) and layernorm is GroupNorm(1, C) (each example over C, H, W; gamma and beta per
+channel); see `groupnorm.py` for the per-example family.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .base import Kernel, RuntimeSpecError, register, require_vector
+from .base import Kernel, RuntimeSpecError, register
 from .forms import TorchForm
+from .groupnorm import group_backward, group_forward, per_channel
 
 
 def _affine_state(d: int, dtype) -> dict[str, np.ndarray]:
@@ -21,30 +26,36 @@ def _affine_state(d: int, dtype) -> dict[str, np.ndarray]:
 
 
 def _scale_shift(u: np.ndarray, state: dict, attrs: dict) -> np.ndarray:
-    """gamma * u + beta (a new array) when the op is affine, else u itself: (B, D) -> (B, D)."""
+    """gamma * u + beta (a new array) when the op is affine, else u itself: (B, D) -> (B, D), or
+    (B, C, H, W) -> (B, C, H, W) with gamma and beta per channel."""
     if not attrs["affine"]:
         return u
-    y = u * state["gamma"]
-    y += state["beta"]
+    y = u * per_channel(state["gamma"], u.ndim)
+    y += per_channel(state["beta"], u.ndim)
     return y
+
+
+def _affine_grads(dy: np.ndarray, u: np.ndarray) -> dict[str, np.ndarray]:
+    """dgamma and dbeta per unit (vectors) or per channel (images, summed over B, H, W)."""
+    if dy.ndim == 2:
+        return {"gamma": np.einsum("ij,ij->j", dy, u), "beta": dy.sum(axis=0)}
+    return {"gamma": np.einsum("bchw,bchw->c", dy, u), "beta": dy.sum(axis=(0, 2, 3))}
 
 
 @register
 class BatchNorm(Kernel):
-    """Batch normalization over the batch axis: x (B, D) -> (B, D).
+    """Batch normalization over the batch axis: x (B, D) -> (B, D), or per channel over the batch
+    and H, W: x (B, C, H, W) -> (B, C, H, W) (BatchNorm2d).
 
-    Params gamma, beta (D,) when affine. Buffers running_mean, running_var (D,) and num_batches
-    () (int64: training batches seen, PyTorch's num_batches_tracked). Training normalizes with
-    the batch statistics and updates the buffers in place; evaluation uses the running ones.
+    Params gamma, beta (D,) or (C,) when affine. Buffers running_mean, running_var (D,) or (C,)
+    and num_batches () (int64: training batches seen, PyTorch's num_batches_tracked). Training
+    normalizes with the batch statistics (n = B, or B*H*W values per channel) and updates the
+    buffers in place, the variance entering unbiased (times n / (n - 1)); evaluation uses the
+    running ones.
     """
 
     op = "batchnorm"
     params = ("gamma", "beta")
-
-    @classmethod
-    def infer_shape(cls, attrs, in_shapes):
-        require_vector("batchnorm", in_shapes[0])
-        return in_shapes[0]
     buffers = ("running_mean", "running_var", "num_batches")
     category = "normalization"
     penalized = ()
@@ -72,22 +83,29 @@ class BatchNorm(Kernel):
         x = xs[0]
         eps = float(self.attrs["eps"])
         ctx.training = training
+        nd = x.ndim
         if not training:
             inv = 1.0 / np.sqrt(state["running_var"] + eps)
-            u = x - state["running_mean"]
-            u *= inv
+            u = x - per_channel(state["running_mean"], nd)
+            u *= per_channel(inv, nd)
         else:
-            n = x.shape[0]
+            n = x.shape[0] if nd == 2 else x.shape[0] * x.shape[2] * x.shape[3]
             if n < 2:
+                what = "examples per batch" if nd == 2 else "values per channel (batch x H x W)"
                 raise RuntimeSpecError(
-                    f"batchnorm needs at least 2 examples per batch in training mode (got {n})",
+                    f"batchnorm needs at least 2 {what} in training mode (got {n})",
                     hint="use a larger batch (or drop the last incomplete batch), or layernorm")
-            mu = x.mean(axis=0)
-            u = x - mu
-            var = np.einsum("ij,ij->j", u, u)
+            if nd == 2:
+                mu = x.mean(axis=0)
+                u = x - mu
+                var = np.einsum("ij,ij->j", u, u)
+            else:
+                mu = x.mean(axis=(0, 2, 3))
+                u = x - per_channel(mu, nd)
+                var = np.einsum("bchw,bchw->c", u, u)
             var *= 1.0 / n  # biased batch variance
             inv = 1.0 / np.sqrt(var + eps)
-            u *= inv
+            u *= per_channel(inv, nd)
             self._update_running(state, mu, var, n)
         ctx.u, ctx.inv = u, inv
         return _scale_shift(u, state, self.attrs)
@@ -109,21 +127,22 @@ class BatchNorm(Kernel):
     def backward(self, ctx, dy, state):
         u, inv = ctx.u, ctx.inv
         affine = self.attrs["affine"]
-        dbeta = dy.sum(axis=0)
-        dgamma = np.einsum("ij,ij->j", dy, u)
-        scale = inv * state["gamma"] if affine else inv
+        sums = _affine_grads(dy, u)
+        dgamma, dbeta = sums["gamma"], sums["beta"]
+        nd = dy.ndim
+        scale = per_channel(inv * state["gamma"] if affine else inv, nd)
         if ctx.training:
             # dx = gamma inv (dy - mean(dy) - u mean(dy u)); sums reused from dbeta, dgamma.
             # NOTE: a batch of identical rows has var = 0 and u = 0, so this stays finite:
             # gamma / sqrt(eps) * (dy - mean(dy)), zero when the rows' upstream gradients agree.
-            n = dy.shape[0]
-            dx = u * (dgamma / n)
-            dx += dbeta / n
+            n = dy.size // dgamma.size  # B, or B*H*W per channel
+            dx = u * per_channel(dgamma / n, nd)
+            dx += per_channel(dbeta / n, nd)
             np.subtract(dy, dx, out=dx)
             dx *= scale
         else:
             dx = dy * scale  # running statistics are constants: only the affine scaling remains
-        return [dx], ({"gamma": dgamma, "beta": dbeta} if affine else {})
+        return [dx], (sums if affine else {})
 
     def torch_form(self):
         a = self.attrs
@@ -147,9 +166,10 @@ class BatchNorm(Kernel):
 
 @register
 class LayerNorm(Kernel):
-    """Layer normalization of each example over its features: x (B, D) -> (B, D).
+    """Layer normalization of each example over its features: x (B, D) -> (B, D); on images over
+    C, H, W: x (B, C, H, W) -> (B, C, H, W), PyTorch's GroupNorm(1, C).
 
-    Params gamma, beta (D,) when affine. Same in training and evaluation.
+    Params gamma, beta (D,) or (C,) when affine. Same in training and evaluation.
     """
 
     op = "layernorm"
@@ -158,11 +178,6 @@ class LayerNorm(Kernel):
     penalized = ()
     mode_dependent = False
     batch_stats = False
-
-    @classmethod
-    def infer_shape(cls, attrs, in_shapes):
-        require_vector("layernorm", in_shapes[0])
-        return in_shapes[0]
 
     def param_shapes(self):
         d = self.in_widths[0]
@@ -173,6 +188,9 @@ class LayerNorm(Kernel):
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
+        if x.ndim == 4:
+            ctx.u, ctx.inv = group_forward(x, 1, float(self.attrs["eps"]))
+            return _scale_shift(ctx.u, state, self.attrs)
         d = x.shape[1]
         u = x - x.mean(axis=1, keepdims=True)
         var = np.einsum("ij,ij->i", u, u)
@@ -187,6 +205,9 @@ class LayerNorm(Kernel):
     def backward(self, ctx, dy, state):
         u, inv = ctx.u, ctx.inv
         affine = self.attrs["affine"]
+        if dy.ndim == 4:
+            g = dy * per_channel(state["gamma"], 4) if affine else dy
+            return [group_backward(g, u, inv)], (_affine_grads(dy, u) if affine else {})
         g = dy * state["gamma"] if affine else dy  # gradient with respect to u
         d = dy.shape[1]
         # dx = inv (g - mean(g) - u mean(g u)), means over each example's features

@@ -1,0 +1,124 @@
+"""Per-example normalization of images over groups of channels: instancenorm and groupnorm.
+
+Group normalization (Wu and He 2018) splits the C channels of each example into G groups of C/G
+and normalizes each group over its channels and H, W: u = (x - mean) / sqrt(var + eps) with the
+biased variance, then gamma * u + beta with gamma and beta per channel. G = 1 is layernorm on
+images (PyTorch's GroupNorm(1, C)); G = C is instancenorm (InstanceNorm2d(affine=True), which
+keeps no running statistics, so training and evaluation agree). The backward is the same closed
+form as layernorm's, per group: dx = inv * (g - mean(g) - u * mean(g * u)), g = gamma * dy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Kernel, ShapeError, register, require_image
+
+
+def per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
+    """A per-channel vector (C,) shaped to broadcast against (B, C) or (B, C, H, W) arrays."""
+    return v if ndim == 2 else v.reshape(-1, 1, 1)
+
+
+def group_forward(x: np.ndarray, groups: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(u, inv): x (B, C, ...) normalized per example over groups of C/G channels (and every
+    trailing axis), u of x's shape, inv = 1 / sqrt(var + eps) of shape (B, G, 1)."""
+    b = x.shape[0]
+    xg = x.reshape(b, groups, -1)  # a copy when x is not contiguous: u is a new array either way
+    u = xg - xg.mean(axis=2, keepdims=True)
+    var = np.einsum("bgm,bgm->bg", u, u)[..., None]
+    var *= 1.0 / u.shape[2]  # biased variance of each group
+    var += eps
+    inv = 1.0 / np.sqrt(var, out=var)
+    u *= inv
+    return u.reshape(x.shape), inv
+
+
+def group_backward(g: np.ndarray, u: np.ndarray, inv: np.ndarray) -> np.ndarray:
+    """dx from g (the gradient with respect to u, x's shape), u and inv of `group_forward`."""
+    b, groups = inv.shape[:2]
+    gg, ug = g.reshape(b, groups, -1), u.reshape(b, groups, -1)
+    m = gg.shape[2]
+    dx = ug * (np.einsum("bgm,bgm->bg", gg, ug)[..., None] * (1.0 / m))
+    dx += gg.mean(axis=2, keepdims=True)
+    np.subtract(gg, dx, out=dx)
+    dx *= inv
+    return dx.reshape(g.shape)
+
+
+class _GroupNormBase(Kernel):
+    """gamma, beta per channel (when affine); the group count comes from `_groups`."""
+
+    params = ("gamma", "beta")
+    category = "normalization"
+    penalized = ()
+    mode_dependent = False  # per-example statistics: the same in training and evaluation
+    batch_stats = False
+
+    def _groups(self) -> int:
+        raise NotImplementedError
+
+    def param_shapes(self):
+        c = self.in_shapes[0][0]
+        return {"gamma": (c,), "beta": (c,)} if self.attrs["affine"] else {}
+
+    def init_state(self, rng, dtype):
+        c = self.in_shapes[0][0]
+        if not self.attrs["affine"]:
+            return {}
+        return {"gamma": np.ones(c, dtype), "beta": np.zeros(c, dtype)}
+
+    def forward(self, ctx, xs, state, training, rng):
+        x = xs[0]
+        u, inv = group_forward(x, self._groups(), float(self.attrs["eps"]))
+        ctx.u, ctx.inv = u, inv
+        if not self.attrs["affine"]:
+            return u
+        y = u * per_channel(state["gamma"], x.ndim)
+        y += per_channel(state["beta"], x.ndim)
+        return y
+
+    def backward(self, ctx, dy, state):
+        u, inv = ctx.u, ctx.inv
+        if not self.attrs.get("affine", True):
+            return [group_backward(dy, u, inv)], {}
+        dx = group_backward(dy * per_channel(state["gamma"], dy.ndim), u, inv)
+        axes = (0,) if dy.ndim == 2 else (0, 2, 3)
+        grads = {"gamma": (dy * u).sum(axis=axes), "beta": dy.sum(axis=axes)}
+        return [dx], grads
+
+
+@register
+class InstanceNorm(_GroupNormBase):
+    """Each example's channels normalized over H, W: x (B, C, H, W) -> (B, C, H, W);
+    gamma, beta (C,) when affine (PyTorch's InstanceNorm2d(C, affine=True))."""
+
+    op = "instancenorm"
+
+    @classmethod
+    def infer_shape(cls, attrs, in_shapes):
+        require_image("instancenorm", in_shapes[0])
+        return in_shapes[0]
+
+    def _groups(self) -> int:
+        return self.in_shapes[0][0]
+
+
+@register
+class GroupNorm(_GroupNormBase):
+    """Each example normalized over groups of C/G channels and H, W: x (B, C, H, W) -> same
+    (PyTorch's GroupNorm(G, C)); on vectors (B, D), over groups of D/G features."""
+
+    op = "groupnorm"
+
+    @classmethod
+    def infer_shape(cls, attrs, in_shapes):
+        c, g = in_shapes[0][0], attrs["groups"]
+        if c % g:
+            divisors = [d for d in range(1, c + 1) if c % d == 0]
+            what = "channels" if len(in_shapes[0]) == 3 else "features"
+            raise ShapeError(f"groupnorm {g} on {c} {what}: the group count must divide the {what}",
+                             hint=f"use one of {', '.join(map(str, divisors))}")
+        return in_shapes[0]
+
+    def _groups(self) -> int:
+        return self.attrs["groups"]
