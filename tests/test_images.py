@@ -131,3 +131,10 @@ def test_bad_image_specs_are_located_errors(text, fragments, line):
     for f in fragments:
         assert f in e.message, (f, e.message)
     assert e.span.line == line
+
+
+def test_conv_bias_before_batchnorm_lint():
+    """The bias-before-batchnorm lint reads the op table, so it covers conv too."""
+    net = netc.loads("model m {\n input 1 8 8\n conv 4\n batchnorm\n relu\n}")
+    assert [(w.code, w.span.line) for w in net.warnings] == [("bias-before-batchnorm", 3)]
+    assert netc.loads("model m {\n input 1 8 8\n conv 4 bias=false\n batchnorm\n}").warnings == []
