@@ -53,6 +53,8 @@ def _distinct_examples():
             for s in steps)
         if max(s.kernel.out_width for s in steps) > MAX_WIDTH:
             continue
+        if any(s.kernel.no_torch_reason or s.kernel.no_onnx_reason for s in steps):
+            continue  # an op without export forms yet (the image ops): nothing to compare
         if shape not in seen:
             seen.add(shape)
             out.append(pytest.param(path, id=str(path.relative_to(EXAMPLES))))
@@ -112,7 +114,8 @@ def test_every_op_has_its_forms_or_says_why():
 
 
 def test_every_op_network_uses_every_op():
-    assert {s.op for s in lower(load("every_op")).steps} == set(KERNELS)
+    exportable = {op for op, cls in KERNELS.items() if not cls.no_torch_reason}  # image ops: not yet
+    assert {s.op for s in lower(load("every_op")).steps} == exportable
 
 
 @pytest.mark.parametrize("name", [p.values[0] for p in NETWORKS], ids=[p.id for p in NETWORKS])

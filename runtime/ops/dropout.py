@@ -73,6 +73,10 @@ class Dropout2d(Dropout):
     channel), shared by its H x W pixels (PyTorch's Dropout2d). Modes and scaling as dropout."""
 
     op = "dropout2d"
+    torch_form = Kernel.torch_form  # not dropout's: channels, not units
+    onnx_form = Kernel.onnx_form
+    no_torch_reason = "image ops have no export form yet (issue 10 landed the kernels first)"
+    no_onnx_reason = "image ops have no export form yet (issue 10 landed the kernels first)"
 
     @classmethod
     def infer_shape(cls, attrs, in_shapes):
