@@ -96,7 +96,10 @@ def prepare_dir(path: str | Path) -> Path:
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise RecordError(f"--log {path}: exists and is not a folder", "name a new folder, e.g. --log runs/mine")
-    if p.is_dir() and any(p.iterdir()) and not (p / "meta.json").is_file():
+    # netc's own lock and temporary files (a --save path inside the record folder) do not count
+    theirs = [f for f in p.iterdir() if not (f.name.startswith(".") and f.name.endswith((".lock", ".tmp")))] \
+        if p.is_dir() else []
+    if theirs and not (p / "meta.json").is_file():
         raise RecordError(f"--log {path}: the folder is not empty and holds no run record",
                           "name a new folder; netc only replaces its own records")
     try:
