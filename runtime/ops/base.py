@@ -241,12 +241,13 @@ class Kernel:
     def torch_form(self) -> TorchForm:
         """The node in a generated PyTorch module (see `TorchForm`): its submodule, its expression
         in `forward`, netc's initialization and the names of its parameters there."""
-        raise NotImplementedError(f"{self.op} has no PyTorch form: {self.no_torch_reason}")
+        # export asks `no_torch_reason` first and reports it at the statement; reaching this is a bug
+        raise TypeError(f"{self.op} has no PyTorch form: {self.no_torch_reason}")
 
     def onnx_form(self, g: OnnxGraph, xs: list[str], state: Mapping[str, np.ndarray]) -> str:
         """Add the node's evaluation-mode computation to the ONNX graph `g` (inputs named `xs`,
         parameters and buffers `state`); returns the name of its output."""
-        raise NotImplementedError(f"{self.op} has no ONNX form: {self.no_onnx_reason}")
+        raise TypeError(f"{self.op} has no ONNX form: {self.no_onnx_reason}")
 
     def workspace(self, batch: int) -> int:
         """Scalars this node keeps alive during a training step besides its output and the

@@ -57,7 +57,8 @@ class _GroupNormBase(Kernel):
     no_onnx_reason = "image ops have no export form yet (issue 10 landed the kernels first)"
 
     def _groups(self) -> int:
-        raise NotImplementedError
+        """The group count: the op's `groups` attribute, or one group per channel (instance norm)."""
+        return self.attrs.get("groups") or self.in_shapes[0][0]
 
     def param_shapes(self):
         c = self.in_shapes[0][0]
@@ -101,9 +102,6 @@ class InstanceNorm(_GroupNormBase):
         require_image("instancenorm", in_shapes[0])
         return in_shapes[0]
 
-    def _groups(self) -> int:
-        return self.in_shapes[0][0]
-
 
 @register
 class GroupNorm(_GroupNormBase):
@@ -121,6 +119,3 @@ class GroupNorm(_GroupNormBase):
             raise ShapeError(f"groupnorm {g} on {c} {what}: the group count must divide the {what}",
                              hint=f"use one of {', '.join(map(str, divisors))}")
         return in_shapes[0]
-
-    def _groups(self) -> int:
-        return self.attrs["groups"]
