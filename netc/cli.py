@@ -170,6 +170,9 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--batch", type=_positive_int, metavar="N", help="batch size (default: the file's batch)")
     st.add_argument("--params", action="store_true", help="also a row per learned parameter: norm, mean, std, "
                     "fraction near zero, gradient norm, gradient sign agreement, update-to-weight ratio")
+    st.add_argument("--channels", action="store_true", help="for image nodes (B, C, H, W): also a table per "
+                    "node with each channel's mean and variance over (B, H, W) and the range over the "
+                    "batch's examples of its per-example mean and variance over (H, W)")
     st.add_argument("--plot", metavar="FIG", help="draw one activation histogram per layer, side by side "
                     "on a shared axis, to FIG (.png, .svg or .pdf; needs netc[plot])")
     _setting_options(st, json_help="a JSON list of records, one per node")

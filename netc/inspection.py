@@ -20,6 +20,9 @@ def stats(args) -> int:
         check_path(args.plot)
     sets = list(args.set) + [f"batch={args.batch}"] if args.batch else list(args.set)
     net, train, data, ds = prepare(args.file, sets, None, args.seed)
+    channels = getattr(args, "channels", False)
+    if channels:
+        _check_images(net)
     model = build_model(net, train, dtype_of(args), weights=args.weights, dataset=ds)
     trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": data["shuffle"]})
     stepper = Stepper(trainer, history=1, state_budget=0, training=args.mode == "train")
@@ -39,9 +42,14 @@ def stats(args) -> int:
     records = [node_record(step.name, step.op, seen[step.name].shape, seen[step.name].activation,
                            seen[step.name].gradient) for step in model.steps]
     params = _param_rows(model, train) if getattr(args, "params", False) else None
+    per_channel = {step.name: seen[step.name].activation.channels for step in model.steps} if channels else {}
     if args.json:
         import json
         rows = [{k: r[k] for k in STAT_KEYS} for r in records]
+        if channels:  # an image node's summary and table, null for a vector node
+            for row in rows:
+                cs = per_channel[row["name"]]
+                row["channels"] = None if cs is None else {"summary": cs.summary(), "table": cs.table()}
         print(json.dumps({"nodes": rows, "params": params} if params is not None else rows, indent=1))
     else:
         title = f"{args.mode} mode, batch of {size}, loss {loss.loss - loss.penalty:.4f}"
@@ -50,6 +58,9 @@ def stats(args) -> int:
         if loss.nonfinite:
             title += " (not finite: no backward pass)"
         print(_stats_table(records, title))
+        if channels:
+            print()
+            print(_channels_tables(records, per_channel))
         if params is not None:
             print()
             print(_params_table(params))
@@ -61,6 +72,50 @@ def stats(args) -> int:
         if not args.json:
             print(f"\nfigure: {args.plot}")
     return EXIT_OK
+
+
+def _check_images(net) -> None:
+    """`--channels` on a network without image nodes: a located error at its input statement."""
+    from .prepare import fail
+    shapes = {name: d["shape"] for name, d in net.graph.nodes(data=True)}
+    if any(len(s) == 4 for s in shapes.values()):
+        return
+    name, d = next((n, d) for n, d in net.graph.nodes(data=True) if d["op"] == "input")
+    fail(net, f"--channels: no node of this network is an image (B, C, H, W); its input '{name}' is a "
+              f"vector of {d['shape'][-1]} features, so there are no channels",
+         d["span"], "per-channel statistics need an image input, `input C H W` (the digits: `input 1 8 8`, "
+                    "as in examples/digits_cnn.net); without --channels, netc stats shows every node")
+
+
+def _channels_tables(records: list[dict], per_channel: dict) -> str:
+    """The --channels tables: for each image node, a summary line (the range over channels of the
+    per-channel mean and variance, and over every (example, channel) of the per-example ones),
+    then a row per channel."""
+    def num(v):
+        return f"{v:.3g}" if v == 0 or 1e-3 <= abs(v) < 1e4 else f"{v:.2e}"
+
+    def span(lo, hi):
+        return f"{num(lo)} .. {num(hi)}"
+    out = ["per channel: mean and variance over (batch, H, W); per example: their range over the batch's",
+           "examples, each (example, channel) over (H, W) alone. After batchnorm (training mode) each",
+           "channel has mean 0 and variance 1; after instancenorm each (example, channel) has."]
+    head = ["channel", "mean", "var", "example mean", "example var"]
+    for r in records:
+        cs = per_channel.get(r["name"])
+        if cs is None:
+            continue
+        sm = cs.summary()
+        out += ["", f"{r['name']}  {r['op']}  (" + ", ".join(map(str, r["shape"])) + ")  channels: mean "
+                f"{span(*sm['channel_mean'])}, var {span(*sm['channel_var'])}; per example: mean "
+                f"{span(*sm['example_mean'])}, var {span(*sm['example_var'])}"]
+        body = [[str(t["channel"]), num(t["mean"]), num(t["var"]),
+                 span(t["example_mean_min"], t["example_mean_max"]), span(t["example_var_min"], t["example_var_max"])]
+                for t in cs.table()]
+        widths = [max(len(c) for c in col) for col in zip(head, *body)]
+        out += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in [head]]
+        out.append("  ".join("─" * w for w in widths))
+        out += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in body]
+    return "\n".join(out)
 
 
 def _param_rows(model, train) -> list[dict]:

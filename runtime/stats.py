@@ -10,7 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 
 HIST_BINS = 24
-MAP_CHANNELS = 16  # feature maps kept in a snapshot for the debugger's heatmaps
+# Feature maps kept per 4-D snapshot for the debugger's heatmaps: more than fit in its widest
+# layout (a 160-column panel shows about 40 tiles of 8x8), few enough to keep a snapshot small.
+MAP_CHANNELS = 64
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,61 @@ def histogram(a: np.ndarray, bins: int = HIST_BINS) -> Histogram:
 
 
 @dataclass(frozen=True)
+class ChannelStats:
+    """Per-channel statistics of images a (B, C, H, W): the axes the normalizations differ on.
+
+    Batchnorm (training mode) makes each channel's `mean` 0 and `var` 1, over the batch and H, W;
+    instancenorm makes each (example, channel)'s `example_mean` 0 and `example_var` 1, over H, W
+    alone. A batch-normalized channel therefore still varies from example to example (its
+    example means spread around 0), an instance-normalized one does not."""
+
+    mean: np.ndarray          # (C,) over (B, H, W)
+    var: np.ndarray           # (C,) biased, over (B, H, W)
+    example_mean: np.ndarray  # (B, C) over (H, W)
+    example_var: np.ndarray   # (B, C) biased, over (H, W)
+    maps: np.ndarray          # (min(C, MAP_CHANNELS), H, W) float32: example 0's feature maps
+    map_range: tuple[float, float]  # (min, max) over the finite values of `maps` (the heatmaps' scale)
+
+    @property
+    def channels(self) -> int:
+        """C, the number of channels (also those beyond the kept maps)."""
+        return len(self.mean)
+
+    def summary(self) -> dict[str, list[float]]:
+        """The node in one row: [min, max] over channels of the per-channel mean and var, and over
+        every (example, channel) of the per-example mean and var."""
+        def span(v):
+            return [float(np.min(v)), float(np.max(v))]
+        return {"channel_mean": span(self.mean), "channel_var": span(self.var),
+                "example_mean": span(self.example_mean), "example_var": span(self.example_var)}
+
+    def table(self) -> list[dict]:
+        """A record per channel: its mean and var over (B, H, W), and the range over the batch's
+        examples of its per-example mean and var over (H, W)."""
+        em, ev = self.example_mean, self.example_var
+        return [{"channel": c, "mean": float(self.mean[c]), "var": float(self.var[c]),
+                 "example_mean_min": float(em[:, c].min()), "example_mean_max": float(em[:, c].max()),
+                 "example_var_min": float(ev[:, c].min()), "example_var_max": float(ev[:, c].max())}
+                for c in range(self.channels)]
+
+
+def channel_stats(a: np.ndarray, example: int = 0) -> ChannelStats:
+    """Per-channel (over B, H, W) and per-(example, channel) (over H, W) mean and biased variance
+    of images a (B, C, H, W), in float64, with the first MAP_CHANNELS feature maps of `example`.
+    Raises ValueError for an array that is not 4-D."""
+    x = np.asarray(a, np.float64)
+    if x.ndim != 4:
+        raise ValueError(f"per-channel statistics need images (B, C, H, W), not shape {x.shape}")
+    with np.errstate(all="ignore"):
+        cm, cv = channel_moments(x)
+        em, ev = instance_moments(x)
+        maps = np.asarray(a[example, :MAP_CHANNELS], np.float32).copy()
+        fin = maps[np.isfinite(maps)]
+        rng = (float(fin.min()), float(fin.max())) if fin.size else (0.0, 0.0)
+    return ChannelStats(cm, cv, em, ev, maps, rng)
+
+
+@dataclass(frozen=True)
 class ActivationStats:
     """A node's output over the batch: (B, D) -> scalars, a histogram and per-unit vectors (D,)."""
 
@@ -51,17 +108,30 @@ class ActivationStats:
     unit_mean: np.ndarray        # (*shape) mean of each unit across the batch: (D,) or (C, H, W)
     unit_var: np.ndarray         # (*shape) biased variance of each unit across the batch
     finite: bool
-    # images (B, C, H, W) only, else None:
-    channel_mean: np.ndarray | None = None  # (C,) over the batch and H, W (what batchnorm zeroes)
-    channel_var: np.ndarray | None = None   # (C,) biased, over the batch and H, W
-    maps: np.ndarray | None = None          # (min(C, MAP_CHANNELS), H, W): example 0's feature maps
+    channels: ChannelStats | None = None  # images (B, C, H, W) only, else None
+
+    @property
+    def channel_mean(self) -> np.ndarray | None:
+        """(C,) over the batch and H, W (what batchnorm zeroes); None for vectors."""
+        return None if self.channels is None else self.channels.mean
+
+    @property
+    def channel_var(self) -> np.ndarray | None:
+        """(C,) biased, over the batch and H, W; None for vectors."""
+        return None if self.channels is None else self.channels.var
+
+    @property
+    def maps(self) -> np.ndarray | None:
+        """Example 0's first MAP_CHANNELS feature maps (C', H, W); None for vectors."""
+        return None if self.channels is None else self.channels.maps
 
 
 def activation_stats(a: np.ndarray, saturation: tuple[float, float] | None = None) -> ActivationStats:
     """Statistics of a node's output a, (B, D) or (B, C, H, W). `saturation` is the op's (lo, hi)
     from the registry (`kernel.saturation_bounds()`, e.g. (-0.99, 0.99) for tanh): the saturated
     fraction counts the entries with a <= lo or a >= hi; None (ops that do not saturate) leaves it
-    None. Images also get per-channel moments and example 0's feature maps."""
+    None. Images also get `channels` (channel_stats: per channel, per example and channel, and
+    example 0's feature maps)."""
     x = np.asarray(a, np.float64)
     finite = bool(np.isfinite(x).all())
     with np.errstate(all="ignore"):
@@ -71,13 +141,10 @@ def activation_stats(a: np.ndarray, saturation: tuple[float, float] | None = Non
         if saturation is not None:
             lo, hi = saturation
             sat = float(((x <= lo) | (x >= hi)).mean())
-        cm, cv, maps = None, None, None
-        if x.ndim == 4:
-            cm, cv = channel_moments(x)
-            maps = x[0, :MAP_CHANNELS].copy()
+        channels = channel_stats(a) if x.ndim == 4 else None
         return ActivationStats(mean, var, float(np.sqrt(var)), float(x.min()), float(x.max()),
                                float((x == 0).mean()), sat, p15, p85, histogram(x),
-                               x.mean(axis=0), x.var(axis=0), finite, cm, cv, maps)
+                               x.mean(axis=0), x.var(axis=0), finite, channels)
 
 
 def channel_moments(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
