@@ -11,7 +11,8 @@ masks) and their losses, gradients, updated weights and running statistics are c
 Steps alternate A, B, B, A, ... in one process; medians; printed ratio netc / hand-written.
 Repeated with OpenBLAS limited to 1 thread (threadpoolctl, if installed).
 
-Target: big-MLP ratio <= 1.15 (PASS/FAIL printed); digits ratio reported.
+Targets (issue 9): big-MLP ratio <= 1.05, digits ratio <= 1.10 (PASS/FAIL printed per thread
+setting, on the medians; the fastest-block ratio is printed beside them for a noisy machine).
 
     python bench/train_step.py            python bench/train_step.py --quick
 """
@@ -32,7 +33,7 @@ from netc.runtime.model import Model
 from netc.runtime.optim import SGD
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET, LR = 1.15, 0.01
+TARGET_BIG, TARGET_DIGITS, LR = 1.05, 1.10, 0.01
 BIG = """block hidden(w) { dense w init=he bias=false; batchnorm; relu; dropout 0.5 }
 model big { input 784; hidden 1024; hidden 1024; dense 10 init=xavier }
 train { loss cross_entropy; optimizer sgd lr=0.01; batch 256; seed 0 }
@@ -193,9 +194,13 @@ def bench(text_or_path, batch, reps, block, label):
                     (ta if which == 0 else tb).append((time.perf_counter() - t) / block)
         a, b = statistics.median(ta), statistics.median(tb)
         pair = statistics.median(x / y for x, y in zip(ta, tb))
+        # The fastest block of each: on a shared, noisy machine the minimum is the time the step
+        # takes when nothing else runs (timeit's advice), the medians include the neighbours.
+        best = min(ta) / min(tb)
         results[name] = a / b
         print(f"  {name:<16} netc {a * 1e3:8.3f} ms  hand {b * 1e3:8.3f} ms  "
-              f"ratio {a / b:5.2f} (median of paired ratios {pair:5.2f}; {reps} x {block} steps each)")
+              f"ratio {a / b:5.2f} (median of paired ratios {pair:5.2f}; fastest blocks {best:5.2f}; "
+              f"{reps} x {block} steps each)")
     return results
 
 
@@ -205,10 +210,11 @@ def main() -> int:
     args = ap.parse_args()
     big_reps, small_reps = (4, 10) if args.quick else (40, 60)
     r = bench(BIG, 256, big_reps, 1, "784-1024-1024-10 bn+relu+dropout, batch 256, float32")
-    bench(ROOT / "examples" / "digits.net", 64, small_reps, 5 if args.quick else 20,
-          "examples/digits.net 64-128-128-10, batch 64, float32")
-    print(f"target big-MLP ratio <= {TARGET}: " +
-          "; ".join(f"{k}: {'PASS' if v <= TARGET else 'FAIL'} ({v:.2f})" for k, v in r.items()))
+    s = bench(ROOT / "examples" / "digits.net", 64, small_reps, 5 if args.quick else 20,
+              "examples/digits.net 64-128-128-10, batch 64, float32")
+    for what, target, res in (("big-MLP", TARGET_BIG, r), ("digits", TARGET_DIGITS, s)):
+        print(f"target {what} ratio <= {target}: " + "; ".join(
+            f"{k}: {'PASS' if v <= target else 'FAIL'} ({v:.2f})" for k, v in res.items()))
     return 0
 
 

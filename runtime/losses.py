@@ -73,8 +73,9 @@ def _labels(out: np.ndarray, target: np.ndarray, loss: str) -> np.ndarray:
         else:
             raise RuntimeSpecError(f"{loss} needs integer class labels, got {labels.dtype}")
     n = out.shape[1]
-    if labels.size and (labels.min() < 0 or labels.max() >= n):
-        bad = labels.min() if labels.min() < 0 else labels.max()
+    lo, hi = (int(labels.min()), int(labels.max())) if labels.size else (0, 0)
+    if lo < 0 or hi >= n:
+        bad = lo if lo < 0 else hi
         raise RuntimeSpecError(f"{loss}: label {bad} is out of range for {n} output units",
                                hint=f"the model's last layer needs one unit per class (0..{n - 1})")
     return labels
@@ -117,16 +118,16 @@ class CrossEntropy(Loss):
         p = np.exp(z)
         s = p.sum(axis=1, keepdims=True)
         # log-softmax of the true class: z_y - log sum exp z (stable: sum >= 1)
-        loss = np.log(s[:, 0]) - z[np.arange(b), y]
+        rows = np.arange(b)
+        loss = np.log(s[:, 0]) - z[rows, y]
         p /= s
-        self._p, self._y = p, y
+        self._p, self._y, self._rows = p, y, rows
         return float(loss.mean())
 
     def backward(self):
-        b = self._p.shape[0]
         g = self._p.copy()
-        g[np.arange(b), self._y] -= 1.0
-        g *= 1.0 / b
+        g[self._rows, self._y] -= 1.0
+        g *= 1.0 / g.shape[0]
         return g
 
 

@@ -188,7 +188,7 @@ class Model:
         try:
             dxs, dparams = kernel.backward(ctx, dy, state)
         except MemoryError:
-            raise NodeMemoryError(step, "backward") from None
+            raise NodeMemoryError(self.steps[i], "backward") from None
         grad_outputs = self.grad_outputs
         for j, dx in zip(inputs, dxs):
             if dx is not None:

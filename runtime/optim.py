@@ -18,8 +18,12 @@ class Optimizer(ABC):
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> None:
         """Update every parameter that has a gradient, in place."""
         self.steps += 1
+        state, update = self.state, self.update
         for name, g in grads.items():
-            self.update(name, params[name], g, lr, self.state.setdefault(name, {}))
+            s = state.get(name)
+            if s is None:  # NOTE: not setdefault(name, {}): that builds a dict per parameter per step
+                s = state[name] = {}
+            update(name, params[name], g, lr, s)
 
     def slots(self, shape: tuple[int, ...], dtype) -> dict[str, tuple]:
         """The state this optimizer keeps for a parameter of `shape` and `dtype`: {name: (shape,
@@ -34,11 +38,17 @@ class Optimizer(ABC):
 class SGD(Optimizer):
     """w -= lr * g, with (Nesterov) momentum as torch.optim.SGD (dampening 0)."""
 
+    def __init__(self, **hyper):
+        super().__init__(**hyper)
+        # Read once: update runs per parameter per step, where dict look-ups show in small nets.
+        self.momentum = float(hyper.get("momentum", 0.0))
+        self.nesterov = bool(hyper.get("nesterov", False))
+
     def slots(self, shape, dtype):
         return {"momentum": (tuple(shape), np.dtype(dtype))} if self.hyper.get("momentum", 0.0) else {}
 
     def update(self, name, w, g, lr, s):
-        mu = self.hyper.get("momentum", 0.0)
+        mu = self.momentum
         if mu:
             buf = s.get("momentum")
             if buf is None:
@@ -46,8 +56,9 @@ class SGD(Optimizer):
             else:
                 buf *= mu
                 buf += g
-            g = g + mu * buf if self.hyper.get("nesterov") else buf
-        w -= (lr * g).astype(w.dtype, copy=False)
+            g = g + mu * buf if self.nesterov else buf
+        step = lr * g
+        w -= step if step.dtype == w.dtype else step.astype(w.dtype)
 
 
 class RMSprop(Optimizer):
