@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="epochs between TensorBoard histograms (default 5; the first epoch always)")
     r.add_argument("--plot", metavar="FIG", help="draw the learning curves (and, for 2-D data, the decision "
                    "regions) to FIG (.png, .svg or .pdf; needs netc[plot])")
+    r.add_argument("--engine", choices=("numpy", "torch"), default="numpy",
+                   help="numpy: netc's own runtime (the reference; default); torch: the same training on "
+                        "PyTorch (needs netc[torch]; data-parallel under torchrun; see docs/torch.md)")
+    r.add_argument("--device", choices=("cpu", "cuda"), metavar="{cpu,cuda}",
+                   help="where --engine torch computes (default cpu)")
     r.set_defaults(handler=cmd_run)
 
     cp = sub.add_parser("compare", help="train several .net files over several seeds and compare them",

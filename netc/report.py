@@ -23,9 +23,13 @@ class Report:
 
     COLUMNS = ("epoch", "train loss", "train acc", "val loss", "val acc", "seconds")
 
-    def __init__(self, mode: str = "table", out=sys.stdout, err=sys.stderr):
-        self.mode, self.out, self.err = mode, out, err
-        self.live = mode == "table" and err.isatty()
+    def __init__(self, mode: str = "table", out=None, err=None):
+        # the streams of the moment the report is made, not of import time (tests and callers
+        # swap sys.stdout; a default argument would keep the one netc was imported with)
+        self.mode = mode
+        self.out = out if out is not None else sys.stdout
+        self.err = err if err is not None else sys.stderr
+        self.live = mode == "table" and self.err.isatty()
         self._last_draw = 0.0
         self._header_done = False
 

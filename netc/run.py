@@ -6,12 +6,14 @@ is given. The --save path is checked and locked before training (runtime/savefil
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import math
 import sys
 import time
 from pathlib import Path
 
+from . import engines
 from .compiler.network import describe_dataset
 from .prepare import build_model, cast_dataset, dtype_of, fail, prepare
 from .report import Report
@@ -20,36 +22,58 @@ from .runtime.divergence import DivergenceWatch, constant_prediction_loss
 from .runtime.model import NodeError
 from .runtime.train import Trainer, TrainingError
 from .signals import StopRequests
-from .spec.diagnostics import EXIT_OK, EXIT_RUN_FAILED, Diagnostic, printable
+from .spec.diagnostics import EXIT_OK, EXIT_RUN_FAILED, Diagnostic, NetcError, printable
 
 
 def run(args) -> int:
     """`netc run`: train, printing progress and metrics; optionally save and resume checkpoints.
     The exit status, or a NetcError for bad input (2) and a run that failed (1)."""
+    try:
+        return _run(args)
+    except NetcError as e:
+        if engines.rank() != 0:  # every rank meets the same error: rank 0 alone reports it
+            return e.status
+        raise
+    finally:
+        engines.finish()
+
+
+def _run(args) -> int:
     started = time.perf_counter()
     mode = "json" if args.json else ("quiet" if args.quiet else "table")
-    report = Report(mode)
+    engines.check_options(args)
+    lead = engines.rank() == 0  # under torchrun only rank 0 prints, saves and keeps records
+    report = Report(mode) if lead else Report("quiet", out=_Discard(), err=_Discard())
     if args.save is not None and not args.save:
         fail(None, "--save needs a checkpoint path", None, "e.g. --save run.ckpt")
     if args.resume is not None and not args.resume:
         fail(None, "--resume needs a checkpoint path")
-    net, train, data, ds = prepare(args.file, args.set, args.epochs, args.seed, warnings=not args.quiet,
-                                   data_seed=getattr(args, "data_seed", None))
+    net, train, data, ds = prepare(args.file, args.set, args.epochs, args.seed,
+                                   warnings=not args.quiet and lead, data_seed=getattr(args, "data_seed", None))
+    if getattr(args, "engine", "numpy") == "torch":
+        engines.check_batch(net, train)
     if getattr(args, "bootstrap", None) is not None:  # a bagging ensemble's member
         from .runtime.data import bootstrap
         ds = bootstrap(ds, train["seed"], args.bootstrap)
     with contextlib.ExitStack() as stack:
         # from here on SIGINT, SIGTERM and SIGHUP ask the loop to stop after a batch (and save)
         stop = stack.enter_context(StopRequests())
-        if args.save:
+        if args.save and lead:
             _claim(args, net, data, stack)
+        if not lead:
+            args = argparse.Namespace(**{**vars(args), "save": None, "log": None, "tensorboard": None,
+                                         "plot": None})
         return _train(args, net, train, data, ds, report, stop, started)
 
 
 def _train(args, net, train, data, ds, report, stop, started) -> int:
     mode = report.mode
     model = build_model(net, train, dtype_of(args), dataset=ds)
-    trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": data["shuffle"]})
+    settings = {**train, "shuffle": data["shuffle"]}
+    if getattr(args, "engine", "numpy") == "torch":
+        trainer = engines.torch_trainer(model, cast_dataset(ds, model.dtype), settings, args.device)
+    else:
+        trainer = Trainer(model, cast_dataset(ds, model.dtype), settings)
     if args.resume:
         checkpoint.restore(args.resume, trainer, net.source.text)
     if train["early_stop"] and ds.x_val is None:
@@ -117,6 +141,19 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
     if observers.record_path is not None and mode != "json":
         print(f"run record: {observers.record_path}")
     return EXIT_OK
+
+
+class _Discard:
+    """A stream that drops what is written (the report of a torchrun rank other than 0)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
 
 
 def _observers(args, net, train, data, ds, model):

@@ -136,7 +136,10 @@ class MSE(Loss):
 
     name = "mse"
     classification = False
-    torch_code = "nn.functional.mse_loss(output, target.reshape(output.shape).to(output.dtype))"
+    # integer class labels (B,) for an output N > 1 wide are one-hot rows, as in `_like`
+    torch_code = ("nn.functional.mse_loss(output, (nn.functional.one_hot(target.long(), output.shape[1]) "
+                  "if target.dim() == 1 and output.shape[1] > 1 and not target.is_floating_point() "
+                  "else target.reshape(output.shape)).to(output.dtype))")
 
     def forward(self, out, target):
         diff = out - _like(out, target, self.name)

@@ -8,7 +8,15 @@ import numpy as np
 
 
 class Optimizer(ABC):
-    """Base: `hyper` holds the settings of the `optimizer` statement; `state` the per-parameter buffers."""
+    """Base: `hyper` holds the settings of the `optimizer` statement; `state` the per-parameter buffers.
+
+    The same rule in PyTorch (for `--engine torch`): the class `torch_class` of torch.optim, built
+    with `torch_kwargs()`; `torch_state` maps each of netc's per-parameter state keys to torch's
+    ("step" is torch's per-parameter step count, a float tensor there, netc's int64 `t`).
+    """
+
+    torch_class: str = ""
+    torch_state: dict[str, str] = {}
 
     def __init__(self, **hyper):
         self.hyper = hyper
@@ -25,6 +33,10 @@ class Optimizer(ABC):
                 s = state[name] = {}
             update(name, params[name], g, lr, s)
 
+    def torch_kwargs(self) -> dict:
+        """The torch.optim constructor's keyword arguments (all but lr) for these settings."""
+        return dict(self.hyper)
+
     def slots(self, shape: tuple[int, ...], dtype) -> dict[str, tuple]:
         """The state this optimizer keeps for a parameter of `shape` and `dtype`: {name: (shape,
         dtype)} (what a checkpoint's optimizer entries are checked against)."""
@@ -38,11 +50,19 @@ class Optimizer(ABC):
 class SGD(Optimizer):
     """w -= lr * g, with (Nesterov) momentum as torch.optim.SGD (dampening 0)."""
 
+    torch_class = "SGD"
+    torch_state = {"momentum": "momentum_buffer"}
+
     def __init__(self, **hyper):
         super().__init__(**hyper)
         # Read once: update runs per parameter per step, where dict look-ups show in small nets.
         self.momentum = float(hyper.get("momentum", 0.0))
         self.nesterov = bool(hyper.get("nesterov", False))
+
+    def torch_kwargs(self):
+        mu = self.hyper.get("momentum", 0.0)
+        # torch refuses nesterov without momentum; netc's rule is then plain SGD, as torch's
+        return {"momentum": mu, "nesterov": bool(self.hyper.get("nesterov")) and mu > 0}
 
     def slots(self, shape, dtype):
         return {"momentum": (tuple(shape), np.dtype(dtype))} if self.hyper.get("momentum", 0.0) else {}
@@ -64,6 +84,9 @@ class SGD(Optimizer):
 class RMSprop(Optimizer):
     """torch.optim.RMSprop: v = alpha v + (1 - alpha) g^2; w -= lr g / (sqrt(v) + eps)."""
 
+    torch_class = "RMSprop"
+    torch_state = {"square_avg": "square_avg"}
+
     def slots(self, shape, dtype):
         return {"square_avg": (tuple(shape), np.dtype(dtype))}
 
@@ -79,6 +102,12 @@ class RMSprop(Optimizer):
 
 class Adam(Optimizer):
     """torch.optim.Adam: bias-corrected first and second moments."""
+
+    torch_class = "Adam"
+    torch_state = {"m": "exp_avg", "v": "exp_avg_sq", "t": "step"}
+
+    def torch_kwargs(self):
+        return {**self.hyper, "betas": tuple(self.hyper["betas"])}
 
     def slots(self, shape, dtype):
         return {"m": (tuple(shape), np.dtype(dtype)), "v": (tuple(shape), np.dtype(dtype)),

@@ -12,6 +12,12 @@ The trainer's state (weights, buffers, optimizer moments, the position with its 
 bookkeeping and history, the best weights, the seed) is declared once, in runtime/state.py;
 checkpoints, the stepper's replay and restart all go through that declaration.
 
+The iteration's order (batch, forward, loss, backward, update, epoch) is written once, here; what
+each step does on an engine is a method (`batch_arrays`, `forward_pass`, `batch_loss`,
+`backward_pass`, `update`, `record_batch`, `evaluate`), which the PyTorch engine
+(runtime/torchnet/engine.py, `netc run --engine torch`) overrides: it runs the network forward and
+backward in one call each, so its iteration pauses at the loss, the update and the epoch only.
+
 Randomness is derived from (seed, counter) pairs, so any point of a run can be reproduced without
 replaying what came before: epoch e shuffles with default_rng([seed, 12, e]) and iteration t
 draws its dropout masks from default_rng([seed, 11, t]).
@@ -159,7 +165,7 @@ class Trainer:
         last batch has run but that was not closed (an interrupted run) is closed first: then the
         iteration is a lone EPOCH phase.
         """
-        pos, m = self.position, self.model
+        pos = self.position
         chunks = self.batches(pos.epoch)
         if pos.batch >= len(chunks):
             b = Batch(pos.iteration, pos.epoch, pos.batch, len(chunks), self.current_lr(), training)
@@ -167,43 +173,67 @@ class Trainer:
             return
         idx = chunks[pos.batch]
         b = Batch(pos.iteration, pos.epoch, pos.batch, len(chunks), self.current_lr(), training)
-        x, y = np.asarray(self.data.x_train[idx], m.dtype), self.data.y_train[idx]
-        rng = self.dropout_rng(pos.iteration)
-        m.training = training
-        for step in m.steps:
-            m.forward_step(step, x, training, rng)
-            yield Phase(FORWARD, b, step)
-        extra = penalty(m.weights, self.settings["regularize"])
-        loss = m.loss(y) + extra
+        x, y = self.batch_arrays(idx)
+        yield from self.forward_pass(b, x, self.dropout_rng(pos.iteration))
+        loss, extra = self.batch_loss(y)
         yield Phase(LOSS, b, loss=loss, penalty=extra)
         if not math.isfinite(loss):
             return  # nothing can be learned from it: the driver decides (TrainingError, a halt)
-        m.start_backward()
-        for step in reversed(m.steps):
-            m.backward_step(step)
-            yield Phase(BACKWARD, b, step, loss=loss, penalty=extra)
-        before = {k: v.copy() for k, v in m.params.items()} if watch else None
-        self.update(m.grads, b.lr)
+        yield from self.backward_pass(b, loss, extra)
+        before = {k: v.copy() for k, v in self.model.params.items()} if watch else None
+        self.update(self.model.grads, b.lr)
         self.record_batch(loss, y)
         yield Phase(UPDATE, b, loss=loss, penalty=extra, before=before)
         if pos.batch >= len(chunks):
             yield Phase(EPOCH, b, loss=loss, penalty=extra, result=self.end_epoch(b.lr, pos.epoch_seconds))
+
+    # --- the engine's steps: what another engine (runtime/torchnet/engine.py) replaces ----------
+
+    def batch_arrays(self, idx: np.ndarray):
+        """The batch's inputs (in the model's dtype) and targets, for the training rows `idx`."""
+        return np.asarray(self.data.x_train[idx], self.model.dtype), self.data.y_train[idx]
+
+    def forward_pass(self, b: Batch, x, rng) -> Iterator[Phase]:
+        """Run the batch forward node by node (dropout masks from `rng`), pausing after each."""
+        m = self.model
+        m.training = b.training
+        for step in m.steps:
+            m.forward_step(step, x, b.training, rng)
+            yield Phase(FORWARD, b, step)
+
+    def batch_loss(self, y) -> tuple[float, float]:
+        """(the last forward's loss against y plus the weight penalty, the penalty)."""
+        extra = penalty(self.model.weights, self.settings["regularize"])
+        return self.model.loss(y) + extra, extra
+
+    def backward_pass(self, b: Batch, loss: float, extra: float) -> Iterator[Phase]:
+        """Backward through the nodes in reverse order, pausing after each."""
+        m = self.model
+        m.start_backward()
+        for step in reversed(m.steps):
+            m.backward_step(step)
+            yield Phase(BACKWARD, b, step, loss=loss, penalty=extra)
 
     def batches(self, epoch: int) -> list[np.ndarray]:
         """The epoch's minibatch index arrays, in order (shuffled with the epoch's own seed)."""
         key = (self.seed, epoch)
         if self._chunks is not None and self._chunks[0] == key:
             return self._chunks[1]
-        n = len(self.data.x_train)
-        order = np.arange(n)
-        if self.settings.get("shuffle", True):
-            order = np.random.default_rng([self.seed, 12, epoch]).permutation(n)
+        order = self.epoch_order(epoch)
         size = self.settings["batch"]
-        chunks = [order[i:i + size] for i in range(0, n, size)]
+        chunks = [order[i:i + size] for i in range(0, len(order), size)]
         if len(chunks) > 1 and len(chunks[-1]) < self.min_batch:
             chunks.pop()  # too small for an op (batchnorm cannot normalize one example): drop it
         self._chunks = (key, chunks)
         return chunks
+
+    def epoch_order(self, epoch: int) -> np.ndarray:
+        """The order of the training rows in `epoch`: shuffled with the epoch's own seed (unless
+        the data section says shuffle false)."""
+        n = len(self.data.x_train)
+        if self.settings.get("shuffle", True):
+            return np.random.default_rng([self.seed, 12, epoch]).permutation(n)
+        return np.arange(n)
 
     def dropout_rng(self, iteration: int) -> np.random.Generator:
         """The generator of iteration `iteration`'s dropout masks (the same on every replay)."""
@@ -222,7 +252,7 @@ class Trainer:
                              f"{phase.batch.iteration + 1}; the first non-finite value came from {where}",
                              step, "lower the learning rate, add clip norm 1.0, or standardize the inputs")
 
-    def update(self, grads: dict[str, np.ndarray], lr: float) -> None:
+    def update(self, grads: dict, lr: float) -> None:
         """Penalty gradients, clipping and the optimizer's step; advances the iteration count."""
         add_penalty_grads(self.model.weights, grads, self.settings["regularize"])
         clip(grads, self.settings["clip"])
