@@ -94,7 +94,7 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
         while not trainer.finished(train["epochs"]):
             r = trainer.run_epoch(
                 on_batch=lambda e, k, n, loss, speed: report.batch(e, train["epochs"], k, n, loss, speed),
-                should_stop=lambda: stop.requested)
+                should_stop=lambda: trainer.stop_agreed(stop.requested))
             if r is None:
                 break
             report.epoch(r)

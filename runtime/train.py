@@ -311,6 +311,11 @@ class Trainer:
                 elif kind == LOSS and not ph.finite:
                     raise self.divergence(ph)
 
+    def stop_agreed(self, requested: bool) -> bool:
+        """Whether to stop after the batch that just ran, given whether this process was asked to
+        (a data-parallel engine asks its other processes, so that all stop after the same batch)."""
+        return requested
+
     def evaluate(self, x, y) -> tuple[float | None, float | None]:
         """Loss and accuracy (None for regression) in evaluation mode over (x, y), in chunks."""
         if x is None or len(x) == 0:

@@ -362,6 +362,13 @@ class TorchTrainer(Trainer):
         ref.forward(x, training=True, rng=self.dropout_rng(phase.batch.iteration))
         return super().divergence(phase)
 
+    def stop_agreed(self, requested: bool) -> bool:
+        """Under torchrun, stop when any rank was asked to (Ctrl-C, SIGTERM reach the ranks at
+        slightly different batches; a rank that stopped alone would leave the others waiting)."""
+        if not self.dist.active:
+            return requested
+        return self.dist.all_sum([1.0 if requested else 0.0], self.device)[0] > 0
+
     @torch.no_grad()
     def evaluate(self, x, y):
         """Loss and accuracy in evaluation mode over (x, y): each rank its share, summed."""

@@ -12,8 +12,29 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_nn
 from torch import nn
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """The sum of a tensor over all ranks, differentiable: the gradient of the sum reaching each
+    rank is summed over the ranks too (every rank's loss depends on every rank's part)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
+    """x summed over the ranks of the default process group, with autograd through it."""
+    return _AllReduceSum.apply(x)
 
 
 class CpuSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
@@ -34,11 +55,11 @@ class CpuSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         dims = [0, *range(2, x.dim())]
         shape = [1, -1] + [1] * (x.dim() - 2)
         local = x.numel() // x.shape[1]
-        sums = dist_nn.all_reduce(torch.cat([x.sum(dims), x.new_tensor([float(local)])]))
+        sums = all_reduce_sum(torch.cat([x.sum(dims), x.new_tensor([float(local)])]))
         n = sums[-1]
         mean = sums[:-1] / n
         u = x - mean.reshape(shape)
-        var = dist_nn.all_reduce((u * u).sum(dims)) / n  # the biased variance of the global batch
+        var = all_reduce_sum((u * u).sum(dims)) / n  # the biased variance of the global batch
         y = u * torch.rsqrt(var + self.eps).reshape(shape)
         if self.affine:
             y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
