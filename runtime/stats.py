@@ -13,6 +13,7 @@ HIST_BINS = 24
 # Feature maps kept per 4-D snapshot for the debugger's heatmaps: more than fit in its widest
 # layout (a 160-column panel shows about 40 tiles of 8x8), few enough to keep a snapshot small.
 MAP_CHANNELS = 64
+MAP_SCALE_PERCENTILE = 98  # of |value|: full colour in the heatmaps (ChannelStats.map_scale)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,14 @@ class ChannelStats:
     example_mean: np.ndarray  # (B, C) over (H, W)
     example_var: np.ndarray   # (B, C) biased, over (H, W)
     maps: np.ndarray          # (min(C, MAP_CHANNELS), H, W) float32: example 0's feature maps
-    map_range: tuple[float, float]  # (min, max) over the finite values of `maps` (the heatmaps' scale)
+    map_range: tuple[float, float]  # (min, max) over the finite values of `maps`
+    # the heatmaps' colour scale: the MAP_SCALE_PERCENTILE of |maps| (a few bright pixels would
+    # otherwise leave every other one dark), or their largest |value| if that percentile is 0
+    map_scale: float = 0.0
+    # the rounding floor of the means (float_noise): below it a per-channel or per-example mean is
+    # the dtype's rounding, different from CPU to CPU, not a figure
+    mean_noise: float = 0.0
+    example_mean_noise: float = 0.0
 
     @property
     def channels(self) -> int:
@@ -86,9 +94,25 @@ def channel_stats(a: np.ndarray, example: int = 0) -> ChannelStats:
         cm, cv = channel_moments(x)
         em, ev = instance_moments(x)
         maps = np.asarray(a[example, :MAP_CHANNELS], np.float32).copy()
-        fin = maps[np.isfinite(maps)]
+        fin = np.asarray(maps[np.isfinite(maps)], np.float64)
         rng = (float(fin.min()), float(fin.max())) if fin.size else (0.0, 0.0)
-    return ChannelStats(cm, cv, em, ev, maps, rng)
+        scale = float(np.percentile(np.abs(fin), MAP_SCALE_PERCENTILE)) if fin.size else 0.0
+    b, _, h, w = x.shape
+    return ChannelStats(cm, cv, em, ev, maps, rng, scale or max(abs(rng[0]), abs(rng[1])),
+                        float_noise(a, b * h * w), float_noise(a, h * w))
+
+
+def float_noise(a: np.ndarray, count: int) -> float:
+    """How far from 0 the mean of `count` entries of `a` can be from rounding alone: eps of a's
+    dtype x sqrt(count) x max |a| (the error of a float sum grows about as sqrt(count) times the
+    rounding of its largest terms). After a normalization, whose exact mean is 0, a computed mean
+    below it is rounding noise: it differs between CPUs (their BLAS kernels round differently)."""
+    arr = np.asarray(a)
+    if not np.issubdtype(arr.dtype, np.floating) or arr.size == 0:
+        return 0.0
+    with np.errstate(all="ignore"):
+        top = float(np.max(np.abs(arr)))
+    return float(np.finfo(arr.dtype).eps) * np.sqrt(count) * top if np.isfinite(top) else 0.0
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,20 @@
 """`netc debug` at every terminal size: the layout per size class, numbers never cut, the notice
 below the minimum, the all-layers overview, the flags in the graph, validation figures in the loss
-panel, lint warnings and wrapped comments. Snapshots (SVG, tests/__snapshots__) at 80x24, 100x30,
-120x40 and 160x48."""
+panel, lint warnings and wrapped comments, an image node's channels as heatmaps, the footer.
+Snapshots (SVG, tests/__snapshots__) at 80x24, 100x30, 120x40 and 160x48."""
 from __future__ import annotations
 
 import asyncio
 import re
 
+import numpy as np
 import pytest
 
 pytest.importorskip("textual")
 
 from netc.runtime.overview import FLAGS  # noqa: E402
 from netc.tui.app import DebuggerApp  # noqa: E402
+from netc.tui.channels_view import ChannelsView  # noqa: E402
 from netc.tui.layout import MIN_SIZE, size_class  # noqa: E402
 from netc.tui.lines import Lines, ScrollLines  # noqa: E402
 from netc.tui.loss_view import LossView  # noqa: E402
@@ -25,7 +27,12 @@ from netc.tui.status import MessageLine  # noqa: E402
 
 from conftest import EXAMPLES, ROOT  # noqa: E402
 
+# The snapshots run in float64: float32 sums round differently on CPUs whose BLAS kernels differ,
+# enough to flip the last digit shown of a figure now and then; float64's rounding (1e-16) all but never
+# reaches the 4th digit.
 DIGITS = str(EXAMPLES / "digits.net")
+CNN = str(EXAMPLES / "digits_cnn.net")
+TO_CNN_BATCHNORM = ["n"] * 6   # input, conv_bn1.{conv1, batchnorm1, relu1}, conv_bn2.{conv1, batchnorm1}
 SIZES = [(80, 24), (100, 30), (120, 40), (160, 48)]
 NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?%?")
 
@@ -98,7 +105,7 @@ def test_every_panel_fits_every_size(size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_main_screen_snapshot(snap_compare, monkeypatch, size):
     monkeypatch.chdir(ROOT)
-    app = DebuggerApp(open_session("examples/digits.net"))
+    app = DebuggerApp(open_session("examples/digits.net", dtype=np.float64))
 
     async def into_the_first_iteration(pilot):
         for _ in range(15):                                  # forward, loss, into the backward pass
@@ -111,7 +118,7 @@ def test_main_screen_snapshot(snap_compare, monkeypatch, size):
 @pytest.mark.parametrize("size", [SIZES[0], SIZES[-1]], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_overview_snapshot(snap_compare, monkeypatch, size):
     monkeypatch.chdir(ROOT)
-    app = DebuggerApp(open_session("examples/digits.net"), overview=True)
+    app = DebuggerApp(open_session("examples/digits.net", dtype=np.float64), overview=True)
 
     async def one_iteration(pilot):
         await pilot.press("i")
@@ -259,4 +266,119 @@ def test_growing_the_terminal_redraws_every_panel_to_its_new_width():
             width = source.scrollable_content_region.width
             assert max(line.cell_len for line in source._lines) >= width - 10  # wrapped to the new width
             assert overflowing(app) == []
+    run(go())
+
+
+def shown_tiles(view) -> tuple[int, int]:
+    """(channels shown, channels in all) from the channels panel's title."""
+    m = re.search(r"example 1: (\d+) of (\d+)", view.border_title)
+    return int(m.group(1)), int(m.group(2))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_channels_fit_every_size(size):
+    """An image node's heatmaps at every size: beside the cards from 120x40 up, in pane 4 below;
+    as many tiles as the panel holds without scrolling, the rest counted as hidden; no line wider
+    than its panel."""
+    async def go():
+        app = DebuggerApp(open_session(CNN))
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await pilot.press(*TO_CNN_BATCHNORM)
+            await pilot.pause()
+            assert app.session.snapshot.node == "conv_bn2.batchnorm1"
+            view = app.query_one(ChannelsView)
+            if size_class(*size) == "tabbed":
+                assert not view.region.height                  # the node pane has no room for them
+                await pilot.press("4")
+                await pilot.pause()
+            assert view.region.height and overflowing(app) == []
+            shown, total = shown_tiles(view)
+            assert total == 32 and 1 <= shown < total and f"{total - shown} hidden" in view.border_title
+            assert len(view._lines) <= view.scrollable_content_region.height   # nothing to scroll to
+            heat = [line.plain for line in view._lines if "▀" in line.plain]
+            assert sum(h.count("▀") for h in heat) == shown * 8 * 4      # 8x8 maps: 8 cells, 4 rows each
+            await pilot.press("n")                             # conv_bn2.relu1
+            await pilot.pause()
+            assert overflowing(app) == [] and shown_tiles(view) == (shown, total)
+    run(go())
+
+
+def test_stepping_onto_image_nodes_shows_their_channels():
+    async def go():
+        app = DebuggerApp(open_session(CNN))
+        async with app.run_test(size=(160, 48)) as pilot:
+            view = app.query_one(ChannelsView)
+            await pilot.pause()
+            await pilot.press("n")                             # input: one channel
+            await pilot.pause()
+            assert view.region.height and shown_tiles(view) == (1, 1)
+            await pilot.press("n")                             # conv_bn1.conv1
+            await pilot.pause()
+            snap = app.session.snapshot
+            cs = snap.activation.channels
+            assert snap.node == "conv_bn1.conv1" and view.channels is cs
+            text = text_of(view)
+            assert "▀" in text and "of 16" in view.border_title
+            shown, _ = shown_tiles(view)
+            mean_row = next(line for line in text.splitlines() if line.startswith("mean"))
+            from netc.tui.fmt import short
+            assert mean_row.split()[1:] == [short(float(m), noise=cs.mean_noise) for m in cs.mean[:shown]]
+            await pilot.press("n")                             # conv_bn1.batchnorm1: mean 0, var 1 each
+            await pilot.pause()
+            text = text_of(view)
+            rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line[:4] in ("mean", "var ")}
+            assert set(rows["mean"]) == {"≈0"} and set(rows["var"]) == {"1"}
+            assert "per channel (B,H,W): mean ≈0, var 1" in " ".join(text.split())
+            await pilot.press(*["n"] * 5)                      # maxpool1: 32 maps of 4x4, 2 rows each
+            await pilot.pause()
+            assert app.session.snapshot.node == "maxpool1" and view.region.height
+            heat = [line.plain for line in view._lines if "▀" in line.plain]
+            assert len(heat) % 2 == 0 and sum(h.count("▀") for h in heat) == shown_tiles(view)[0] * 4 * 2
+            await pilot.press("n")                             # flatten1: a vector
+            await pilot.pause()
+            assert app.session.snapshot.node == "flatten1"
+            assert not view.region.height and not app.query_one("StatsView").has_class("-images")
+    run(go())
+
+
+@pytest.mark.parametrize("size", [SIZES[0], SIZES[-1]], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_cnn_node_snapshot(snap_compare, monkeypatch, size):
+    monkeypatch.chdir(ROOT)
+    app = DebuggerApp(open_session("examples/digits_cnn.net", dtype=np.float64))
+
+    async def to_the_second_batchnorm(pilot):
+        await pilot.press(*TO_CNN_BATCHNORM)
+        if size_class(*size) == "tabbed":
+            await pilot.press("4")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=to_the_second_batchnorm)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_footer_fits_the_width(size):
+    """Every key the footer shows is whole on screen; 80 columns drop the minor ones (keys.py),
+    which the help screen still lists."""
+    from textual.widgets._footer import FooterKey
+
+    from netc.tui.keys import KEYS, MINOR_ACTIONS
+
+    async def go():
+        app = DebuggerApp(open_session(DIGITS))
+        async with app.run_test(size=size) as pilot:
+            for _ in range(500):                           # the footer composes after the first refresh
+                await pilot.pause(0.01)
+                if app.screen.query(FooterKey):
+                    break
+            await pilot.pause()
+            keys = [k for k in app.screen.query(FooterKey) if k.display]
+            assert keys and sum(k.outer_size.width for k in keys) <= size[0]
+            shown = {k.action for k in keys}
+            main = {k.action for k in KEYS if k.label and not k.minor}
+            assert main <= shown
+            if size_class(*size) == "tabbed":
+                assert not shown & MINOR_ACTIONS
+            else:
+                assert MINOR_ACTIONS <= shown
     run(go())

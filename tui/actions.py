@@ -120,9 +120,12 @@ class Actions:
         self.show("warnings")
 
     def action_pane(self, pane: str) -> None:
+        if pane == "channels" and self.view != "stats":  # the channels are part of the node panel
+            self.show("stats")
         self.set_pane(pane)
         if self.size_class != "tabbed":
-            self.say("every panel is on screen: 1 2 3 choose one in a smaller terminal")
+            self.say("every panel is on screen (an image node's channels below its statistics): "
+                     "1 2 3 4 choose one in a smaller terminal")
         self.repaint()
 
     def action_help(self) -> None:

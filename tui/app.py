@@ -11,7 +11,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer
+from textual.widgets import ContentSwitcher
 
 from .actions import Actions
 from .check_view import CheckView
@@ -23,7 +23,7 @@ from .modes_view import ModesView
 from .node_stats import NodeView, StatsView
 from .nodes import GraphState, NodeList
 from .overview_view import OverviewData, OverviewView
-from .panes import TabBar, TooSmall, WarningsView
+from .panes import KeyFooter, TabBar, TooSmall, WarningsView
 from .session import Session, Stopped
 from .source_view import SourceFocus, SourceView
 from .status import MessageLine, StatusBar, StatusState
@@ -89,7 +89,7 @@ class DebuggerApp(Actions, App):
             yield SourceView(s.net.source.text, id="source")
         yield MessageLine(id="message")
         yield StatusBar(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     @staticmethod
     def _op_hint(step) -> str:

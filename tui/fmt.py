@@ -27,13 +27,17 @@ def num(v: float | None, ref: float | None = None) -> str:
     return f"{v:.2e}"
 
 
-def short(v: float | None, ref: float | None = None) -> str:
-    """A statistic in at most 6 characters, for tables with many columns: 0.639, 13.7, 1.2e-4."""
+def short(v: float | None, ref: float | None = None, noise: float | None = None) -> str:
+    """A statistic in at most 6 characters, for tables with many columns: 0.639, 13.7, 1.2e-4;
+    `≈0` below float32 precision of `ref` (as num) or at most `noise` (the runtime's rounding
+    floor of a mean, stats.float_noise)."""
     if v is None:
         return MISSING
     if not math.isfinite(v) or v == 0:
         return num(v)
     if ref is not None and math.isfinite(ref) and abs(v) < NOISE * abs(ref):
+        return "≈0"
+    if noise is not None and abs(v) <= noise:
         return "≈0"
     if 0.01 <= abs(v) < 1000:
         for digits in (3, 2, 1):

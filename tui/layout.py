@@ -2,7 +2,7 @@
 
 Four size classes (docs/debugger.md): below MIN_SIZE a notice asks for a larger terminal;
 'tabbed' (under 120 columns or 32 rows) shows the graph beside one panel at a time (1 node,
-2 source, 3 loss); 'medium' (under 160x44) and 'wide' show every panel at once.
+2 source, 3 loss, 4 an image node's channels); 'medium' (under 160x44) and 'wide' show every panel at once.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ MIN_SIZE = (80, 24)
 TABBED_BELOW = (120, 32)
 WIDE_FROM = (160, 44)
 SIZE_CLASSES = ("tiny", "tabbed", "medium", "wide")
-PANES = ("detail", "source", "loss")
+PANES = ("detail", "source", "loss", "channels")
 
 
 def size_class(width: int, height: int) -> str:

@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 
+from .channels_view import ChannelsView
 from .fmt import MISSING, fit_columns, num, pct, shape, where
 from .histogram import HistogramView
 from .lines import Lines, ScrollLines
@@ -73,6 +74,7 @@ class StatsView(Vertical):
             with Vertical(id="grad-card", classes="card"):
                 yield Lines(id="grad-numbers")
                 yield HistogramView(id="grad-hist")
+        yield ChannelsView(id="channels")
         yield ScrollLines(id="params")
 
     def on_mount(self) -> None:
@@ -91,7 +93,18 @@ class StatsView(Vertical):
             self._update_cards(v.update)
         else:
             self._cards(v.snap)
+        self._channels(v)
         self.query_one("#params", ScrollLines).show(self._params(v))
+
+    def _channels(self, v: NodeView) -> None:
+        """An image node's channels below the cards (its class `-images` gives them room)."""
+        a = v.snap.activation if v.snap is not None and v.row not in (LOSS_ROW, UPDATE_ROW) else None
+        cs = a.channels if a is not None else None
+        self.set_class(cs is not None, "-images")
+        view = self.query_one(ChannelsView)
+        view.empty = ("not an image node: channels are shown for outputs (B, C, H, W)"
+                      if v.snap is not None or v.step is None else "after the node has run")
+        view.channels = cs
 
     def _title(self, v: NodeView) -> Text:
         """Name, op, line, phase and iteration, and the selection note: the parts that fit the

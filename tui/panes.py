@@ -1,5 +1,5 @@
-"""Small panels: the tab bar of the tabbed layout, the file's lint warnings, and the notice shown
-when the terminal is too small.
+"""Small panels: the tab bar of the tabbed layout, the file's lint warnings, the notice shown when
+the terminal is too small, and the footer of key bindings.
 
 Attributes down: the app sets `TabBar.state` and `WarningsView.warnings`. Messages up: a click on
 a tab posts `TabBar.Chosen`.
@@ -13,13 +13,18 @@ from textual import events
 from textual.message import Message
 from textual.reactive import reactive
 
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+from .keys import MINOR_ACTIONS
 from .lines import Lines, ScrollLines
 
-TAB_TITLES = (("detail", "1", "node"), ("source", "2", "source"), ("loss", "3", "loss"))
+TAB_TITLES = (("detail", "1", "node"), ("source", "2", "source"), ("loss", "3", "loss"),
+              ("channels", "4", "channels"))
 
 
 class TabBar(Lines):
-    """`1 node  2 source  3 loss`, the shown pane highlighted; the detail tab is named after what
+    """`1 node  2 source  3 loss  4 channels`, the shown pane highlighted; the detail tab is named after what
     the detail panel shows (node, overview, history...)."""
 
     state: reactive[tuple[str, str]] = reactive(lambda: ("detail", "node"), repaint=False)
@@ -96,3 +101,15 @@ class TooSmall(Lines):
     def _draw(self) -> None:
         width = max(self.size.width - 2, 10)
         self.show([Text(line, style="bold") for line in textwrap.wrap(self.text, width)])
+
+
+class KeyFooter(Footer):
+    """Textual's footer of key bindings, each key of keys.py's MINOR_ACTIONS marked `-minor`: the
+    stylesheet leaves those out in the tabbed layout, where 80 columns cannot hold every key (the
+    help screen, ?, lists them all)."""
+
+    def compose(self):
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and widget.action in MINOR_ACTIONS:
+                widget.add_class("-minor")
+            yield widget

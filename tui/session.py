@@ -222,8 +222,10 @@ class Session:
 
 
 def open_session(path: str, weights: str | None = None, breaks=(), seed: int | None = None,
-                 epochs: int | None = None, sets=()) -> Session:
-    """Compile, load the data and the weights, parse the breakpoints: a Session ready to step.
+                 epochs: int | None = None, sets=(), dtype=np.float32) -> Session:
+    """Compile, load the data and the weights, parse the breakpoints: a Session ready to step, in
+    `dtype` (float32 as `netc debug` runs; the snapshot tests use float64, whose figures no CPU
+    rounds differently at the digits shown).
 
     Every user mistake raises a NetcError (exit 2) before any screen is drawn.
     """
@@ -234,7 +236,7 @@ def open_session(path: str, weights: str | None = None, breaks=(), seed: int | N
     from netc.runtime.train import Trainer
 
     net, train, data, dataset = run.prepare(path, list(sets), epochs, seed)
-    model = run.build_model(net, train, weights=weights)  # a bad checkpoint: a message, exit 2
+    model = run.build_model(net, train, dtype, weights=weights)  # a bad checkpoint: a message, exit 2
     names = [s.name for s in model.steps]
     points = []
     for text in breaks:
@@ -242,5 +244,5 @@ def open_session(path: str, weights: str | None = None, breaks=(), seed: int | N
             points.append(parse_breakpoint(text, names))
         except BreakpointError as e:
             raise NetcError(f"--break: {e}", hint=f"nodes: {', '.join(names)}") from None
-    trainer = Trainer(model, run.cast_dataset(dataset, np.float32), {**train, "shuffle": data["shuffle"]})
+    trainer = Trainer(model, run.cast_dataset(dataset, dtype), {**train, "shuffle": data["shuffle"]})
     return Session(net, Stepper(trainer), points)
