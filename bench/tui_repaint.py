@@ -3,6 +3,7 @@
     python bench/tui_repaint.py                     # examples/digits.net, 160x48, 200 steps
     python bench/tui_repaint.py --size 120x40 --steps 400 examples/residual.net
     python bench/tui_repaint.py --size 80x24 --view overview   # the all-layers panel on screen
+    python bench/tui_repaint.py --size 80x24 --view channels examples/digits_cnn.net   # heatmaps (pane 4)
 
 Drives the app headless with Textual's pilot. For each step it presses `n` and measures from the key
 press to the end of the first screen refresh (the compositor's render of every changed widget) that
@@ -55,8 +56,8 @@ async def measure(path: str, size: tuple[int, int], steps: int, warmup: int,
     try:
         async with app.run_test(size=size) as pilot:
             await pilot.pause(0.5)  # past the start-up settling (see DebuggerApp._settle)
-            if view == "overview":
-                await pilot.press("o")
+            if view in ("overview", "channels"):
+                await pilot.press("o" if view == "overview" else "4")  # 4: the channels pane when tabbed
                 await pilot.pause(0.1)
             for i in range(warmup + steps):
                 app._bench_done = None
@@ -88,8 +89,9 @@ def main() -> int:
     p.add_argument("--size", default="160x48", help="terminal size WIDTHxHEIGHT (default 160x48)")
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--warmup", type=int, default=10)
-    p.add_argument("--view", choices=("stats", "overview"), default="stats",
-                   help="the detail panel on screen while stepping (default: the node's statistics)")
+    p.add_argument("--view", choices=("stats", "overview", "channels"), default="stats",
+                   help="the detail panel on screen while stepping (default: the node's statistics; "
+                        "channels: an image node's heatmaps, the whole panel in a small terminal)")
     args = p.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     out = asyncio.run(measure(args.file, (w, h), args.steps, args.warmup, args.view))

@@ -118,3 +118,22 @@ def test_stats_channels_on_vectors_is_a_located_error():
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stdout == ""
     assert "digits.net:16:5: error: --channels: no node of this network is an image" in r.stderr
     assert "input 1 8 8" in r.stderr
+
+
+def test_float_noise_covers_the_rounding_of_normalized_means():
+    """A batch-normalized channel's float32 mean is rounding, different per CPU: within the
+    runtime's floor (shown ≈0); a real mean, or the same in float64, is far outside it."""
+    from netc.runtime.stats import float_noise
+    from netc.tui.fmt import short
+    net = netc.load(NORMS)
+    for dtype in (np.float32, np.float64):
+        model = netc.Model(netc.lower(net), seed=0, dtype=dtype)
+        model.forward(np.asarray(net.dataset.x_train[:64], dtype), training=True)
+        bn, c1 = channel_stats(model.output("bn")), channel_stats(model.output("c1"))
+        assert np.abs(bn.mean).max() <= bn.mean_noise and np.abs(bn.example_mean).max() > bn.example_mean_noise
+        assert np.abs(c1.mean).min() > 100 * c1.mean_noise
+        assert {short(float(m), noise=bn.mean_noise) for m in bn.mean} == {"≈0"}
+    assert bn.mean_noise < 1e-12                                  # float64's floor
+    x = np.full((2, 3, 4, 4), -2.0, np.float32)
+    assert float_noise(x, 32) == pytest.approx(np.finfo(np.float32).eps * np.sqrt(32) * 2)
+    assert float_noise(np.zeros(3, np.int64), 3) == 0.0
