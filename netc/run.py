@@ -193,7 +193,10 @@ def data_files(data: dict, base_dir) -> list[Path]:
 
 
 def _say(text: str) -> None:
-    """A line on stderr that never fails the run (after SIGHUP the terminal may be gone)."""
+    """A line on stderr that never fails the run (after SIGHUP the terminal may be gone); under
+    torchrun, from rank 0 only."""
+    if engines.rank() != 0:
+        return
     try:
         print(printable(text), file=sys.stderr, flush=True)
     except OSError:
