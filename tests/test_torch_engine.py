@@ -197,3 +197,14 @@ def test_the_numpy_engine_and_the_cli_do_not_import_torch():
             "main(['run', %r, '--epochs', '1', '--quiet']); print(a, 'torch' in sys.modules)") % DIGITS
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.strip().endswith("False False"), r.stdout + r.stderr
+
+
+def test_a_diverging_run_names_the_node_as_the_numpy_engine_does(tmp_path, capsys):
+    spec = tmp_path / "div.net"
+    spec.write_text("data { source moons n=200; split 0.8 }\n"
+                    "model m { input 2; dense 32 init=he; relu; dense 32 init=he; relu; dense 2 init=xavier }\n"
+                    "train { loss mse; optimizer sgd lr=50; batch 16; epochs 5; seed 0 }\n")
+    assert cli.main(["run", str(spec), "--engine", "torch", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "error: the loss became" in err and "the first non-finite value came from 'dense" in err
+    assert "div.net:2:" in err and "Traceback" not in err
