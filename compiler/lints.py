@@ -76,7 +76,10 @@ def bias_before_batchnorm(g, train, data, facts, spans=None):
 
 def dropout_before_batchnorm(g, train, data, facts, spans=None):
     for n, a in g.nodes(data=True):
-        if _kernel(g, n).category == "regularizer":
+        kernel = _kernel(g, n)
+        # a regularizer whose forward differs in evaluation (dropout, noise): an activity penalty
+        # is the identity in both modes and shifts nothing
+        if kernel.category == "regularizer" and kernel.mode_dependent:
             for s in _batch_normalizers(g, n)[:1]:
                 norm = g.nodes[s]["op"]
                 yield _warn("dropout-before-batchnorm", f"{a['op']} directly before {norm}", a["span"],
@@ -180,7 +183,7 @@ def dropout_placement(g, train, data, facts, spans=None):
             continue
         if n == out:
             yield _warn("dropout-placement", f"{a['op']} as the last op, right before the loss", a["span"],
-                        f"{a['op']} zeroes the model's outputs at random in training; put it before the "
+                        f"{a['op']} changes the model's outputs at random in training; put it before the "
                         "last linear layer instead")
             continue
         rate = _rate(a["attrs"])

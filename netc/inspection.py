@@ -53,8 +53,10 @@ def stats(args) -> int:
         print(json.dumps({"nodes": rows, "params": params} if params is not None else rows, indent=1))
     else:
         title = f"{args.mode} mode, batch of {size}, loss {loss.loss - loss.penalty:.4f}"
-        if loss.penalty:  # netc run and netc debug report the loss with the weight penalty
-            title += f" + {train['regularize']['kind']} penalty {loss.penalty:.4f} = {loss.loss:.4f}"
+        if loss.penalty:  # netc run and netc debug report the loss with the penalties
+            kinds = ([f"{train['regularize']['kind']} "] if train["regularize"] else []) + \
+                (["activity "] if any(s.kernel.adds_penalty for s in model.steps) else [])
+            title += f" + {'and '.join(kinds)}penalty {loss.penalty:.4f} = {loss.loss:.4f}"
         if loss.nonfinite:
             title += " (not finite: no backward pass)"
         print(_stats_table(records, title))

@@ -64,8 +64,9 @@ def check_kernel(kernel: Kernel, xs: list[np.ndarray], state: Mapping[str, np.nd
                  dy: np.ndarray | None = None) -> dict[str, float]:
     """Gradient-check one kernel in float64 at the inputs xs (each (B, in_width)) and state.
 
-    The checked scalar is sum(forward(xs) * dy) for a fixed dy (random normal from `seed` unless
-    given), so backward(dy) must equal its gradient. Every forward (the analytic one and each
+    The checked scalar is sum(forward(xs) * dy) + kernel.penalty(ctx) for a fixed dy (random
+    normal from `seed` unless given), so backward(dy) must equal its gradient (the penalty is 0
+    but for ops that add one to the loss). Every forward (the analytic one and each
     perturbed one) gets a fresh copy of `state` (batchnorm's running statistics change in
     training) and a fresh `np.random.default_rng(seed)` (dropout draws the same mask each time).
 
@@ -95,7 +96,9 @@ def check_kernel(kernel: Kernel, xs: list[np.ndarray], state: Mapping[str, np.nd
                          f"parameters {sorted(kernel.param_shapes())}")
 
     def objective() -> float:
-        return float(np.sum(run(xs64, state64)[1] * dy))
+        ctx, y, _ = run(xs64, state64)
+        # an op that adds a penalty to the loss (activity regularization) backpropagates it too
+        return float(np.sum(y * dy)) + kernel.penalty(ctx)
 
     errors = {}
     for i, x in enumerate(xs64):

@@ -68,6 +68,7 @@ class Model:
                         self.steps[s.inputs[0]].inputs != ())
                        for s in reversed(self.steps) if s.inputs]
         self._back_of = {back[0]: back for back in self._backs}
+        self._penalizing = [s.index for s in self.steps if s.kernel.adds_penalty]
         n = len(self.steps)
         self.outputs: list[np.ndarray | None] = [None] * n
         self.ctxs: list[Ctx | None] = [None] * n
@@ -159,6 +160,12 @@ class Model:
         except RuntimeSpecError as e:
             raise NodeError(self.steps[-1], e.message, e.hint) from None
         return self.last_loss
+
+    def op_penalty(self) -> float:
+        """The terms the ops add to the training loss for the last forward (activity penalties:
+        ops whose `adds_penalty` fact is true); 0.0 after an evaluation-mode forward. The
+        gradients of these terms are part of `backward`'s."""
+        return sum((self.steps[i].kernel.penalty(self.ctxs[i]) for i in self._penalizing), 0.0)
 
     def backward(self) -> dict[str, np.ndarray]:
         """Gradients of the last loss: by parameter name (returned and kept in `grads`) and by

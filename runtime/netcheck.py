@@ -217,8 +217,9 @@ def check_kernel_sampled(kernel: Kernel, xs: list[np.ndarray], state: Mapping[st
 
     def scalar() -> float:
         st = {k: v.copy() for k, v in state64.items()}
-        out = kernel.forward(Ctx(), xs64, st, True, np.random.default_rng(seed))
-        return float(np.vdot(out, dy))
+        c = Ctx()
+        out = kernel.forward(c, xs64, st, True, np.random.default_rng(seed))
+        return float(np.vdot(out, dy)) + kernel.penalty(c)  # an activity penalty backpropagates too
 
     rng = np.random.default_rng([seed, 97])
     arrays = [(f"x{i}", xs64[i], dxs[i]) for i in range(len(xs64))]
@@ -263,7 +264,7 @@ class _Replay:
         for step in model.steps:
             self.rng_states.append(rng.bit_generator.state)
             model.forward_step(step, x, True, rng)
-        self.base_loss = model.loss(y)
+        self.base_loss = model.loss(y) + model.op_penalty()
         self.outputs = [o.copy() for o in model.outputs]
 
     def loss(self, start: int = 0, override: np.ndarray | None = None) -> float:
@@ -279,7 +280,8 @@ class _Replay:
         rng.bit_generator.state = self.rng_states[start] if start < len(self.rng_states) else self.rng_states[-1]
         for step in model.steps[start:]:
             model.forward_step(step, self.x, True, rng)
-        return model.loss(self.y)
+        # the ops' activity penalties are part of the training loss whose gradient backward gives
+        return model.loss(self.y) + model.op_penalty()
 
 
 def check_network(plan, x: np.ndarray, y: np.ndarray, seed: int = 0, entries: int = ENTRIES,

@@ -114,7 +114,8 @@ class Batch:
 @dataclass(frozen=True)
 class Phase:
     """One pause of the engine. `kind` is FORWARD or BACKWARD (with `step`, the plan step that just
-    ran), LOSS (`loss` is the batch's loss plus `penalty`, the weight penalty; the iteration ends
+    ran), LOSS (`loss` is the batch's loss plus `penalty`, the weight penalty and the ops' activity
+    penalties; the iteration ends
     there when it is not finite), UPDATE (the optimizer has stepped and the batch is counted;
     `before` holds the parameters as they were if the iteration was asked to `watch`) or EPOCH
     (`result`, the finished epoch's metrics after validation). The model's arrays hold the rest."""
@@ -202,8 +203,9 @@ class Trainer:
             yield Phase(FORWARD, b, step)
 
     def batch_loss(self, y) -> tuple[float, float]:
-        """(the last forward's loss against y plus the weight penalty, the penalty)."""
-        extra = penalty(self.model.weights, self.settings["regularize"])
+        """(the last forward's loss against y plus the penalties, the penalties: the weight penalty
+        and the ops' activity penalties)."""
+        extra = penalty(self.model.weights, self.settings["regularize"]) + self.model.op_penalty()
         return self.model.loss(y) + extra, extra
 
     def backward_pass(self, b: Batch, loss: float, extra: float) -> Iterator[Phase]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from . import ast
 from .diagnostics import Collector, Span, did_you_mean
-from .schema import P, Stmt
+from .schema import MODEL, P, Stmt
 from .values import Env, Symbol, Text, ValueError_, coerce, evaluate
 
 
@@ -76,11 +76,17 @@ def bind(stmt: ast.Statement, schema: Stmt, env: Env, errors: Collector) -> Call
             hint = did_you_mean(head, kinds) if isinstance(head, Symbol) else "expected one of: " + ", ".join(kinds)
             if "path" in schema.variants and isinstance(head, Symbol):
                 hint = (hint or "") + ' (a file path is a string: "data.csv")'
+            if isinstance(head, Symbol) and schema.section != "model" and str(head) in MODEL_KEYWORDS:
+                hint = (f"'{head}' is a model statement: write '{head} ...' in the model, after the "
+                        "node it applies to")
             errors.error(f"unknown {name} kind {head!s}" if isinstance(head, Symbol)
                          else f"{name} needs a kind first", head_span, hint)
             return None
     context = name if variant is None or variant == "path" else f"{name} {variant}"
     return _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, variant, name)
+
+
+MODEL_KEYWORDS = frozenset(s.keyword for s in MODEL)  # a train kind named like one is a misplaced model op
 
 
 def _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, variant, name):

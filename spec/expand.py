@@ -211,8 +211,13 @@ class Expander:
     def _unknown(self, stmt: ast.Statement) -> None:
         for section in ("data", "train"):
             if stmt.keyword in STATEMENTS[section]:
+                # `regularize activity l1=V`: the model's own form is the statement `activity`
+                first = stmt.positional[0] if stmt.positional else None
+                hint = None
+                if isinstance(first, ast.Ident) and lookup("model", first.name) is not None:
+                    hint = f"in the model, {first.name} is a statement of its own: write '{first.name} ...'"
                 self.errors.error(f"'{stmt.keyword}' belongs in the {section} section, not in the model",
-                                  stmt.keyword_span)
+                                  stmt.keyword_span, hint)
                 return
         known = list(STATEMENTS["model"]) + list(ALIASES) + list(self.blocks)
         self.errors.error(f"unknown model statement '{stmt.keyword}'", stmt.keyword_span,

@@ -152,6 +152,12 @@ MODEL = [
     _model("dropout", "zero units at random in training (element-wise, on vectors and images)", *_DROP),
     _model("dropout2d", "zero whole channels of an image at random in training (PyTorch's Dropout2d)",
            *_DROP),
+    _model("gaussian_noise", "additive Gaussian noise in training (the identity in evaluation), on any "
+           "shape (alias: noise)", [P("std", "float", doc="standard deviation of the noise", min=0)]),
+    _model("activity", "a penalty on the output of the node before it, added to the training loss "
+           "(the identity on the stream)",
+           keywords=[P("l1", "float", 0.0, "L1 strength: l1 * sum|x| / batch", min=0),
+                     P("l2", "float", 0.0, "L2 strength: (l2 / 2) * sum x^2 / batch", min=0)]),
     _model("conv", "2-D convolution (PyTorch's Conv2d, cross-correlation), W of shape (N, C, size, size)",
            [_width("channels", "output channels N")],
            [P("size", "int", 3, "kernel height and width", **_SIZE),
@@ -181,7 +187,7 @@ MODEL = [
     _model("repeat", "the statements of its { } body N times in a row",
            [P("count", "int", doc="how many times", min=1, max=10_000)]),
 ]
-ALIASES = {"silu": "swish"}
+ALIASES = {"silu": "swish", "noise": "gaussian_noise"}
 DROPOUT_DEFAULT_P = 0.5
 
 _N = P("n", "int", 200, "number of examples in all (before the split)", min=2, max=10_000_000)

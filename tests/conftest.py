@@ -37,7 +37,8 @@ def one_error(text: str, **kw) -> netc.Diagnostic:
 KERNEL_TEST_VALUES = {"input": {"features": 5}, "dense": {"units": 4}, "maxout": {"units": 4, "k": 3},
                       "dropout": {"p": 0.5}, "add": {"node": "h"}, "concat": {"node": "h"},
                       "conv": {"channels": 4}, "maxpool": {"size": 2}, "avgpool": {"size": 2},
-                      "groupnorm": {"groups": 1}, "dropout2d": {"p": 0.5}}
+                      "groupnorm": {"groups": 1}, "dropout2d": {"p": 0.5},
+                      "gaussian_noise": {"std": 0.5}, "activity": {"l1": 0.3, "l2": 0.2}}
 # Ops defined on images only: the registry-wide kernel tests give them (B, C, H, W) inputs of this
 # per-example shape (channels, height, width) instead of vectors.
 IMAGE_ONLY = {"conv", "maxpool", "avgpool", "globalpool", "flatten", "instancenorm", "dropout2d"}

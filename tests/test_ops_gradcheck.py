@@ -43,6 +43,9 @@ CASES: dict[str, list[tuple[dict, tuple[bool, ...]]]] = {
     "layernorm": [({}, (True,)), ({"affine": False}, (True,))],
     "dropout": [({"mode": "inverted", "p": 0.3}, BOTH), ({"mode": "vanilla", "p": 0.3}, BOTH),
                 ({"p": 0.0}, BOTH)],
+    "gaussian_noise": [({"std": 0.5}, BOTH), ({"std": 0.0}, (True,))],
+    "activity": [({"l1": 0.3, "l2": 0.2}, BOTH), ({"l1": 0.7, "l2": 0.0}, (True,)),
+                   ({"l1": 0.0, "l2": 1.5}, (True,))],
     "add": [({}, (True,))],
     "concat": [({}, (True,))],
 }
@@ -133,6 +136,28 @@ def test_dropout_check_uses_a_real_mask():
     x = np.ones((B, D))
     y = kernel.forward(Ctx(), [x], {}, True, np.random.default_rng(7))
     assert 0 < np.count_nonzero(y) < y.size
+
+
+def test_noise_check_uses_real_noise():
+    """The noise case is meaningful: the identically-seeded draw moves every entry."""
+    kernel = make_kernel("gaussian_noise", {"std": 0.5})
+    x = np.zeros((B, D))
+    y = kernel.forward(Ctx(), [x], {}, True, np.random.default_rng(7))
+    assert np.count_nonzero(y) == y.size and 0.2 < y.std() < 0.9
+
+
+def test_activity_check_sees_the_penalty():
+    """The activity case is meaningful: a backward that forgets the penalty's gradient fails."""
+    kernel = make_kernel("activity", {"l1": 0.3, "l2": 0.2})
+
+    class Forgetful(type(kernel)):
+        def backward(self, ctx, dy, state):
+            return [dy], {}
+
+    bad = Forgetful(kernel.attrs, (D,))
+    x = np.random.default_rng(0).standard_normal((B, D))
+    assert check_kernel(kernel, [x], {}, training=True)["x0"] < TOL
+    assert check_kernel(bad, [x], {}, training=True)["x0"] > 1e-2
 
 
 def test_check_kernel_detects_a_wrong_gradient():

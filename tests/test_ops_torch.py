@@ -64,7 +64,9 @@ TORCH = {
     "concat": [({}, lambda a, xs, p: torch.cat(xs, dim=1))],
 }
 # batchnorm and dropout need module state or a shared mask: tested separately below.
-SEPARATE = {"batchnorm", "dropout"}
+SEPARATE = {"batchnorm", "dropout", "gaussian_noise", "activity"}
+# (gaussian_noise and activity have no torch.nn counterpart: they are compared with the helper
+# modules `netc export` writes for them, netc.runtime.torchnet.modules)
 
 
 def test_every_op_has_a_parity_case():
@@ -212,3 +214,60 @@ def test_loss_matches_torch(name):
     tvalue.backward()
     assert value == pytest.approx(tvalue.item(), rel=TOL)
     compare(grad, tout.grad, f"{name} grad")
+
+
+@pytest.mark.parametrize("std", [0.0, 0.3, 2.0])
+def test_noise_matches_the_exported_module(std):
+    """Torch draws its own noise, so compare the distribution: in training both add noise of mean
+    0 and standard deviation std (within 5 standard errors over 40,000 draws) and pass the
+    gradient unchanged; in evaluation both are the identity."""
+    from netc.runtime.torchnet.modules import GaussianNoise
+    k = make("gaussian_noise", {"std": std})
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2.0, 2.0, (8000, D))
+    dy = rng.standard_normal(x.shape)
+    y, (dx,), _ = run_ours(k, [x], {}, dy, training=True)
+    module = GaussianNoise(std).train()
+    tx = t(x)
+    ty = module(tx)
+    ty.backward(torch.tensor(dy))
+    n = x.size
+    for what, added in (("netc", y - x), ("torch", ty.detach().numpy() - x)):
+        if std == 0.0:
+            assert not added.any(), what
+            continue
+        assert abs(added.mean()) < 5 * std / np.sqrt(n), what
+        # the sample variance's standard error is std^2 sqrt(2 / n)
+        assert abs(added.var() - std ** 2) < 5 * std ** 2 * np.sqrt(2.0 / n), what
+    np.testing.assert_array_equal(dx, dy)
+    np.testing.assert_array_equal(tx.grad.numpy(), dy)
+    y_eval, (dx_eval,), _ = run_ours(k, [x], {}, dy, training=False)
+    np.testing.assert_array_equal(y_eval, x)
+    np.testing.assert_array_equal(module.eval()(t(x)).detach().numpy(), x)
+
+
+@pytest.mark.parametrize("l1, l2", [(0.3, 0.0), (0.0, 0.8), (0.05, 0.2)])
+def test_activity_penalty_matches_the_exported_module(l1, l2):
+    """netc's `activity` penalty and the module `netc export` writes for it: the same penalty
+    and the same input gradient (the gradient from above plus the penalty's) in training; in
+    evaluation neither adds anything."""
+    from netc.runtime.torchnet.modules import ActivityRegularization
+    k = make("activity", {"l1": l1, "l2": l2})
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((B, D)) * 2
+    dy = rng.standard_normal((B, D))
+    for training in (True, False):
+        ctx = Ctx()
+        y = k.forward(ctx, [x], {}, training, None)
+        (dx,), _ = k.backward(ctx, dy, {})
+        module = ActivityRegularization(l1, l2).train(training)
+        tx = t(x)
+        ty = module(tx)
+        ty.backward(torch.tensor(dy))
+        compare(y, ty, "forward")
+        compare(dx, tx.grad, f"dx ({'train' if training else 'eval'})")
+        expected = (l1 * np.abs(x).sum() + 0.5 * l2 * (x * x).sum()) / B if training else 0.0
+        assert k.penalty(ctx) == pytest.approx(expected, rel=1e-12)
+        assert module.penalty == pytest.approx(expected, rel=1e-12)
+        if training:  # the penalty changes the gradient: not a vacuous comparison
+            assert np.abs(dx - dy).max() > 1e-3

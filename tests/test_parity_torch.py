@@ -43,6 +43,8 @@ model every_op {
     layernorm affine=false
     dropout 0.3
     dropout keep=0.8 mode=vanilla
+    noise 0.2
+    activity l1=0.01 l2=0.05
     dense 6 init=xavier
     add a
     concat a
@@ -106,6 +108,16 @@ class TorchTwin:
                 mask = self.model.ctxs[s.index].mask
                 return x if mask is None else x * torch.tensor(mask)
             return x if a["mode"] == "inverted" else x * (1 - a["p"])
+        if s.op == "gaussian_noise":  # netc's own draws
+            noise = self.model.ctxs[s.index].noise if training else None
+            return x if noise is None else x + torch.tensor(noise)
+        if s.op == "activity":  # the identity, whose backward adds the penalty's gradient
+            if not training:
+                return x
+            grad = (a["l1"] * torch.sign(x) + a["l2"] * x).detach() / x.shape[0]
+            y = x.view_as(x)
+            y.register_hook(lambda dy: dy + grad)
+            return y
         if s.op == "prelu":
             return F.prelu(x, P("slope"))
         if s.op == "add":

@@ -134,6 +134,18 @@ def test_stochastic_is_true_of_the_forward(op):
 
 
 @pytest.mark.parametrize("op", OPS)
+def test_adds_penalty_is_true_of_the_kernel(op):
+    """An op adds a positive term to the training loss iff it declares `adds_penalty`, and never
+    in evaluation mode (the validation loss has no penalty)."""
+    k = make(op)
+    xs = inputs(k)
+    ctx, _, _ = run(k, xs, training=True)
+    assert (k.penalty(ctx) > 0) == k.adds_penalty, op
+    ctx, _, _ = run(k, xs, training=False)
+    assert k.penalty(ctx) == 0.0, op
+
+
+@pytest.mark.parametrize("op", OPS)
 def test_min_batch_is_true_of_the_forward(op):
     """A training batch of min_batch examples runs; one fewer is refused with a clear error."""
     k = make(op)

@@ -100,6 +100,9 @@ FACTS: tuple[Fact, ...] = (
          lambda v: isinstance(v, bool)),
     Fact("stochastic", "whether the forward draws from the rng (in training mode)",
          lambda v: isinstance(v, bool)),
+    Fact("adds_penalty", "whether the op adds a term to the training loss (an activity penalty): its "
+         "`penalty(ctx)` is the term of the last forward and its backward adds the term's gradient",
+         lambda v: isinstance(v, bool)),
     Fact("min_batch", "the fewest examples a training batch may hold",
          lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
     Fact("batch_stats", "whether it normalizes each unit with statistics over the batch (so a bias "
@@ -176,6 +179,7 @@ class Kernel:
     penalized: ClassVar[tuple[str, ...]] = UNDECLARED
     mode_dependent: ClassVar[bool] = UNDECLARED
     stochastic: ClassVar[bool] = False
+    adds_penalty: ClassVar[bool] = False
     min_batch: ClassVar[int] = 1
     batch_stats: ClassVar[bool] = UNDECLARED
     saturation: ClassVar[tuple | None] = UNDECLARED
@@ -223,6 +227,11 @@ class Kernel:
         assert not self.param_shapes() and not self.buffer_shapes(), (
             f"{self.op} declares parameters or buffers, so it must override init_state")
         return {}
+
+    def penalty(self, ctx: Ctx) -> float:
+        """The term this node adds to the training loss for the forward that filled `ctx` (ops whose
+        `adds_penalty` is true; 0.0 for the others and after an evaluation-mode forward)."""
+        return 0.0
 
     def bound(self, value) -> float:
         """A fact's bound as a number: itself, or the value of the attribute it names."""

@@ -15,11 +15,13 @@ DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float
 
 
 class SharedMask(nn.Module):
-    """Wraps a stochastic op's submodule (dropout) so that training draws its mask with the NumPy
+    """Wraps a stochastic op's submodule (dropout, noise) so that training draws with the NumPy
     kernel from `rng`, exactly as netc's engine does; evaluation runs the wrapped module.
 
-    NOTE: this relies on netc's stochastic ops multiplying their input by a random mask in
-    training (the kernel's forward of an array of ones is then the mask itself).
+    NOTE: this relies on netc's element-wise stochastic ops being affine in their input given
+    their draws, y = x * mask + shift (dropout: a scaled 0/1 mask and no shift; noise: a mask of
+    ones and a Gaussian shift): the kernel's forward of zeros is the shift, and of ones, from the
+    same generator state, the mask plus the shift.
     """
 
     def __init__(self, kernel, inner: nn.Module):
@@ -31,9 +33,15 @@ class SharedMask(nn.Module):
         if not self.training:
             return self.inner(x)
         dtype = np.float64 if x.dtype == torch.float64 else np.float32
-        # the kernel's training forward of ones is its mask (already scaled for inverted dropout)
-        mask = self.kernel.forward(Ctx(), [np.ones(tuple(x.shape), dtype)], {}, True, self.rng)
-        return x * torch.from_numpy(np.ascontiguousarray(mask)).to(device=x.device, dtype=x.dtype)
+        shape = tuple(x.shape)
+        start = self.rng.bit_generator.state
+        shift = self.kernel.forward(Ctx(), [np.zeros(shape, dtype)], {}, True, self.rng)
+        self.rng.bit_generator.state = start  # the same draws again: the generator moves on once
+        mask = self.kernel.forward(Ctx(), [np.ones(shape, dtype)], {}, True, self.rng) - shift
+        y = x * torch.from_numpy(np.ascontiguousarray(mask)).to(device=x.device, dtype=x.dtype)
+        if np.any(shift):
+            y = y + torch.from_numpy(np.ascontiguousarray(shift)).to(device=x.device, dtype=x.dtype)
+        return y
 
 
 class TorchNet:

@@ -290,11 +290,14 @@ class TorchTrainer(Trainer):
 
     @torch.no_grad()
     def penalty_value(self) -> float:
-        """l1 sum|W| + (l2 / 2) sum W^2 over the penalized weights, as netc's `penalty`."""
+        """l1 sum|W| + (l2 / 2) sum W^2 over the penalized weights, as netc's `penalty`, plus the
+        activity penalties the modules of `activity` nodes kept in their forward (their gradients
+        are added by the modules' own backward hooks)."""
         reg = self.settings["regularize"]
+        total = sum(float(m.penalty) for m in self.net.module.modules()
+                    if type(m).__name__ == "ActivityRegularization")
         if not reg:
-            return 0.0
-        total = 0.0
+            return total
         for w in self.model.weights.values():
             if reg["l1"]:
                 total += reg["l1"] * float(w.abs().sum())

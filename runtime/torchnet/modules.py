@@ -50,3 +50,54 @@ class Maxout(nn.Module):
     def extra_repr(self):
         k, d, n = self.weight.shape
         return f"in_features={d}, out_features={n}, k={k}, bias={self.bias is not None}"
+
+
+class GaussianNoise(nn.Module):
+    """Additive Gaussian noise in training (netc's `gaussian_noise S`): (B, *) -> (B, *).
+
+    Training adds std * N(0, 1) to every entry; evaluation is the identity. torch.nn has no such
+    layer (Keras's GaussianNoise is the same thing).
+    """
+
+    def __init__(self, std: float):
+        super().__init__()
+        self.std = std
+
+    def forward(self, x):
+        if not self.training or self.std == 0.0:
+            return x
+        return x + self.std * torch.randn_like(x)
+
+    def extra_repr(self):
+        return f"std={self.std}"
+
+
+class ActivityRegularization(nn.Module):
+    """netc's `activity l1=A l2=B` (an activity penalty): the identity, plus a penalty on its input in training.
+
+    In training the penalty (A * sum|x| + B / 2 * sum x^2) / batch is kept in `self.penalty` (add
+    it to the loss to report what netc reports) and its gradient is added to x's gradient in the
+    backward pass, as netc does; in evaluation there is no penalty (`self.penalty` is 0).
+    """
+
+    def __init__(self, l1: float, l2: float):
+        super().__init__()
+        self.l1, self.l2 = l1, l2
+        self.penalty = 0.0
+
+    def forward(self, x):
+        if not self.training:
+            self.penalty = 0.0
+            return x
+        b = x.shape[0]
+        with torch.no_grad():
+            self.penalty = float((self.l1 * x.abs().sum() + 0.5 * self.l2 * (x * x).sum()) / b)
+            grad = (self.l1 * torch.sign(x) + self.l2 * x) / b
+        if not x.requires_grad:
+            return x
+        y = x.view_as(x)
+        y.register_hook(lambda dy: dy + grad)  # the penalty's gradient joins the one from above
+        return y
+
+    def extra_repr(self):
+        return f"l1={self.l1}, l2={self.l2}"
