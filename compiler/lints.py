@@ -12,6 +12,7 @@ import networkx as nx
 
 from ..runtime.ops import KERNELS
 from ..spec.diagnostics import Diagnostic, Span
+from ..spec.schema import SYMMETRIC_INITS
 from .graph import stream_successors
 
 SCALE_RATIO_LIMIT = 100.0
@@ -114,6 +115,25 @@ def init_activation(g, train, data, facts, spans=None):
                             f"{init} initialization is derived for {DERIVED_FOR[init]}; "
                             f"use init={better} for {act}")
                 break
+
+
+def symmetric_init(g, train, data, facts, spans=None):
+    """A hidden linear layer whose weights all start equal (init=zeros or init=constant): its
+    units are copies of each other (the output layer is not checked: a zero-initialized last
+    layer is a common, harmless choice)."""
+    for n, a in g.nodes(data=True):
+        init = a["attrs"].get("init")
+        if _kernel(g, n).category != "linear" or init not in SYMMETRIC_INITS or n == g.graph["output"]:
+            continue
+        units = a["shape"][1]
+        if units < 2:
+            continue
+        what = "zeros" if init == "zeros" else f"the value {a['attrs'].get('value', 0.0):g}"
+        yield _warn("symmetric-init", f"init={init}: the {units} units of this {a['op']} start identical",
+                    a["span"], f"every weight starts as {what}, so the units compute the same output and get "
+                               "the same gradient unless the layer after them tells them apart (if it "
+                               "is all-equal too, they stay copies forever): use a random init such as "
+                               "he, xavier or orthogonal")
 
 
 def class_count(g, train, data, facts, spans=None):
@@ -232,7 +252,7 @@ def _statistics_only(data: dict | None) -> bool:
     return bool(data) and data.get("source", {}).get("kind") in STATISTICS_SOURCES
 
 
-LINTS = [double_softmax, bias_before_batchnorm, dropout_before_batchnorm, init_activation, class_count,
+LINTS = [double_softmax, bias_before_batchnorm, dropout_before_batchnorm, init_activation, symmetric_init, class_count,
          feature_scale, sigmoid_before_bce, activation_on_logits, dropout_placement, batchnorm_momentum,
          learning_rate]
 

@@ -90,6 +90,8 @@ def text_tree(network) -> str:
             entries.append((depth, groups[depth] + "/", "", f"line {call_line}"))
         local = n.rsplit(".", 1)[-1] if a["group"] else n
         extra = f"<- {a['ref']}" if a["ref"] else ""
+        if a.get("folded"):  # netc graph --fold
+            extra = (extra + f" (+ {a['folded']} folded)").strip()
         entries.append((len(groups), f"{local}: {op_label(a)}", shape_text(a["shape"]), extra))
     for i, (depth, label, shape, extra) in enumerate(entries):
         last = not _continues(entries, i, depth)

@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("file", metavar="FILE", help="the .net file")
     g.add_argument("--format", choices=("text", "dot", "json"), default="text",
                    help="output format (default: text)")
+    g.add_argument("--fold", action="store_true",
+                   help="the evaluation-mode graph with each batchnorm right after a dense or conv "
+                        "folded into that layer (as netc export --fold writes it)")
     g.set_defaults(handler=cmd_graph)
 
     r = sub.add_parser("run", help="train the network on its data, with progress and metrics",
@@ -215,6 +218,9 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("-o", "--output", metavar="OUT", required=True,
                    help="the folder (torch) or .onnx file (onnx) to write")
     x.add_argument("--weights", metavar="CKPT", help="export the weights of a checkpoint written by netc run --save")
+    x.add_argument("--fold", action="store_true",
+                   help="fold each evaluation-mode batchnorm right after a dense or conv into that "
+                        "layer's weights (for inference: the folded model has no batch norm to train)")
     _setting_options(x)
     x.set_defaults(handler=cmd_export)
 
@@ -321,6 +327,9 @@ def cmd_graph(args) -> int:
     """`netc graph FILE --format text|dot|json`."""
     from .compiler import load_path, render
     net = load_path(args.file, check_data=False)
+    if args.fold:
+        from .compiler.fold import fold_network
+        net, _ = fold_network(net)
     text = {"text": render.text_tree, "dot": render.to_dot, "json": render.to_json}[args.format](net)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0

@@ -27,6 +27,8 @@ def export(args) -> int:
     extra = list(args.set) + ([f"seed={args.seed}"] if args.seed is not None else [])
     train, _ = overrides.apply(net.train, net.data, extra)
     model = build_model(net, train, dtype_of(args), args.weights)
+    if getattr(args, "fold", False):
+        net, model = folded(net, model)
     try:
         if args.to == "torch":
             require("safetensors.numpy", "torch", "netc export --to torch")
@@ -42,6 +44,15 @@ def export(args) -> int:
     for path in written:
         print(path)
     return EXIT_OK
+
+
+def folded(net, model):
+    """The network and model with every batchnorm right after a dense or conv folded into that
+    layer (compiler/fold.py, runtime/fold.py): the same evaluation output, no batch norm left."""
+    from .compiler.fold import fold_network
+    from .runtime.fold import fold_model
+    net, pairs = fold_network(net)
+    return net, fold_model(model, lower(net, loss=model.plan.loss), pairs)
 
 
 def write_torch(net, model, folder: Path) -> list[Path]:

@@ -56,6 +56,9 @@ class Model:
                        for k in s.kernel.param_shapes()}
         self.weights = {f"{s.name}.{k}": self.state[s.index][k] for s in self.steps
                         for k in s.kernel.penalized if k in s.kernel.param_shapes()}
+        # for each weight, the axes of one unit's incoming weights (the max-norm constraint's)
+        self.weight_axes = {f"{s.name}.{k}": s.kernel.unit_axes[k] for s in self.steps
+                            for k in s.kernel.penalized if k in s.kernel.param_shapes()}
         self.buffers = {f"{s.name}.{k}": self.state[s.index][k] for s in self.steps
                         for k in s.kernel.buffer_shapes()}
         # Per step, what every pass needs, looked up once (the passes run thousands of times and

@@ -38,6 +38,20 @@ def add_penalty_grads(weights: dict[str, np.ndarray], grads: dict[str, np.ndarra
                 g += reg["l1"] * np.sign(w)
 
 
+def max_norm(weights: dict[str, np.ndarray], axes: dict[str, tuple[int, ...]], setting: dict | None) -> None:
+    """Rescale, in place, each output unit's incoming weights whose L2 norm exceeds `maxnorm` to
+    that norm: the norm over `axes[name]` of each weight (a dense W's column), as
+    torch.renorm(weight, 2, 0, maxnorm) does on torch's (out, in) layout, with its factor
+    maxnorm / (norm + 1e-7)."""
+    if not setting:
+        return
+    limit = setting["maxnorm"]
+    for name, w in weights.items():
+        norm = np.sqrt(np.square(w, dtype=np.float64).sum(axis=axes[name], keepdims=True))
+        factor = np.where(norm > limit, limit / (norm + 1e-7), 1.0)
+        w *= factor.astype(w.dtype, copy=False)
+
+
 def clip(grads: dict[str, np.ndarray], setting: dict | None) -> None:
     """Clip in place: each entry to [-V, V] (`value`) or the global norm to V (`norm`)."""
     if not setting:

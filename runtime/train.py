@@ -35,7 +35,7 @@ from ..spec.diagnostics import EXIT_RUN_FAILED, NetcError
 from ..spec.schema import CLASSIFICATION_LOSSES
 from .model import Model, NodeError
 from .optim import make_optimizer
-from .schedules import add_penalty_grads, clip, learning_rate, penalty
+from .schedules import add_penalty_grads, clip, learning_rate, max_norm, penalty
 
 EVAL_BATCH = 1024
 FORWARD, LOSS, BACKWARD, UPDATE, EPOCH = "forward", "loss", "backward", "update", "epoch"
@@ -255,10 +255,12 @@ class Trainer:
                              step, "lower the learning rate, add clip norm 1.0, or standardize the inputs")
 
     def update(self, grads: dict, lr: float) -> None:
-        """Penalty gradients, clipping and the optimizer's step; advances the iteration count."""
+        """Penalty gradients, clipping, the optimizer's step and the weight constraint; advances the
+        iteration count."""
         add_penalty_grads(self.model.weights, grads, self.settings["regularize"])
         clip(grads, self.settings["clip"])
         self.optimizer.step(self.model.params, grads, lr)
+        max_norm(self.model.weights, self.model.weight_axes, self.settings.get("constrain"))
         self.position.iteration += 1
 
     def record_batch(self, loss: float, yb: np.ndarray) -> None:

@@ -105,7 +105,12 @@ def _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, va
     for key, (value, span, name_span) in keywords.items():
         param = by_name.get(key)
         if param is None:
-            hint = did_you_mean(key, [p.name for p in kw_params]) if kw_params else f"{context} takes no name=value parameters"
+            hint = did_you_mean(key, [p.name for p in kw_params]) if kw_params else None
+            owners = [s for s in MODEL if any(p.name == key for p in s.keywords)] if name in MODEL_KEYWORDS else []
+            if hint is None and owners:  # `relu dropconnect=0.5`: say which statements have it
+                doc = next(p.doc for p in owners[0].keywords if p.name == key)
+                hint = f"{key}= is a parameter of {', '.join(s.keyword for s in owners)} ({doc}), not of {context}"
+            hint = hint or (f"{context} takes no name=value parameters" if not kw_params else None)
             errors.error(f"unknown parameter '{key}' for {context}", name_span, hint)
             ok = False
             continue

@@ -36,7 +36,7 @@ def valid_keys(train: dict) -> list[str]:
     keys += [f"optimizer.{p.name}" for p in opt.keywords]
     if train["schedule"]:
         keys += [f"schedule.{p.name}" for p in STATEMENTS["train"]["schedule"].variants[train["schedule"]["name"]].keywords]
-    keys += ["clip.limit", "regularize.l1", "regularize.l2"]
+    keys += ["clip.limit", "regularize.l1", "regularize.l2", "constrain.maxnorm"]
     keys += [f"early_stop.{p.name}" for p in STATEMENTS["train"]["early_stop"].keywords]
     return keys
 
@@ -151,6 +151,9 @@ def _apply_one(train: dict, data: dict | None, key: str, value) -> None:
         reg[sub] = put(P(sub, "float", min=0))
         reg["kind"] = "elastic" if reg["l1"] and reg["l2"] else ("l1" if reg["l1"] else "l2")
         train["regularize"] = reg
+        return
+    if head == "constrain" and sub == "maxnorm":
+        train["constrain"] = {"maxnorm": put(_param("constrain", "maxnorm", None))}
         return
     if head == "early_stop" and sub:
         stop = train["early_stop"] or {p.name: p.default for p in STATEMENTS["train"]["early_stop"].keywords}

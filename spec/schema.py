@@ -89,10 +89,15 @@ def _width(name: str, doc: str) -> P:
     return P(name, "int", doc=doc, min=1, max=MAX_WIDTH)
 
 
-INITS = ("he", "xavier", "lecun", "normal", "uniform", "zeros")
+INITS = ("he", "xavier", "lecun", "normal", "uniform", "zeros", "constant", "orthogonal")
+# The schemes that give every weight of a layer the same value: the layer's units start as copies
+# of each other (the symmetry lesson; lint symmetric-init).
+SYMMETRIC_INITS = ("zeros", "constant")
 _INIT = P("init", "choice", "he", "weight initialization", choices=INITS)
 _STD = P("std", "float", 0.01, "standard deviation for init=normal", min=0, min_open=True)
 _BIAS = P("bias", "bool", True, "add a learned bias")
+_VALUE = P("value", "float", 0.0, "every weight's value for init=constant")
+_GAIN = P("gain", "float", 1.0, "scale of init=orthogonal (W W^T = gain^2 I)", min=0, min_open=True)
 _EPS = P("eps", "float", 1e-5, "added to the variance inside the square root", min=0, min_open=True)
 _AFFINE = P("affine", "bool", True, "learn a scale gamma and shift beta per unit")
 _PROB = dict(min=0, max=1, max_open=True)
@@ -116,10 +121,13 @@ MODEL = [
             P("height", "int", None, "image height H (images only)", min=1, max=MAX_WIDTH),
             P("width", "int", None, "image width W (images only)", min=1, max=MAX_WIDTH)]),
     _model("dense", "affine layer y = x W + b, W of shape (in, N)",
-           [_width("units", "output width N")], [_INIT, _STD, _BIAS]),
+           [_width("units", "output width N")],
+           [_INIT, _STD, _VALUE, _GAIN, _BIAS,
+            P("dropconnect", "float", 0.0, "probability of DROPPING each weight in training (DropConnect)",
+              min=0, max=1, max_open=True)]),
     _model("maxout", "k affine maps of width N, element-wise max",
            [_width("units", "output width N")],
-           [P("k", "int", 2, "number of affine pieces", min=1, max=64), _INIT, _STD, _BIAS]),
+           [P("k", "int", 2, "number of affine pieces", min=1, max=64), _INIT, _STD, _VALUE, _GAIN, _BIAS]),
     _model("relu", "max(0, x)"),
     _model("sigmoid", "1 / (1 + exp(-x))"),
     _model("tanh", "hyperbolic tangent"),
@@ -164,7 +172,7 @@ MODEL = [
             P("stride", "int", 1, "step between windows", **_SIZE),
             P("pad", "choice_int", "same", "zero padding: same (output ceil(H/stride)), valid (none), "
               "or that many pixels on every side", min=0, max=1024, choices=("same", "valid")),
-            _INIT, _STD, _BIAS]),
+            _INIT, _STD, _VALUE, _GAIN, _BIAS]),
     _model("maxpool", "max over size x size windows (PyTorch's max_pool2d: no padding, floor)",
            [P("size", "int", doc="window height and width", **_SIZE)],
            [P("stride", "int", None, "step between windows (default: size)", **_SIZE)]),
@@ -273,6 +281,9 @@ TRAIN = [
         "norm": Variant(positional=(P("limit", "float", doc="rescale the global norm to at most V",
                                       min=0, min_open=True),)),
     }),
+    Stmt("constrain", "train", "a constraint on the weights, applied after each update",
+         keywords=[P("maxnorm", "float", doc="the largest L2 norm of a unit's incoming weights", min=0,
+                     min_open=True)]),
     Stmt("early_stop", "train", "stop when the metric stops improving; restores the best weights",
          keywords=[P("patience", "int", 5, "epochs without improvement", min=1),
                    P("metric", "choice", "val_loss", "what to watch", choices=("val_loss", "val_accuracy")),

@@ -12,7 +12,7 @@ DATA_DEFAULTS = {"source": None, "split": 0.8, "validation": None, "standardize"
                  "minmax": False, "shuffle": True}
 TRAIN_DEFAULTS = {"loss": "cross_entropy", "optimizer": {"name": "adam", "lr": 1e-3, "betas": (0.9, 0.999),
                                                          "eps": 1e-8},
-                  "schedule": None, "batch": 32, "epochs": 10, "regularize": None, "clip": None,
+                  "schedule": None, "batch": 32, "epochs": 10, "regularize": None, "clip": None, "constrain": None,
                   "early_stop": None, "seed": 0}
 SOURCE_EXTENSIONS = {".npz": "npz", ".csv": "csv", ".csv.gz": "csv"}
 
@@ -120,6 +120,8 @@ def train_settings(section: ast.Section | None, errors: Collector) -> tuple[dict
             settings["clip"] = {"kind": call.variant, "limit": v["limit"]}
         elif key == "early_stop":
             settings["early_stop"] = dict(v)
+        elif key == "constrain":
+            settings["constrain"] = dict(v)
     problem = settings_conflict(settings)
     if problem:
         message, hint, key, param = problem

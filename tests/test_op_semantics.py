@@ -203,7 +203,7 @@ def test_init_std_matches_formula(name):
 
 
 def test_init_zeros_unknown_and_dtype():
-    assert set(INITIALIZERS) == {"he", "xavier", "lecun", "normal", "uniform", "zeros"}
+    assert set(INITIALIZERS) == {"he", "xavier", "lecun", "normal", "uniform", "zeros", "constant", "orthogonal"}
     w = init_weights("zeros", (3, 4), 3, 4, np.random.default_rng(0), np.float32)
     assert w.dtype == np.float32 and not w.any()
     for name in INITIALIZERS:

@@ -23,7 +23,7 @@ BOTH = (True, False)
 # training and evaluation are checked once; batchnorm and dropout in both modes.
 CASES: dict[str, list[tuple[dict, tuple[bool, ...]]]] = {
     "input": [({}, (True,))],
-    "dense": [({}, (True,)), ({"bias": False}, (True,))],
+    "dense": [({}, (True,)), ({"bias": False}, (True,)), ({"dropconnect": 0.4}, BOTH)],
     "maxout": [({}, (True,)), ({"bias": False, "k": 2}, (True,))],
     "relu": [({}, (True,))],
     "sigmoid": [({}, (True,))],

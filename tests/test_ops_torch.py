@@ -271,3 +271,91 @@ def test_activity_penalty_matches_the_exported_module(l1, l2):
         assert module.penalty == pytest.approx(expected, rel=1e-12)
         if training:  # the penalty changes the gradient: not a vacuous comparison
             assert np.abs(dx - dy).max() > 1e-3
+
+
+@pytest.mark.parametrize("p", [0.2, 0.6])
+def test_dropconnect_matches_torch_given_the_same_mask(p):
+    """netc's dense dropconnect=P and the DropConnectLinear module `netc export` writes, with netc's
+    mask handed to it: the same output and gradients in training; the full weight in evaluation
+    (torch.nn.functional.linear)."""
+    from netc.runtime.torchnet.modules import DropConnectLinear
+    k = make("dense", {"dropconnect": p})
+    rng = np.random.default_rng(3)
+    state = k.init_state(rng, np.float64)
+    state["b"] = rng.standard_normal(state["b"].shape)
+    x = rng.standard_normal((B, D))
+    dy = rng.standard_normal((B, k.out_width))
+    module = DropConnectLinear(D, k.out_width, p).double()
+    with torch.no_grad():
+        module.weight.copy_(torch.tensor(state["W"].T))
+        module.bias.copy_(torch.tensor(state["b"]))
+    for training in (True, False):
+        ctx = Ctx()
+        y = k.forward(ctx, [x.copy()], state, training, np.random.default_rng(9))
+        (dx,), grads = k.backward(ctx, dy, state)
+        if training:
+            assert ctx.mask is not None and 0 < np.count_nonzero(ctx.mask) < ctx.mask.size
+            np.testing.assert_allclose(np.unique(ctx.mask), [0.0, 1 / (1 - p)])
+        module.train(training)
+        module.mask = torch.tensor(ctx.mask.T) if training else None
+        module.zero_grad()
+        tx = t(x)
+        ty = module(tx)
+        ty.backward(torch.tensor(dy))
+        what = "train" if training else "eval"
+        compare(y, ty, f"{what} forward")
+        compare(dx, tx.grad, f"{what} dx")
+        compare(grads["W"], module.weight.grad.T, f"{what} dW")
+        compare(grads["b"], module.bias.grad, f"{what} db")
+    module.train().mask = None  # torch's own draws: the same keep rate (within 5 s.e.)
+    with torch.no_grad():
+        kept = np.mean([(module(torch.eye(D, dtype=torch.float64)) - module.bias).ne(0).double().mean().item()
+                        for _ in range(400)])
+    assert abs(kept - (1 - p)) < 5 * np.sqrt(p * (1 - p) / (400 * D * k.out_width))
+
+
+@pytest.mark.parametrize("op, shape", [("dense", (7, 5)), ("maxout", (3, 7, 5)), ("conv", (5, 3, 3, 3))])
+def test_maxnorm_matches_torch_renorm(op, shape):
+    """constrain maxnorm=C against torch.renorm(weight, p=2, dim=0, maxnorm=C) on torch's (out, in,
+    ...) layout of the same weight: the norm of each output unit's incoming weights is capped
+    (dense: netc's W (in, out) is the transpose; maxout: each (piece, unit) of W (k, in, out))."""
+    from netc.runtime.ops import KERNELS
+    from netc.runtime.schedules import max_norm
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal(shape) * rng.uniform(0.1, 2.0, shape[-1] if op != "conv" else (shape[0], 1, 1, 1))
+    axes = KERNELS[op].unit_axes["W"]
+    norms = np.sqrt((w * w).sum(axis=axes))
+    limit = float(np.median(norms))  # some units above the cap, some below
+    ours = w.copy()
+    max_norm({"w": ours}, {"w": axes}, {"maxnorm": limit})
+    if op == "dense":
+        theirs = torch.renorm(torch.tensor(w.T), 2, 0, limit).numpy().T
+    elif op == "maxout":  # (k, in, out) -> rows (k, out) of length in
+        rows = torch.tensor(w).permute(0, 2, 1).reshape(-1, shape[1])
+        theirs = torch.renorm(rows, 2, 0, limit).reshape(shape[0], shape[2], shape[1]).permute(0, 2, 1).numpy()
+    else:
+        theirs = torch.renorm(torch.tensor(w), 2, 0, limit).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=0)
+    assert not np.allclose(ours, w)  # it capped some units
+
+
+def test_orthogonal_init_matches_torchs_distribution():
+    """init=orthogonal against torch.nn.init.orthogonal_ on the same (out, in) layout, over 3000
+    draws each: every draw has orthonormal rows, and the distribution of an entry agrees (its
+    mean, which a missing sign fix would push to one side, its mean square 1/in and its mean
+    absolute value), within 5 standard errors of the difference."""
+    from netc.runtime.init import init_weights
+    out_, in_, n = 4, 6, 3000
+    gen = np.random.default_rng(0)
+    ours = np.stack([init_weights("orthogonal", (in_, out_), in_, out_, gen, np.float64).T for _ in range(n)])
+    torch.manual_seed(0)
+    theirs = np.stack([torch.nn.init.orthogonal_(torch.empty(out_, in_, dtype=torch.float64)).numpy()
+                       for _ in range(n)])
+    for draws in (ours, theirs):
+        np.testing.assert_allclose(draws @ draws.transpose(0, 2, 1), np.broadcast_to(np.eye(out_), (n, out_, out_)),
+                                   atol=1e-12)
+    for stat in (lambda w: w[:, 0, 0], lambda w: w[:, 0, 0] ** 2, lambda w: np.abs(w[:, 1, 2])):
+        a, b = stat(ours), stat(theirs)
+        se = np.sqrt(a.var() / n + b.var() / n)
+        assert abs(a.mean() - b.mean()) < 5 * se
+    assert abs((ours[:, 0, 0] ** 2).mean() - 1 / in_) < 5 * (ours[:, 0, 0] ** 2).std() / np.sqrt(n)

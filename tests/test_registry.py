@@ -262,3 +262,49 @@ def test_init_lint_follows_the_activations_inits(op):
         assert codes == expect, (op, init, codes)
         if expect:
             assert f"init={suited[0]}" in net.warnings[0].hint
+
+
+# A fact may depend on a node's attributes: the class declares it for the schema's defaults and a
+# node configured otherwise sets its own (dense with dropconnect draws a weight mask in training).
+CONFIGURED = [("dense", {"dropconnect": 0.5})]
+
+
+@pytest.mark.parametrize("op, overrides", CONFIGURED)
+def test_facts_are_true_of_configured_nodes(op, overrides):
+    k = make(op, **overrides)
+    assert (k.mode_dependent, k.stochastic) != (KERNELS[op].mode_dependent, KERNELS[op].stochastic)
+    xs = inputs(k)
+    _, y_train, _ = run(k, xs, training=True, seed=5)
+    _, y_eval, _ = run(k, xs, training=False, seed=5)
+    assert (not np.allclose(y_train, y_eval)) == k.mode_dependent
+    _, a, _ = run(k, xs, training=True, seed=1)
+    _, b, _ = run(k, xs, training=True, seed=2)
+    assert (not np.array_equal(a, b)) == k.stochastic
+
+
+LINEAR = sorted(op for op, cls in KERNELS.items() if cls.category == "linear")
+
+
+@pytest.mark.parametrize("op", LINEAR)
+def test_unit_axes_hold_one_output_units_incoming_weights(op):
+    """Zeroing the weights `unit_axes` groups for one index changes one output channel only (so a
+    max-norm over those axes caps one unit's incoming weights), and every weight belongs to one."""
+    k = make(op)
+    xs = inputs(k)
+    state = k.init_state(np.random.default_rng(0), np.float64)
+    _, y, _ = run(k, xs, training=True, state=state)
+    for name, axes in k.unit_axes.items():
+        assert name in k.penalized, op
+        w = state[name]
+        others = [i for i in range(w.ndim) if i not in axes]
+        for index in np.ndindex(*[w.shape[i] for i in others]):
+            changed = dict(state)
+            changed[name] = w.copy()
+            where = [slice(None)] * w.ndim
+            for i, j in zip(others, index):
+                where[i] = j
+            changed[name][tuple(where)] = 0.0
+            _, y2, _ = run(k, xs, training=True, state=changed)
+            diff = ~np.isclose(y, y2, rtol=0, atol=1e-12)
+            channels = np.flatnonzero(diff.reshape(diff.shape[0], diff.shape[1], -1).any(axis=(0, 2)))
+            assert len(channels) <= 1, (op, index, channels)

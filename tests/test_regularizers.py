@@ -1,6 +1,7 @@
 """The regularizers beyond dropout and the weight penalty, in whole networks: `noise S`
-(`gaussian_noise`) and the activity penalty `activity l1=A l2=B` (in the trainer's loss and
-through `netc gradcheck`), and what a user gets for misplacing them. The kernels' own checks are in test_ops_gradcheck.py (float64
+(`gaussian_noise`), the activity penalty `activity l1=A l2=B` (in the trainer's loss and
+through `netc gradcheck`), `dense ... dropconnect=P`, `constrain maxnorm=C`, `init=constant` /
+`init=orthogonal` with the symmetry lint, and what a user gets for misplacing them. The kernels' own checks are in test_ops_gradcheck.py (float64
 finite differences), test_ops_torch.py (the exported torch modules) and test_registry.py."""
 from __future__ import annotations
 
@@ -144,3 +145,132 @@ def test_cli_check_and_run_with_the_new_regularizers(tmp_path):
     r = subprocess.run([sys.executable, "-m", "netc", "stats", str(f)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "+ activity penalty" in r.stdout.splitlines()[0]
+
+
+# --- dense dropconnect=P ---------------------------------------------------------------------------
+
+def test_dropconnect_drops_weights_per_batch_and_evaluation_uses_them_all():
+    from netc.runtime.ops import KERNELS, Ctx
+    k = KERNELS["dense"]({"units": 300, "dropconnect": 0.3}, ((200,),))
+    state = k.init_state(np.random.default_rng(0), np.float64)
+    x = np.eye(200)  # row i of the output is row i of the weights used
+    ctx = Ctx()
+    used = k.forward(ctx, [x], state, True, np.random.default_rng(1)) - state["b"]
+    kept = used != 0
+    assert abs(kept.mean() - 0.7) < 5 * np.sqrt(0.21 / kept.size)  # the keep rate, within 5 s.e.
+    np.testing.assert_allclose(used[kept], state["W"][kept] / 0.7)  # inverted scaling
+    again = k.forward(Ctx(), [x], state, True, np.random.default_rng(1)) - state["b"]
+    np.testing.assert_array_equal(used, again)  # the same generator gives the same mask
+    evaluated = k.forward(Ctx(), [x], state, False, None) - state["b"]
+    np.testing.assert_array_equal(evaluated, state["W"])
+
+
+def test_dropconnect_is_a_fact_of_the_node():
+    net = netc.loads("model m { input 4; dense 8 dropconnect=0.5; relu; dense 2 }", check_data=False)
+    steps = {s.name: s.kernel for s in lower(net).steps}
+    assert steps["dense1"].stochastic and steps["dense1"].mode_dependent
+    assert not steps["dense2"].stochastic and not steps["dense2"].mode_dependent
+
+
+def test_dropconnect_on_an_op_without_weights_is_a_located_error():
+    e = one_error("model m {\n    input 4\n    relu dropconnect=0.5\n    dense 2\n}\n")
+    assert e.message == "unknown parameter 'dropconnect' for relu"
+    assert (e.span.line, e.span.column) == (3, 10)
+    assert e.hint.startswith("dropconnect= is a parameter of dense")
+    e = one_error("model m {\n    input 4\n    dense 3 dropconnect=1\n}\n")
+    assert (e.span.line, e.span.column) == (3, 25)
+
+
+def test_dropconnect_trains_and_mc_dropout_sees_it(tmp_path):
+    f = tmp_path / "dc.net"
+    # (fed by a 16-wide layer: with 2 inputs a unit would lose all its weights to the mask 9% of
+    # the time, and its output would sit exactly on the ReLU's kink at its zero bias)
+    f.write_text("data { source moons n=200 }\nmodel m {\n    input 2\n    dense 16\n    tanh\n"
+                 "    dense 32 dropconnect=0.3\n    relu\n    dense 2 init=xavier\n}\n"
+                 "train { epochs 3; optimizer adam lr=1e-2 }\n")
+    r = subprocess.run([sys.executable, "-m", "netc", "run", str(f), "--quiet", "--save", str(tmp_path / "dc.ckpt")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "netc", "gradcheck", str(f)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([sys.executable, "-m", "netc", "eval", str(f), "--weights", str(tmp_path / "dc.ckpt"),
+                        "--mc", "5"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr  # dense with dropconnect is stochastic: MC passes are possible
+
+
+# --- constrain maxnorm=C ---------------------------------------------------------------------------
+
+def test_maxnorm_caps_every_units_incoming_weights_after_each_update():
+    text = ("data { source moons n=200 }\nmodel m { input 2; dense 32; relu; maxout 8 k=3; dense 2 }\n"
+            "train { optimizer sgd lr=2.0; %s epochs 1; seed 1 }")
+    largest = {}
+    for constraint in ("", "constrain maxnorm=0.5;"):
+        net = netc.loads(text % constraint, name="c.net")
+        model = Model(lower(net), seed=0, dtype=np.float64)
+        trainer = Trainer(model, net.dataset, net.train)
+        trainer.run_epoch()
+        largest[constraint] = {name: float(np.sqrt((w * w).sum(axis=model.weight_axes[name])).max())
+                               for name, w in model.weights.items()}
+    free, capped = largest[""], largest["constrain maxnorm=0.5;"]
+    assert all(v <= 0.5 + 1e-9 for v in capped.values()), capped
+    for name in ("dense1.W", "maxout1.W"):  # lr 2 pushes these past the cap, which holds them at it
+        assert free[name] > 0.6 and capped[name] > 0.49, (free, capped)
+    for name, p in model.params.items():
+        if name not in model.weights:  # biases are not constrained
+            assert name.endswith(".b")
+
+
+def test_maxnorm_can_be_set_from_the_command_line():
+    from netc.spec import overrides
+    net = netc.loads("model m { input 2; dense 2 }", check_data=False)
+    train, _ = overrides.apply(net.train, net.data, ["constrain.maxnorm=3"])
+    assert train["constrain"] == {"maxnorm": 3.0}
+    with pytest.raises(overrides.OverrideError):
+        overrides.apply(net.train, net.data, ["constrain.maxnorm=0"])
+
+
+def test_maxnorm_must_be_positive_located():
+    e = one_error("model m { input 2; dense 2 }\ntrain {\n    constrain maxnorm=-1\n}\n")
+    assert (e.span.line, e.span.column) == (3, 23)
+
+
+# --- init=constant, init=orthogonal, and the symmetry lesson ---------------------------------------
+
+def test_constant_init_and_the_units_that_stay_copies():
+    """The symmetry lesson: with every weight equal in two layers, the hidden units compute the same
+    output and get the same update, so after training they are still copies of each other; a
+    random next layer tells them apart."""
+    text = ("data {{ source moons n=200 }}\nmodel m {{ input 2; dense 8 init=constant value=0.1; tanh; "
+            "dense 2 init={last} }}\ntrain {{ optimizer sgd lr=0.5; epochs 3 }}")
+    spreads = []
+    for last in ("constant value=0.2", "xavier"):
+        net = netc.loads(text.format(last=last), name="sym.net")
+        model = Model(lower(net), seed=0, dtype=np.float64)
+        assert (model["dense1.W"] == 0.1).all()
+        trainer = Trainer(model, net.dataset, net.train)
+        for _ in range(3):
+            trainer.run_epoch()
+        W = model["dense1.W"]
+        assert np.abs(W - 0.1).max() > 1e-3  # it learned something
+        spreads.append(float(np.ptp(W, axis=1).max()))  # how different the 8 units' weights are
+    assert spreads[0] < 1e-12 < 1e-3 < spreads[1], spreads
+
+
+def test_the_symmetric_init_lint():
+    warn = lambda text: [w.code for w in netc.loads(text, check_data=False).warnings]  # noqa: E731
+    assert warn("model m { input 4; dense 8 init=constant value=0.5; relu; dense 2 }") == ["symmetric-init"]
+    assert warn("model m { input 4; dense 8 init=zeros; relu; dense 2 }") == ["symmetric-init"]
+    assert warn("model m { input 4; dense 8; relu; dense 2 init=zeros }") == []  # the output layer
+    assert warn("model m { input 4; dense 1 init=zeros; relu; dense 2 }") == []  # one unit: no copies
+    assert warn("model m { input 4; dense 8 init=orthogonal; relu; dense 2 }") == []
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (4, 6), (3, 5, 4), (4, 2, 3, 3)])
+def test_orthogonal_init_has_orthonormal_units(shape):
+    from netc.runtime.init import init_weights
+    gain = 1.7
+    w = init_weights("orthogonal", shape, 1, 1, np.random.default_rng(0), np.float64, gain=gain)
+    mats = [w.T] if w.ndim == 2 else (list(np.swapaxes(w, 1, 2)) if w.ndim == 3 else [w.reshape(w.shape[0], -1)])
+    for m in mats:  # torch's layout (units, fan-in): W W^T = gain^2 I or W^T W = gain^2 I
+        small = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
+        np.testing.assert_allclose(small, gain ** 2 * np.eye(small.shape[0]), atol=1e-12)

@@ -108,6 +108,11 @@ FACTS: tuple[Fact, ...] = (
     Fact("batch_stats", "whether it normalizes each unit with statistics over the batch (so a bias "
          "right before it cancels, and a train/eval variance shift upsets its running statistics)",
          lambda v: isinstance(v, bool), ("normalization",)),
+    Fact("unit_axes", "for each penalized weight, the axes that hold one output unit's incoming "
+         "weights (dense W (in, out): (0,); conv W (out, in, k, k): (1, 2, 3)): the max-norm "
+         "constraint's norms", lambda v: isinstance(v, dict) and all(
+             isinstance(k, str) and isinstance(a, tuple) and a and all(isinstance(i, int) for i in a)
+             for k, a in v.items()), ("linear",)),
     Fact("saturation", "None, or (lo, hi): a unit is saturated (its slope nearly 0) where its output "
          "y <= lo or y >= hi; a bound is a number or the name of the attribute holding it",
          lambda v: v is None or (isinstance(v, tuple) and len(v) == 2 and all(_bound(b) for b in v)),
@@ -173,6 +178,14 @@ class Kernel:
     # torch_form / onnx_form (export then fails at the op's statement with this reason).
     no_torch_reason: ClassVar[str | None] = None
     no_onnx_reason: ClassVar[str | None] = None
+    # Batch-norm folding (compiler/fold.py, runtime/fold.py), for the ops that take part:
+    # `eval_affine(state) -> (scale, shift)`: a normalization whose evaluation output is
+    #     x * scale + shift per unit (channel), e.g. batchnorm with its running statistics;
+    # `fold_affine(state, scale, shift) -> state`: a layer affine per output unit (dense, conv)
+    #     returning the parameters (with a bias) of itself followed by that scale and shift.
+    # None for every other op.
+    eval_affine: ClassVar[Callable | None] = None
+    fold_affine: ClassVar[Callable | None] = None
 
     # The op's facts (see FACTS); the ones without a default here must be declared by each kernel.
     category: ClassVar[str] = UNDECLARED
@@ -182,6 +195,7 @@ class Kernel:
     adds_penalty: ClassVar[bool] = False
     min_batch: ClassVar[int] = 1
     batch_stats: ClassVar[bool] = UNDECLARED
+    unit_axes: ClassVar[dict] = UNDECLARED
     saturation: ClassVar[tuple | None] = UNDECLARED
     inits: ClassVar[tuple[str, ...] | None] = UNDECLARED
     kinks: ClassVar[tuple] = UNDECLARED

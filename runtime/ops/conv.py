@@ -54,6 +54,7 @@ class Conv(Kernel):
     params = ("W", "b")
     category = "linear"
     penalized = ("W",)  # the bias is not penalized
+    unit_axes = {"W": (1, 2, 3)}  # W (out, in, k, k): an output channel's filter
     mode_dependent = False
     no_torch_reason = "image ops have no export form yet (issue 10 landed the kernels first)"
     no_onnx_reason = "image ops have no export form yet (issue 10 landed the kernels first)"
@@ -86,10 +87,16 @@ class Conv(Kernel):
         fan_in, fan_out = self._fans()
         shape = self.param_shapes()["W"]
         state = {"W": init_weights(self.attrs["init"], shape, fan_in, fan_out, rng, dtype,
-                                   std=self.attrs.get("std", 0.01))}
+                                   std=self.attrs.get("std", 0.01), value=self.attrs["value"],
+                                   gain=self.attrs["gain"])}
         if self.attrs.get("bias", True):
             state["b"] = np.zeros(shape[0], dtype)
         return state
+
+    def fold_affine(self, state, scale, shift):
+        """This layer followed by y * scale + shift per output channel: W * scale, b * scale + shift."""
+        b = state["b"] * scale if self.attrs.get("bias", True) else 0.0
+        return {"W": state["W"] * scale[:, None, None, None], "b": b + shift}
 
     def _cols(self, x: np.ndarray) -> np.ndarray:
         """The im2col matrix of x (B, C, H, W): (B*Ho*Wo, C*k*k), rows ordered (b, i, j), columns

@@ -59,11 +59,19 @@ class OnnxGraph(Protocol):
     def scalar(self, value: float) -> str: ...
 
 
-def init_statements(name: str, weight: str, fan_in: int, fan_out: int, std: float) -> tuple[str, ...]:
+def init_statements(name: str, weight: str, fan_in: int, fan_out: int, std: float, value: float = 0.0,
+                    gain: float = 1.0, maps: bool = False) -> tuple[str, ...]:
     """The torch statements drawing `weight` (an expression such as `{self}.weight`) as netc's
-    initializer `name` does (see netc.runtime.init): the same distribution, torch's generator."""
+    initializer `name` does (see netc.runtime.init): the same distribution, torch's generator.
+    `maps`: the weight is a stack of maps (maxout's (k, D, N)), each drawn on its own."""
     if name == "zeros":
         return (f"nn.init.zeros_({weight})  # zeros",)
+    if name == "constant":
+        return (f"nn.init.constant_({weight}, {float(value)!r})  # constant",)
+    if name == "orthogonal":
+        if maps:
+            return (f"for w in {weight}: nn.init.orthogonal_(w, gain={float(gain)!r})  # orthogonal, per map",)
+        return (f"nn.init.orthogonal_({weight}, gain={float(gain)!r})  # orthogonal",)
     if name == "uniform":
         a = 1.0 / math.sqrt(fan_in)
         return (f"nn.init.uniform_({weight}, -{a!r}, {a!r})  # uniform: U(-1/sqrt(fan_in), 1/sqrt(fan_in))",)

@@ -64,13 +64,28 @@ class Input(Kernel):
 
 @register
 class Dense(Kernel):
-    """Affine map y = x W + b: x (B, D) -> (B, N); W (D, N), b (N,)."""
+    """Affine map y = x W + b: x (B, D) -> (B, N); W (D, N), b (N,).
+
+    `dropconnect=P` (Wan et al.'s DropConnect): in training each weight is dropped with
+    probability P and the survivors are scaled by 1/(1-P) (inverted, like dropout), one mask per
+    batch drawn from the forward's `rng` (the run's dropout generator); evaluation uses the full
+    W, the expected training weight. The gradient of W is masked the same way.
+    """
 
     op = "dense"
     params = ("W", "b")
     category = "linear"
     penalized = ("W",)  # the bias is not penalized
+    unit_axes = {"W": (0,)}  # W (in, out): a unit's incoming weights are a column
+    # the facts of the schema's defaults (dropconnect=0); a node with dropconnect=P > 0 sets its own
     mode_dependent = False
+    stochastic = False
+
+    def __init__(self, attrs, in_shapes):
+        super().__init__(attrs, in_shapes)
+        if self.attrs["dropconnect"] > 0:
+            # this node's facts: training draws a mask of its weights, evaluation does not
+            self.mode_dependent = self.stochastic = True
 
     @classmethod
     def infer_shape(cls, attrs, in_shapes):
@@ -85,8 +100,8 @@ class Dense(Kernel):
 
     def init_state(self, rng, dtype):
         d, n = self.in_widths[0], self.out_width
-        state = {"W": init_weights(self.attrs["init"], (d, n), d, n, rng, dtype,
-                                   std=self.attrs["std"])}
+        state = {"W": init_weights(self.attrs["init"], (d, n), d, n, rng, dtype, std=self.attrs["std"],
+                                   value=self.attrs["value"], gain=self.attrs["gain"])}
         if self.attrs["bias"]:
             state["b"] = np.zeros(n, dtype)
         return state
@@ -94,21 +109,48 @@ class Dense(Kernel):
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
         ctx.x = x
-        y = x @ state["W"]
+        W = state["W"]
+        ctx.mask = None
+        p = float(self.attrs["dropconnect"])
+        if training and p > 0.0:
+            # NOTE: Generator.random draws float32 or float64 directly; other dtypes go via float64.
+            draw = W.dtype if W.dtype in (np.float32, np.float64) else np.float64
+            mask = rng.random(W.shape, dtype=draw)
+            np.greater_equal(mask, p, out=mask)  # keep where the draw is >= p, as in dropout
+            mask *= 1.0 / (1.0 - p)
+            ctx.mask = mask.astype(W.dtype, copy=False)
+            W = W * ctx.mask
+        ctx.W = W  # the weights this forward used (masked in training with dropconnect)
+        y = x @ W
         if self.attrs["bias"]:
             y += state["b"]
         return y
 
     def backward(self, ctx, dy, state):
-        grads = {"W": ctx.x.T @ dy}
+        dW = ctx.x.T @ dy
+        if ctx.mask is not None:
+            dW *= ctx.mask  # a dropped weight did not act, so it gets no gradient
+        grads = {"W": dW}
         if self.attrs["bias"]:
             grads["b"] = dy.sum(axis=0)
-        dx = dy @ state["W"].T if getattr(ctx, "need_input_grad", True) else None
+        dx = dy @ ctx.W.T if getattr(ctx, "need_input_grad", True) else None
         return [dx], grads
+
+    def fold_affine(self, state, scale, shift):
+        """This layer followed by y * scale + shift (per output unit): W * scale, b * scale + shift."""
+        b = state["b"] * scale if self.attrs["bias"] else 0.0
+        return {"W": state["W"] * scale, "b": b + shift}
 
     def torch_form(self):
         d, n, bias = self.in_widths[0], self.out_width, self.attrs.get("bias", True)
-        init = init_statements(self.attrs["init"], "{self}.weight", d, n, self.attrs.get("std", 0.01))
+        init = init_statements(self.attrs["init"], "{self}.weight", d, n, self.attrs.get("std", 0.01),
+                               self.attrs["value"], self.attrs["gain"])
+        p = float(self.attrs["dropconnect"])
+        if p > 0:
+            return TorchForm(f"DropConnectLinear({d}, {n}, p={p!r}{'' if bias else ', bias=False'})",
+                             init=init + (("nn.init.zeros_({self}.bias)",) if bias else ()),
+                             names={"W": "weight", "b": "bias"} if bias else {"W": "weight"},
+                             transposed=frozenset({"W"}), helpers=("DropConnectLinear",))
         return TorchForm(f"nn.Linear({d}, {n}{'' if bias else ', bias=False'})",
                          init=init + (("nn.init.zeros_({self}.bias)",) if bias else ()),
                          names={"W": "weight", "b": "bias"} if bias else {"W": "weight"},
@@ -130,6 +172,7 @@ class Maxout(Kernel):
     params = ("W", "b")
     category = "linear"
     penalized = ("W",)
+    unit_axes = {"W": (1,)}  # W (k, in, out): each piece of each unit has its own column
     mode_dependent = False
 
     @classmethod
@@ -146,8 +189,8 @@ class Maxout(Kernel):
 
     def init_state(self, rng, dtype):
         k, d, n = self.attrs["k"], self.in_widths[0], self.out_width
-        state = {"W": init_weights(self.attrs["init"], (k, d, n), d, n, rng, dtype,
-                                   std=self.attrs["std"])}
+        state = {"W": init_weights(self.attrs["init"], (k, d, n), d, n, rng, dtype, std=self.attrs["std"],
+                                   value=self.attrs["value"], gain=self.attrs["gain"])}
         if self.attrs["bias"]:
             state["b"] = np.zeros((k, n), dtype)
         return state
@@ -186,7 +229,8 @@ class Maxout(Kernel):
 
     def torch_form(self):
         k, d, n, bias = self.attrs["k"], self.in_widths[0], self.out_width, self.attrs.get("bias", True)
-        init = init_statements(self.attrs["init"], "{self}.weight", d, n, self.attrs.get("std", 0.01))
+        init = init_statements(self.attrs["init"], "{self}.weight", d, n, self.attrs.get("std", 0.01),
+                               self.attrs["value"], self.attrs["gain"], maps=True)
         return TorchForm(f"Maxout({d}, {n}, k={k}{'' if bias else ', bias=False'})",
                          init=init + (("nn.init.zeros_({self}.bias)",) if bias else ()),
                          names={"W": "weight", "b": "bias"} if bias else {"W": "weight"},

@@ -145,6 +145,15 @@ class BatchNorm(Kernel):
             dx = dy * scale  # running statistics are constants: only the affine scaling remains
         return [dx], (sums if affine else {})
 
+    def eval_affine(self, state):
+        """The evaluation-mode map as a per-unit (per-channel) scale and shift: (scale, shift)."""
+        inv = 1.0 / np.sqrt(state["running_var"] + float(self.attrs["eps"]))
+        scale = inv * state["gamma"] if self.attrs["affine"] else inv
+        shift = -state["running_mean"] * scale
+        if self.attrs["affine"]:
+            shift = shift + state["beta"]
+        return scale, shift
+
     def torch_form(self):
         a = self.attrs
         # stats=average is PyTorch's momentum=None (the cumulative average of the batch statistics)

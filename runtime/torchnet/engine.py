@@ -339,6 +339,14 @@ class TorchTrainer(Trainer):
                     for g in gs:
                         g.mul_(scale)
         self.optimizer.step(lr)
+        constrain = self.settings.get("constrain")
+        if constrain:  # netc's max-norm, on netc's layout of each weight (a view: in place)
+            limit, axes = constrain["maxnorm"], self.model.reference.weight_axes
+            transposed = {n.netc for n in self.net.names if n.transposed}
+            for name, w in self.model.weights.items():
+                v = w.T if name in transposed else w
+                norm = torch.sqrt((v.double() ** 2).sum(dim=axes[name], keepdim=True))
+                v.mul_(torch.where(norm > limit, limit / (norm + 1e-7), torch.ones_like(norm)).to(v.dtype))
         self.position.iteration += 1
 
     def record_batch(self, loss: float, yb) -> None:

@@ -101,3 +101,28 @@ class ActivityRegularization(nn.Module):
 
     def extra_repr(self):
         return f"l1={self.l1}, l2={self.l2}"
+
+
+class DropConnectLinear(nn.Linear):
+    """nn.Linear with DropConnect (netc's `dense N dropconnect=P`): (B, D) -> (B, N).
+
+    In training each weight is dropped with probability p and the survivors are scaled by
+    1 / (1 - p), one mask per forward; evaluation uses the full weight. Set `mask` (the shape of
+    `weight`, already scaled) to use given draws instead of torch's (netc's own, for parity).
+    """
+
+    def __init__(self, in_features: int, out_features: int, p: float, bias: bool = True):
+        super().__init__(in_features, out_features, bias=bias)
+        self.p = p
+        self.mask = None
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return nn.functional.linear(x, self.weight, self.bias)
+        mask = self.mask
+        if mask is None:
+            mask = (torch.rand_like(self.weight) >= self.p).to(self.weight.dtype) / (1.0 - self.p)
+        return nn.functional.linear(x, self.weight * mask, self.bias)
+
+    def extra_repr(self):
+        return super().extra_repr() + f", p={self.p}"
