@@ -27,6 +27,30 @@ def test_dropout_keeps_the_validation_loss_down(tmp_path):
     assert abs(plain["best_val_accuracy"]["mean"] - drop["best_val_accuracy"]["mean"]) < 0.05
 
 
+def test_batchnorm_regularizes_a_wide_net_on_few_points(tmp_path):
+    """bn_regularizes.net is no_dropout.net with a batchnorm after each hidden dense: the batch
+    statistics' noise keeps it from memorizing 100 noisy points."""
+    v = _netc_json("compare", EXAMPLES / "bn_regularizes.net", EXAMPLES / "no_dropout.net", "--seeds", "3",
+                   "--log", tmp_path / "c")
+    bn, plain = v["bn_regularizes.net"]["metrics"], v["no_dropout.net"]["metrics"]
+    assert v["bn_regularizes.net"]["completed"] == v["no_dropout.net"]["completed"] == 3
+    assert plain["final_val_loss"]["mean"] > 2.0 * bn["final_val_loss"]["mean"]
+    assert plain["final_val_loss"]["min"] > bn["final_val_loss"]["max"]  # every seed, no overlap
+    assert abs(plain["best_val_accuracy"]["mean"] - bn["best_val_accuracy"]["mean"]) < 0.05
+
+
+def test_standardized_inputs_reach_a_lower_validation_mse_split_by_split(tmp_path):
+    """The standardization pair: a modest effect, smaller than the spread across splits, so it is
+    checked seed by seed (each seed is one split, the same for both files)."""
+    v = _netc_json("compare", EXAMPLES / "diabetes.net", EXAMPLES / "diabetes_raw.net", "--seeds", "5",
+                   "--log", tmp_path / "c")
+    std = v["diabetes.net"]["metrics"]["best_val_loss"]["values"]
+    raw = v["diabetes_raw.net"]["metrics"]["best_val_loss"]["values"]
+    assert len(std) == len(raw) == 5
+    assert sum(s < r for s, r in zip(std, raw)) >= 4
+    assert sum(std) < 0.95 * sum(raw)
+
+
 def test_a_learning_rate_that_kills_relus(tmp_path):
     v = _netc_json("sweep", EXAMPLES / "dead_relu.net", "--grid", "optimizer.lr=0.1,1.5", "--seeds", "3",
                    "--log", tmp_path / "s")
