@@ -274,3 +274,23 @@ def test_orthogonal_init_has_orthonormal_units(shape):
     for m in mats:  # torch's layout (units, fan-in): W W^T = gain^2 I or W^T W = gain^2 I
         small = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
         np.testing.assert_allclose(small, gain ** 2 * np.eye(small.shape[0]), atol=1e-12)
+
+
+def test_the_torch_engine_trains_the_new_regularizers_as_netc_does(tmp_path):
+    """noise (netc's draws), the activity penalty (in the loss and its gradient), dropconnect
+    (netc's weight masks) and max-norm run the same on `--engine torch`."""
+    from conftest import require
+    require("torch")
+    import json
+    f = tmp_path / "eng.net"
+    f.write_text("data { source moons n=300 noise=0.2 }\nmodel m {\n    input 2\n    dense 16\n    relu\n"
+                 "    noise 0.1\n    activity l1=1e-3 l2=1e-3\n    dense 8 dropconnect=0.2\n    relu\n"
+                 "    dense 2 init=xavier\n}\ntrain { epochs 2; constrain maxnorm=0.5; optimizer sgd lr=0.5; seed 0 }\n")
+    finals = []
+    for extra in ([], ["--engine", "torch"]):
+        r = subprocess.run([sys.executable, "-m", "netc", "run", str(f), "--quiet", "--json", *extra],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        finals.append(json.loads(r.stdout.splitlines()[-1]))
+    for key in ("train_loss", "val_loss"):
+        assert finals[1][key] == pytest.approx(finals[0][key], rel=1e-5), key

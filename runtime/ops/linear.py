@@ -111,20 +111,25 @@ class Dense(Kernel):
         ctx.x = x
         W = state["W"]
         ctx.mask = None
-        p = float(self.attrs["dropconnect"])
-        if training and p > 0.0:
-            # NOTE: Generator.random draws float32 or float64 directly; other dtypes go via float64.
-            draw = W.dtype if W.dtype in (np.float32, np.float64) else np.float64
-            mask = rng.random(W.shape, dtype=draw)
-            np.greater_equal(mask, p, out=mask)  # keep where the draw is >= p, as in dropout
-            mask *= 1.0 / (1.0 - p)
-            ctx.mask = mask.astype(W.dtype, copy=False)
+        if training and self.attrs["dropconnect"] > 0.0:
+            ctx.mask = self.weight_mask(rng, W.dtype)
             W = W * ctx.mask
         ctx.W = W  # the weights this forward used (masked in training with dropconnect)
         y = x @ W
         if self.attrs["bias"]:
             y += state["b"]
         return y
+
+    def weight_mask(self, rng, dtype):
+        """A training mask of W's shape (D, N): 0 where a weight is dropped (a uniform draw below
+        p), 1/(1-p) where it is kept; what dropconnect's forward multiplies W by."""
+        p = float(self.attrs["dropconnect"])
+        # NOTE: Generator.random draws float32 or float64 directly; other dtypes go via float64.
+        draw = dtype if dtype in (np.float32, np.float64) else np.float64
+        mask = rng.random(self.param_shapes()["W"], dtype=draw)
+        np.greater_equal(mask, p, out=mask)  # keep where the draw is >= p, as in dropout
+        mask *= 1.0 / (1.0 - p)
+        return mask.astype(dtype, copy=False)
 
     def backward(self, ctx, dy, state):
         dW = ctx.x.T @ dy

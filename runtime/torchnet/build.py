@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from ..ops.base import Ctx
-from .codegen import class_name, identifiers, module_source, state_names, to_netc_state, to_torch_state
+from .codegen import (class_name, identifiers, module_source, state_names, to_netc_state, to_torch_state,
+                      torch_forms)
 
 DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
@@ -44,6 +45,24 @@ class SharedMask(nn.Module):
         return y
 
 
+class SharedWeightMask:
+    """Hands a module that masks its weight (DropConnectLinear, netc's dense dropconnect=P) the
+    mask netc's kernel draws from `rng` (its `weight_mask`) before each training forward, in
+    torch's layout; the module and its state_dict stay as they are."""
+
+    def __init__(self, kernel, module: nn.Module, transposed: bool):
+        self.kernel, self.transposed, self.rng = kernel, transposed, None
+        module.register_forward_pre_hook(self._hook)
+
+    def _hook(self, module, args):
+        if not module.training:
+            return
+        dtype = np.float64 if module.weight.dtype == torch.float64 else np.float32
+        mask = self.kernel.weight_mask(self.rng, dtype)
+        mask = np.ascontiguousarray(mask.T if self.transposed else mask)
+        module.mask = torch.from_numpy(mask).to(device=module.weight.device, dtype=module.weight.dtype)
+
+
 class TorchNet:
     """The plan's network as an nn.Module (`module`), its loss (`loss(output, target)`), and the
     names of its parameters in both schemes (`names`)."""
@@ -61,12 +80,14 @@ class TorchNet:
         self.module: nn.Module = namespace[class_name(model_name)]().to(dtype=self.dtype, device=self.device)
         self.loss = namespace["loss"]
         self.names = state_names(plan)
-        self.masks: list[SharedMask] = []
+        self.masks: list = []  # SharedMask modules and SharedWeightMask hooks
 
     def share_masks(self) -> None:
         """Replace every stochastic op's submodule by a SharedMask drawing netc's masks (set_rng)."""
-        for step, ident in zip(self.plan.steps, identifiers(self.plan)):
-            if step.kernel.stochastic:
+        for step, form, ident in zip(self.plan.steps, torch_forms(self.plan), identifiers(self.plan)):
+            if step.kernel.stochastic and hasattr(step.kernel, "weight_mask"):  # dense dropconnect
+                self.masks.append(SharedWeightMask(step.kernel, getattr(self.module, ident), "W" in form.transposed))
+            elif step.kernel.stochastic:
                 wrapped = SharedMask(step.kernel, getattr(self.module, ident))
                 setattr(self.module, ident, wrapped)
                 self.masks.append(wrapped)
