@@ -104,6 +104,7 @@ LINT_FILES = {
     "dropout_placement.net": "dropout-placement",
     "batchnorm_momentum.net": "batchnorm-momentum",
     "learning_rate.net": "learning-rate",
+    "symmetric_init.net": "symmetric-init",
 }
 
 
