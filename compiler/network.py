@@ -107,6 +107,13 @@ def compile_source(source: Source, base_dir: Path | str = ".", check_data: bool 
     facts, description, dataset = None, None, None
     if check_data and spec.data is not None and not errors.has_errors:
         facts, description, dataset = _data_facts(spec, graph, Path(base_dir), errors)
+    in_node = graph.graph.get("input")
+    if spec.data is not None and spec.data.get("augment") and in_node is not None and not errors.has_errors:
+        shape = tuple(graph.nodes[in_node]["shape"][1:])
+        wrong = augment_mismatch(shape, spec.data["augment"], description)
+        if wrong:
+            errors.error(wrong[0], spec.data_spans.get(f"augment.{wrong[2]}") or spec.data_spans.get("augment"),
+                         wrong[1])
     if errors.has_errors:
         raise SpecError(errors.items, source)
     warnings = run_lints(graph, spec.train, spec.data, facts, spec.train_spans) + \
@@ -151,6 +158,33 @@ def input_mismatch(shape: tuple[int, ...], features: int, what: str) -> tuple[st
         ": an image C H W needs C*H*W features per example"
     return (f"{what} has {features} features per example, but the model's input "
             f"{'x'.join(map(str, shape))} needs {need} (C*H*W)", hint)
+
+
+def augment_mismatch(shape: tuple[int, ...], augment: dict, data: str | None = None):
+    """(message, hint, key) when the `augment` settings cannot act on examples of per-example
+    `shape` (the model's input, which the data fits), else None: shift, flip and cutout move or
+    hide pixels, so they need images (C, H, W); a shift that can move a whole image out of view or
+    a cutout larger than the image is refused too. `data` describes the loaded data, if it was."""
+    from ..spec.schema import IMAGE_AUGMENTS
+    given = [k for k in IMAGE_AUGMENTS if augment[k] and augment[k] != "none"]
+    if not given:
+        return None
+    key = given[0]
+    written = f"augment {key}={augment[key]}"
+    if len(shape) != 3:
+        where = f"{printable(data.split(':')[0])} has" if data else "the examples have"
+        return (f"{written} needs images, but {where} {shape[0]} features per example, a vector of shape "
+                f"({shape[0]},) (the model's input is 'input {shape[0]}')",
+                "shift, flip and cutout act on images (input C H W, when the features are pixels); "
+                "noise= also works on vectors", key)
+    _, h, w = shape
+    if augment["shift"] and augment["shift"] >= min(h, w):
+        return (f"augment shift={augment['shift']} can move a whole {h}x{w} image out of view",
+                f"use a shift below {min(h, w)} (1 or 2 pixels is usual)", "shift")
+    if augment["cutout"] and augment["cutout"] > min(h, w):
+        return (f"augment cutout={augment['cutout']} is larger than the {h}x{w} images",
+                f"use a cutout of at most {min(h, w)} (about half the image side is usual)", "cutout")
+    return None
 
 
 def data_facts(ds, spec: CheckedSpec) -> DataFacts:

@@ -12,7 +12,7 @@ from .compiler import load_path
 from .compiler.lints import run_lints
 from .compiler.train_lints import train_warnings
 from .compiler.lower import lower
-from .compiler.network import data_facts, input_mismatch
+from .compiler.network import augment_mismatch, data_facts, describe_dataset, input_mismatch
 from .runtime import memory
 from .runtime.data import DataError, load_data
 from .runtime.model import Model
@@ -70,6 +70,12 @@ def check_fit(net, ds, train: dict) -> None:
     mismatch = input_mismatch(net.input_shape, ds.features, name)
     if mismatch:
         fail(net, mismatch[0], in_span, mismatch[1])
+    wrong = ds.augment and augment_mismatch(net.input_shape, ds.augment, describe_dataset(ds))
+    if wrong:
+        if ds.augment != net.data.get("augment"):  # it came from --set
+            fail(None, f"{wrong[0]} (augment from the command line)", None, wrong[1])
+        spans = net.spec.data_spans
+        fail(net, wrong[0], spans.get(f"augment.{wrong[2]}") or spans.get("augment"), wrong[1])
     if len(net.output_shape) != 1:
         fail(net, f"the model's output is an image {'x'.join(map(str, net.output_shape))}, but the loss "
                   f"{train['loss']} takes a vector per example", out_span,

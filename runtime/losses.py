@@ -33,6 +33,12 @@ class Loss(ABC):
     def backward(self) -> np.ndarray:
         """dL/dout for the last forward: (B, N), out's dtype."""
 
+    def target_array(self, target: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The targets as an array of out's shape and dtype that `forward` reads as they are: the
+        form in which two examples' targets can be averaged (mixup). The base form is the targets
+        themselves in out's shape (mse, bce: a 0/1 label is a probability)."""
+        return _like(out, target, self.name)
+
     def predict(self, out: np.ndarray) -> np.ndarray:
         """Predicted class per example: out (B, N) -> (B,) int (argmax of the logits)."""
         return out.argmax(axis=1)
@@ -102,16 +108,47 @@ def _like(out: np.ndarray, target: np.ndarray, loss: str) -> np.ndarray:
     return t
 
 
-class CrossEntropy(Loss):
-    """Softmax cross-entropy of logits (B, N) and integer labels (B,), mean over the batch.
+def _probabilities(out: np.ndarray, target) -> np.ndarray | None:
+    """target as probability rows when it is a float array of out's shape (B, N), N > 1, else None
+    (integer labels). The rows are taken as given: PyTorch does not check that they sum to 1."""
+    t = np.asarray(target)
+    if t.dtype.kind == "f" and t.shape == out.shape and out.ndim == 2 and out.shape[1] > 1:
+        return t.astype(out.dtype, copy=False)
+    return None
 
-    Gradient: (softmax(logits) - onehot(labels)) / B.
+
+class CrossEntropy(Loss):
+    """Softmax cross-entropy of logits (B, N), mean over the batch, against integer labels (B,)
+    or probability rows (B, N) (float; PyTorch's `cross_entropy` with probability targets).
+
+    Value: -sum_j t_j log softmax(logits)_j per example. Gradient: (softmax(logits) * sum_j t_j - t)
+    / B, which is (softmax - t) / B for rows summing to 1, and (softmax - onehot(labels)) / B for
+    labels.
     """
 
     name = "cross_entropy"
     torch_code = "nn.functional.cross_entropy(output, target.reshape(-1).long())"
 
+    def target_array(self, target, out):
+        """Labels (B,) as one-hot probability rows (B, N); probability rows as they are."""
+        soft = _probabilities(out, target)
+        if soft is not None:
+            return soft
+        y = _labels(out, target, self.name)
+        t = np.zeros(out.shape, dtype=out.dtype)
+        t[np.arange(len(y)), y] = 1
+        return t
+
     def forward(self, out, target):
+        soft = _probabilities(out, target)
+        if soft is not None:
+            z = out - out.max(axis=1, keepdims=True)  # NOTE: shift so exp cannot overflow
+            p = np.exp(z)
+            s = p.sum(axis=1, keepdims=True)
+            log_p = z - np.log(s)
+            p /= s
+            self._p, self._y, self._t = p, None, soft
+            return float(-(soft * log_p).sum(axis=1).mean())
         y = _labels(out, target, self.name)
         b = out.shape[0]
         z = out - out.max(axis=1, keepdims=True)  # NOTE: shift so exp cannot overflow
@@ -121,12 +158,16 @@ class CrossEntropy(Loss):
         rows = np.arange(b)
         loss = np.log(s[:, 0]) - z[rows, y]
         p /= s
-        self._p, self._y, self._rows = p, y, rows
+        self._p, self._y, self._rows, self._t = p, y, rows, None
         return float(loss.mean())
 
     def backward(self):
-        g = self._p.copy()
-        g[self._rows, self._y] -= 1.0
+        if self._t is not None:  # probability rows: d/dz of -sum t log softmax(z)
+            g = self._p * self._t.sum(axis=1, keepdims=True)
+            g -= self._t
+        else:
+            g = self._p.copy()
+            g[self._rows, self._y] -= 1.0
         g *= 1.0 / g.shape[0]
         return g
 
@@ -217,6 +258,10 @@ class Hinge(Loss):
         active = margins > 0
         self._active, self._y, self._dtype = active, y, out.dtype
         return float(np.sum(margins, where=active) / (b * n))
+
+    def target_array(self, target, out):
+        """hinge has none: its margin is measured from one true class (mixup refuses it)."""
+        raise TypeError("the hinge loss needs one true class per example; its targets do not mix")
 
     def backward(self):
         active = self._active

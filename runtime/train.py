@@ -20,7 +20,9 @@ backward in one call each, so its iteration pauses at the loss, the update and t
 
 Randomness is derived from (seed, counter) pairs, so any point of a run can be reproduced without
 replaying what came before: epoch e shuffles with default_rng([seed, 12, e]) and iteration t
-draws its dropout masks from default_rng([seed, 11, t]).
+draws its dropout masks from default_rng([seed, 11, t]), its augmentation from
+default_rng([seed, 13, t]) and its mixup weight and partners from default_rng([seed, 17, t]).
+Augmentation and mixup act on training iterations only (never on `evaluate`).
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ import numpy as np
 
 from ..spec.diagnostics import EXIT_RUN_FAILED, NetcError
 from ..spec.schema import CLASSIFICATION_LOSSES
+from . import mixup
+from .data.augment import augment_batch
 from .model import Model, NodeError
 from .optim import make_optimizer
 from .schedules import add_penalty_grads, clip, learning_rate, max_norm, penalty
@@ -148,6 +152,8 @@ class Trainer:
         self.best_state: dict[str, np.ndarray] | None = None
         # the fewest examples a training batch may hold (batchnorm needs 2): the ops' own fact
         self.min_batch = max(s.kernel.min_batch for s in model.steps)
+        # the per-example shape the input step takes ((D,) or (C, H, W)): augmentation works on it
+        self.input_shape = next(s.kernel.out_shape for s in model.steps if not s.inputs)
         self._chunks: tuple | None = None  # (seed, epoch, that epoch's batches), computed once
 
     @property
@@ -175,15 +181,18 @@ class Trainer:
         idx = chunks[pos.batch]
         b = Batch(pos.iteration, pos.epoch, pos.batch, len(chunks), self.current_lr(), training)
         x, y = self.batch_arrays(idx)
+        mix = None
+        if training:  # augmentation and mixup change training batches only
+            x, mix = self.prepare_batch(x, pos.iteration)
         yield from self.forward_pass(b, x, self.dropout_rng(pos.iteration))
-        loss, extra = self.batch_loss(y)
+        loss, extra = self.batch_loss(y, mix)
         yield Phase(LOSS, b, loss=loss, penalty=extra)
         if not math.isfinite(loss):
             return  # nothing can be learned from it: the driver decides (TrainingError, a halt)
         yield from self.backward_pass(b, loss, extra)
         before = {k: v.copy() for k, v in self.model.params.items()} if watch else None
         self.update(self.model.grads, b.lr)
-        self.record_batch(loss, y)
+        self.record_batch(loss, y, mix)
         yield Phase(UPDATE, b, loss=loss, penalty=extra, before=before)
         if pos.batch >= len(chunks):
             yield Phase(EPOCH, b, loss=loss, penalty=extra, result=self.end_epoch(b.lr, pos.epoch_seconds))
@@ -202,11 +211,12 @@ class Trainer:
             m.forward_step(step, x, b.training, rng)
             yield Phase(FORWARD, b, step)
 
-    def batch_loss(self, y) -> tuple[float, float]:
-        """(the last forward's loss against y plus the penalties, the penalties: the weight penalty
-        and the ops' activity penalties)."""
+    def batch_loss(self, y, mix: "mixup.Mix | None" = None) -> tuple[float, float]:
+        """(the last forward's loss against y, or against y mixed as `mix` says, plus the
+        penalties, the penalties: the weight penalty and the ops' activity penalties)."""
         extra = penalty(self.model.weights, self.settings["regularize"]) + self.model.op_penalty()
-        return self.model.loss(y) + extra, extra
+        m = self.model
+        return m.loss(y if mix is None else mix.targets(m.loss_fn, y, m.outputs[-1])) + extra, extra
 
     def backward_pass(self, b: Batch, loss: float, extra: float) -> Iterator[Phase]:
         """Backward through the nodes in reverse order, pausing after each."""
@@ -237,6 +247,20 @@ class Trainer:
             return np.random.default_rng([self.seed, 12, epoch]).permutation(n)
         return np.arange(n)
 
+    def prepare_batch(self, x: np.ndarray, iteration: int) -> tuple[np.ndarray, "mixup.Mix | None"]:
+        """Training batch `x` of iteration `iteration` after the data section's `augment` and the
+        train section's `mixup` (each from its own generator keyed by (seed, iteration), so a
+        replay draws the same), and the mixup draw (None without mixup) that the loss and the
+        accuracy need. `x` is returned as it is when neither is set."""
+        settings = getattr(self.data, "augment", None)
+        if settings is not None:
+            x = augment_batch(x, self.input_shape, settings, np.random.default_rng([self.seed, 13, iteration]))
+        alpha = self.settings.get("mixup")
+        if not alpha:
+            return x, None
+        mix = mixup.draw(alpha, len(x), np.random.default_rng([self.seed, 17, iteration]))
+        return mix.inputs(x), mix
+
     def dropout_rng(self, iteration: int) -> np.random.Generator:
         """The generator of iteration `iteration`'s dropout masks (the same on every replay)."""
         return np.random.default_rng([self.seed, 11, iteration])
@@ -263,13 +287,16 @@ class Trainer:
         max_norm(self.model.weights, self.model.weight_axes, self.settings.get("constrain"))
         self.position.iteration += 1
 
-    def record_batch(self, loss: float, yb: np.ndarray) -> None:
-        """Add the batch that just ran to the epoch's running sums and count it."""
+    def record_batch(self, loss: float, yb: np.ndarray, mix: "mixup.Mix | None" = None) -> None:
+        """Add the batch that just ran to the epoch's running sums and count it (with mixup, the
+        accuracy is counted against the mixed labels, as `Mix.accuracy` says)."""
         pos = self.position
         pos.loss_sum += loss * len(yb)
         pos.seen += len(yb)
         if self.classification:
-            pos.correct += self.model.loss_fn.accuracy(self.model.outputs[-1], yb) * len(yb)
+            fn, out = self.model.loss_fn, self.model.outputs[-1]
+            acc = fn.accuracy(out, yb) if mix is None else mix.accuracy(fn, out, yb)
+            pos.correct += acc * len(yb)
         pos.batch += 1
 
     def end_epoch(self, lr: float, seconds: float) -> EpochResult:

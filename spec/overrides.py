@@ -7,7 +7,7 @@ import copy
 from .diagnostics import NetcError, did_you_mean
 from .parser import parse_value as parse_expr
 from .schema import STATEMENTS, P
-from .settings import TRAIN_DEFAULTS, settings_conflict
+from .settings import TRAIN_DEFAULTS, augment_settings, settings_conflict
 from .values import Symbol, ValueError_, coerce, evaluate
 
 
@@ -23,7 +23,7 @@ SIMPLE = {  # key -> (section, statement, settings key)
     "loss": ("train", "loss", "loss"), "batch": ("train", "batch", "batch"),
     "epochs": ("train", "epochs", "epochs"), "seed": ("train", "seed", "seed"),
     "split": ("data", "split", "split"), "shuffle": ("data", "shuffle", "shuffle"),
-    "validation": ("data", "validation", "validation"),
+    "validation": ("data", "validation", "validation"), "mixup": ("train", "mixup", "mixup"),
 }
 FLAGS = ("standardize", "minmax")
 VARIANT_KEYS = ("optimizer", "schedule", "clip")
@@ -38,6 +38,7 @@ def valid_keys(train: dict) -> list[str]:
         keys += [f"schedule.{p.name}" for p in STATEMENTS["train"]["schedule"].variants[train["schedule"]["name"]].keywords]
     keys += ["clip.limit", "regularize.l1", "regularize.l2", "constrain.maxnorm"]
     keys += [f"early_stop.{p.name}" for p in STATEMENTS["train"]["early_stop"].keywords]
+    keys += [f"augment.{p.name}" for p in STATEMENTS["data"]["augment"].keywords]
     return keys
 
 
@@ -154,6 +155,17 @@ def _apply_one(train: dict, data: dict | None, key: str, value) -> None:
         return
     if head == "constrain" and sub == "maxnorm":
         train["constrain"] = {"maxnorm": put(_param("constrain", "maxnorm", None))}
+        return
+    if head == "augment" and sub:
+        if data is None:
+            raise OverrideError(f"--set {key}: the file has no data section")
+        params = STATEMENTS["data"]["augment"].keywords
+        param = next((p for p in params if p.name == sub), None)
+        if param is None:
+            raise OverrideError(f"--set: unknown setting '{key}'", did_you_mean(key, valid_keys(train)))
+        values = data["augment"] or {p.name: p.default for p in params}
+        values[sub] = put(param)
+        data["augment"] = augment_settings(values)  # all zero again: no augmentation
         return
     if head == "early_stop" and sub:
         stop = train["early_stop"] or {p.name: p.default for p in STATEMENTS["train"]["early_stop"].keywords}

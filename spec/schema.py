@@ -236,10 +236,25 @@ DATA = [
     Stmt("minmax", "data", "inputs scaled to [0, 1] (training-split statistics)"),
     Stmt("shuffle", "data", "shuffle before splitting and every epoch",
          [P("enabled", "bool", True, "true or false")]),
+    Stmt("augment", "data", "random changes to each training batch (images; noise also on vectors), "
+         "drawn anew every epoch from the run's seed; never on validation or netc eval", keywords=[
+             P("shift", "int", 0, "translate each image by up to N pixels in each direction, zero fill",
+               min=0, max=1024),
+             P("flip", "choice", "none", "mirror each image left-right with probability 1/2",
+               choices=("none", "horizontal")),
+             P("cutout", "int", 0, "zero one N x N square at a random place of each image (DeVries "
+               "and Taylor)", min=0, max=1024),
+             P("noise", "float", 0.0, "add Gaussian noise of this standard deviation to every input value",
+               min=0)]),
 ]
+# The augment keys that move or hide pixels: they need images (`input C H W`); noise does not.
+IMAGE_AUGMENTS = ("shift", "flip", "cutout")
 
 LOSSES = ("cross_entropy", "mse", "bce", "hinge")
 CLASSIFICATION_LOSSES = ("cross_entropy", "bce", "hinge")
+# The losses whose targets mix (mixup): class labels as probability rows for cross_entropy, 0/1 as a
+# probability for bce, real targets as they are for mse. hinge's margin needs one true class.
+MIXUP_LOSSES = ("cross_entropy", "bce", "mse")
 
 TRAIN = [
     Stmt("loss", "train", "the loss", [P("kind", "choice", "cross_entropy", "the loss", choices=LOSSES)]),
@@ -288,6 +303,10 @@ TRAIN = [
          keywords=[P("patience", "int", 5, "epochs without improvement", min=1),
                    P("metric", "choice", "val_loss", "what to watch", choices=("val_loss", "val_accuracy")),
                    P("min_delta", "float", 0.0, "smallest change that counts as improvement", min=0)]),
+    Stmt("mixup", "train", "mix each training batch with a shuffled copy of itself, inputs and targets, "
+         "weight drawn from Beta(A, A) (Zhang et al.)",
+         [P("alpha", "float", doc="the Beta distribution's parameter A (0.2 is typical)", min=0,
+            min_open=True, max=1000)]),
     Stmt("seed", "train", "seeds initialization, shuffling and dropout masks",
          [P("value", "int", 0, "the seed", min=0, max=2**32 - 1)]),
 ]

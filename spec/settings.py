@@ -6,14 +6,14 @@ from typing import Any
 from . import ast
 from .bind import Call, bind
 from .diagnostics import Collector, Span, did_you_mean
-from .schema import CLASSIFICATION_LOSSES, STATEMENTS, lookup
+from .schema import CLASSIFICATION_LOSSES, MIXUP_LOSSES, STATEMENTS, lookup
 
 DATA_DEFAULTS = {"source": None, "split": 0.8, "validation": None, "standardize": False,
-                 "minmax": False, "shuffle": True}
+                 "minmax": False, "shuffle": True, "augment": None}
 TRAIN_DEFAULTS = {"loss": "cross_entropy", "optimizer": {"name": "adam", "lr": 1e-3, "betas": (0.9, 0.999),
                                                          "eps": 1e-8},
                   "schedule": None, "batch": 32, "epochs": 10, "regularize": None, "clip": None, "constrain": None,
-                  "early_stop": None, "seed": 0}
+                  "early_stop": None, "mixup": None, "seed": 0}
 SOURCE_EXTENSIONS = {".npz": "npz", ".csv": "csv", ".csv.gz": "csv"}
 
 
@@ -66,10 +66,24 @@ def data_settings(section: ast.Section | None, errors: Collector) -> tuple[dict 
         settings[key] = key in calls
     if "shuffle" in calls:
         settings["shuffle"] = calls["shuffle"].values["enabled"]
+    if "augment" in calls:
+        call = calls["augment"]
+        spans.update({f"augment.{k}": s for k, s in call.spans.items()})
+        settings["augment"] = augment_settings(call.values)
+        if settings["augment"] is None:
+            errors.error("augment changes nothing: give at least one of shift=, flip=, cutout=, noise=",
+                         call.stmt.keyword_span, "e.g. augment shift=1 cutout=3")
     for a, b in (("split", "validation"), ("standardize", "minmax")):
         if a in calls and b in calls:
             errors.error(f"give either {a} or {b}, not both", calls[b].stmt.keyword_span)
     return settings, spans
+
+
+def augment_settings(values: dict[str, Any]) -> dict[str, Any] | None:
+    """The augment statement's values (every key present), or None when they change nothing (so
+    `augment` with only zeros is the same as no augment)."""
+    on = values["shift"] or values["flip"] != "none" or values["cutout"] or values["noise"]
+    return dict(values) if on else None
 
 
 def _source(call: Call, errors: Collector) -> dict[str, Any]:
@@ -102,7 +116,7 @@ def train_settings(section: ast.Section | None, errors: Collector) -> tuple[dict
         v = call.values
         if key == "loss":
             settings["loss"] = v["kind"]
-        elif key in ("batch", "epochs", "seed"):
+        elif key in ("batch", "epochs", "seed", "mixup"):
             settings[key] = next(iter(v.values()))
         elif key == "optimizer":
             settings["optimizer"] = {"name": call.variant, **v}
@@ -140,6 +154,10 @@ def settings_conflict(train: dict) -> tuple[str, str, str, str] | None:
     if sched and sched["name"] == "cosine" and sched["min_lr"] > train["optimizer"]["lr"]:
         return (f"schedule cosine: min_lr={sched['min_lr']:g} is above the learning rate "
                 f"{train['optimizer']['lr']:g}, so it would rise", "use a min_lr below lr", "schedule", "min_lr")
+    if train.get("mixup") and train["loss"] not in MIXUP_LOSSES:
+        return (f"mixup mixes the targets of two examples, but the {train['loss']} loss needs one true "
+                f"class per example", f"mixup works with loss {', '.join(MIXUP_LOSSES[:-1])} or {MIXUP_LOSSES[-1]}; or remove mixup",
+                "mixup", "alpha")
     opt = train["optimizer"]
     if opt.get("nesterov") and not opt.get("momentum"):
         return ("nesterov=true needs momentum > 0", "e.g. optimizer sgd momentum=0.9 nesterov=true",

@@ -31,7 +31,7 @@ def test_digits_graph_as_in_the_language_page():
     assert dense["span"].line == 9 and [c.line for c in dense["calls"]] == [18]
     assert g.nodes["dense1"]["span"].line == 19
     assert net.data == {"source": {"kind": "digits"}, "split": 0.8, "validation": None,
-                        "standardize": True, "minmax": False, "shuffle": True}
+                        "standardize": True, "minmax": False, "shuffle": True, "augment": None}
     assert net.train["optimizer"] == {"name": "adam", "lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8}
     assert net.train["regularize"] == {"kind": "l2", "l1": 0.0, "l2": 1e-4}
     assert net.train["clip"] == {"kind": "norm", "limit": 5.0}

@@ -24,6 +24,9 @@ class Dataset:
     raw_feature_range: (D,) max - min of each feature of the raw training split (for the
     feature-scale lint). feature_names: D names, or None. scaling: the statistics applied
     ({"kind": "standardize", "mean", "std"} or {"kind": "minmax", "lo", "hi"}), or None.
+    augment: the data section's `augment` settings ({"shift", "flip", "cutout", "noise"}) that the
+    trainer applies to each training batch (runtime/data/augment.py), or None; the arrays here
+    are never augmented.
     """
 
     name: str
@@ -36,6 +39,7 @@ class Dataset:
     raw_feature_range: np.ndarray
     feature_names: tuple[str, ...] | None
     scaling: dict | None
+    augment: dict | None = None
 
 
 def load_data(settings: dict, *, seed: int = 0, base_dir: str | Path = ".",
@@ -43,7 +47,7 @@ def load_data(settings: dict, *, seed: int = 0, base_dir: str | Path = ".",
     """Load, split and scale the examples a data section describes.
 
     settings: {"source": {"kind": K, ...}, "split": F, "validation": None | path,
-    "standardize": bool, "minmax": bool, "shuffle": bool}. Paths are relative to base_dir
+    "standardize": bool, "minmax": bool, "shuffle": bool, "augment": None | dict}. Paths are relative to base_dir
     (the .net file's folder). With `validation`, that file is the validation set and the
     whole source trains; otherwise the (seeded, if shuffle) first round(F * N) rows train.
     Scaling statistics come from the training rows only. The same settings and seed give
@@ -78,6 +82,7 @@ def load_data(settings: dict, *, seed: int = 0, base_dir: str | Path = ".",
         raw_feature_range=np.ptp(x_train, axis=0),
         feature_names=raw.feature_names,
         scaling=scaling,
+        augment=settings.get("augment"),
     )
 
 

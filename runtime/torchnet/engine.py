@@ -260,6 +260,10 @@ class TorchTrainer(Trainer):
 
     # --- the engine's steps ----------------------------------------------------------------------
 
+    def prepare_batch(self, x, iteration: int):
+        """The batch as it is: netc.engines.check_batch refuses augment and mixup for this engine."""
+        return x, None
+
     def batch_arrays(self, idx):
         """The batch's inputs as a tensor on the device (no copy on the CPU) and its targets."""
         self._rows = idx
@@ -273,8 +277,10 @@ class TorchTrainer(Trainer):
         self.model.output = self.run_module(x)
         return ()
 
-    def batch_loss(self, y) -> tuple[float, float]:
+    def batch_loss(self, y, mix=None) -> tuple[float, float]:
         """The batch's loss (over the global batch under torchrun) plus the weight penalty."""
+        if mix is not None:  # netc.engines.check_batch refuses mixup for this engine first
+            raise TypeError("the torch engine does not mix batches")
         out = self.model.output
         self._loss = self.net.loss(out, torch.from_numpy(np.asarray(y)).to(self.device))
         n, correct = len(y), 0.0
@@ -349,7 +355,7 @@ class TorchTrainer(Trainer):
                 v.mul_(torch.where(norm > limit, limit / (norm + 1e-7), torch.ones_like(norm)).to(v.dtype))
         self.position.iteration += 1
 
-    def record_batch(self, loss: float, yb) -> None:
+    def record_batch(self, loss: float, yb, mix=None) -> None:
         """Add the batch that just ran (all ranks' parts) to the epoch's running sums."""
         pos = self.position
         n, correct = self._counts
