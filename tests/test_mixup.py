@@ -206,6 +206,16 @@ def test_hinge_with_mixup_is_a_located_error():
     assert "mixup" in err.message or "alpha" in err.message
 
 
+@pytest.mark.parametrize("extra", [["--set", "mixup=0.2"], ["--set", "augment.shift=1"]])
+def test_torch_engine_refuses_augment_and_mixup(extra, capsys):
+    require("torch")
+    from netc import cli
+    assert cli.main(["run", str(EXAMPLES / "digits_cnn.net"), "--engine", "torch", "--epochs", "1",
+                     "--quiet", *extra]) == 2
+    err = capsys.readouterr().err
+    assert "--engine torch does not apply" in err and "Traceback" not in err
+
+
 def test_set_mixup():
     net = _net("")
     train, _ = overrides.apply(net.train, net.data, ["mixup=0.2"])
