@@ -12,31 +12,103 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, os.environ.get("NETC_THREADS", "1"))
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, except that an epilog's indented lines (the examples) are kept as
+    written instead of being joined into one paragraph."""
+
+    def _fill_text(self, text, width, indent):
+        import textwrap
+        lines = []
+        for line in text.splitlines():
+            if line.startswith(" ") or not line:
+                lines.append(indent + line)
+            else:
+                lines.append(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent))
+        return "\n".join(lines)
+
+
+# Each command's examples, shown at the end of its --help. They run as written from the folder that
+# holds examples/ (tests/test_help_examples.py runs every one of them, in order, per command).
+EXAMPLES = {
+    None: ["netc check examples/digits.net",
+           "netc run examples/digits.net",
+           "netc debug examples/digits.net"],
+    "check": ["netc check examples/digits.net",
+              "netc check examples/moons.net examples/diabetes.net",
+              "netc check examples/digits.net --no-data"],
+    "graph": ["netc graph examples/residual.net",
+              "netc graph examples/residual.net --format dot | dot -Tsvg > net.svg",
+              "netc graph examples/residual.net --format json"],
+    "run": ["netc run examples/digits.net --epochs 5 --set optimizer.lr=0.01",
+            "netc run examples/digits.net --epochs 3 --eval-train",
+            "netc run examples/diabetes.net --quiet",
+            "netc run examples/moons.net --epochs 20 --save moons.ckpt",
+            "netc run examples/moons.net --resume moons.ckpt --epochs 40",
+            "netc run examples/moons.net --json --epochs 5"],
+    "compare": ["netc compare examples/bn_before.net examples/bn_after.net --seeds 2 --epochs 3"],
+    "sweep": ["netc sweep examples/moons.net --grid optimizer.lr=1e-3,1e-2 --seeds 2 --epochs 10"],
+    "ensemble": ["netc ensemble examples/moons.net --seeds 3 --bagging --epochs 10"],
+    "landscape": ["netc landscape examples/moons.net --steps 11",
+                  "netc landscape examples/moons.net --params 'dense1.W[0,0]' 'dense1.W[1,0]' --steps 11",
+                  "netc landscape --logit --target 1"],
+    "runs": ["netc run examples/moons.net --epochs 3 --quiet --log",
+             "netc runs"],
+    "eval": ["netc run examples/digits.net --epochs 5 --save digits.ckpt",
+             "netc eval examples/digits.net --weights digits.ckpt",
+             "netc eval examples/digits.net --weights digits.ckpt --mc 20 --json"],
+    "recalibrate": ["netc run examples/digits.net --epochs 3 --save digits.ckpt",
+                    "netc recalibrate examples/digits.net --weights digits.ckpt"],
+    "stats": ["netc stats examples/bn_before.net",
+              "netc stats examples/digits.net --mode eval --params",
+              "netc stats examples/digits.net --batch 256 --json"],
+    "gradcheck": ["netc gradcheck examples/digits.net",
+                  "netc gradcheck examples/moons.net --full"],
+    "export": ["netc export examples/digits.net --to torch -o digits_torch",
+               "netc export examples/digits.net --to onnx -o digits.onnx"],
+    "debug": ["netc debug examples/digits.net",
+              "netc debug examples/digits.net --break 'hidden1.relu1:zero_frac>0.9'",
+              "netc debug examples/digits.net --break dense1 --break '*:grad_norm>10'",
+              "netc debug examples/init_tanh.net --overview"],
+}
+
+
+def _examples(command: str | None) -> str:
+    """The epilog listing a command's examples."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[command])
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="netc",
+        prog="netc", formatter_class=_Formatter,
         description="Write, train and see inside small neural networks described in .net files.",
         epilog="Run 'netc COMMAND --help' for a command's options. Exit status: 0 success, "
-               "1 a run that failed at run time, 2 bad input (the spec, the data, the options).")
+               "1 a run that failed at run time, 2 bad input (the spec, the data, the options).\n\n"
+               + _examples(None))
     p.add_argument("--version", action="version", version=f"netc {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    add = sub.add_parser
 
-    c = sub.add_parser("check", help="validate a .net file and print a summary of its network",
-                       description="Parse and validate FILE, expand blocks and repeats, infer every "
-                                   "node's output shape, run the lints, and print one row per node "
+    def command(name: str, **kw):  # every command's help ends with its examples
+        return add(name, formatter_class=_Formatter, epilog=_examples(name), **kw)
+    sub.add_parser = command
+
+    c = sub.add_parser("check", help="validate .net files and print a summary of each network",
+                       description="Parse and validate each FILE, expand blocks and repeats, infer every "
+                                   "node's output shape, load the data and check it as netc run would, "
+                                   "run the lints, and print one row per node "
                                    "(name, op, output shape, parameters, spec line), the totals and "
-                                   "any warnings. Exit 0 if the file is valid (warnings allowed), "
-                                   "2 if not.")
-    c.add_argument("file", metavar="FILE", help="the .net file")
+                                   "any warnings. Exit 0 if every file is valid (warnings allowed), "
+                                   "2 if any is not (each file is checked and reported).")
+    c.add_argument("files", nargs="+", metavar="FILE", help="the .net files")
     c.add_argument("--no-data", action="store_true",
                    help="do not load the data (skips the data width check and the data-aware lints)")
     c.set_defaults(handler=cmd_check)
 
     g = sub.add_parser("graph", help="print the compiled graph (text tree, Graphviz DOT or JSON)",
                        description="Compile FILE and print its graph: an indented text tree "
-                                   "(default), Graphviz DOT (render with: netc graph FILE --format dot "
-                                   "| dot -Tsvg > net.svg) or JSON (networkx node-link data).")
+                                   "(default), Graphviz DOT (render it with Graphviz, as in the "
+                                   "examples) or JSON (networkx node-link data).")
     g.add_argument("file", metavar="FILE", help="the .net file")
     g.add_argument("--format", choices=("text", "dot", "json"), default="text",
                    help="output format (default: text)")
@@ -56,6 +128,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--epochs", type=_positive_int, metavar="N", help="override the number of epochs")
     _setting_options(r, json_help="machine-readable output: one JSON object per epoch, then a final one")
     r.add_argument("--quiet", action="store_true", help="print only the final summary")
+    r.add_argument("--eval-train", action="store_true",
+                   help="after each epoch also measure the training split in evaluation mode (dropout "
+                        "off, batch norm's running statistics), as netc eval does; the train columns "
+                        "are running means in training mode")
     r.add_argument("--save", metavar="CKPT", help="write a checkpoint after every epoch (atomically) "
                    "and on Ctrl-C, SIGTERM or SIGHUP; netc refuses a path holding anything but a netc "
                    "checkpoint, and locks it for the run")
@@ -299,14 +375,39 @@ def _version() -> str:
 
 
 def cmd_check(args) -> int:
-    """`netc check FILE`: the summary table and warnings; 0 if valid (a SpecError, 2, if not)."""
+    """`netc check FILE...`: each file's summary table and warnings; 0 if every file is valid,
+    else 2 (every file is still checked, its errors printed where they occur)."""
+    from .spec.diagnostics import EXIT_BAD_INPUT, EXIT_OK, NetcError
+    status, failed = EXIT_OK, []
+    for i, file in enumerate(args.files):
+        if i:
+            print()
+        try:
+            _check_one(file, args.no_data)
+        except NetcError as e:
+            if len(args.files) == 1:
+                raise
+            sys.stdout.flush()
+            print(e.render(), file=sys.stderr, flush=True)
+            status = EXIT_BAD_INPUT
+            failed.append(file)
+    if len(args.files) > 1:
+        from .spec.diagnostics import printable
+        ok = len(args.files) - len(failed)
+        print(f"\nchecked {len(args.files)} files: {ok} ok" +
+              (f", {len(failed)} with errors ({', '.join(printable(f) for f in failed)})" if failed else ""))
+    return status
+
+
+def _check_one(file: str, no_data: bool) -> None:
+    """Check one file and print its summary; a NetcError if it is not valid."""
     from .compiler import load_path
     from .compiler.render import summary_table
     from .compiler.lower import lower
     from .prepare import memory_estimate
     from .runtime import memory
     from .spec.diagnostics import printable
-    net = load_path(args.file, check_data=not args.no_data)
+    net = load_path(file, check_data=not no_data)
     print(summary_table(net))
     # the memory a run needs, under the summary (as torchinfo and Keras show it)
     est = memory_estimate(lower(net), net.train, dataset=net.dataset)
@@ -319,8 +420,7 @@ def cmd_check(args) -> int:
     except memory.MemoryLimitError as e:
         raise e.located(net.source) from None
     n = len(net.warnings)
-    print(f"\n{printable(args.file)}: ok" + (f", {n} warning{'s' if n != 1 else ''}" if n else ""))
-    return 0
+    print(f"\n{printable(file)}: ok" + (f", {n} warning{'s' if n != 1 else ''}" if n else ""))
 
 
 def cmd_graph(args) -> int:

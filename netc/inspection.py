@@ -19,7 +19,7 @@ def stats(args) -> int:
         from .experiments.plots import check_path
         check_path(args.plot)
     sets = list(args.set) + [f"batch={args.batch}"] if args.batch else list(args.set)
-    net, train, data, ds = prepare(args.file, sets, None, args.seed)
+    net, train, data, ds = prepare(args.file, sets, None, args.seed, whole_split_batch=True)
     channels = getattr(args, "channels", False)
     if channels:
         _check_images(net)
@@ -167,14 +167,14 @@ def _params_table(rows: list[dict]) -> str:
 def _stats_table(records: list[dict], title: str) -> str:
     cols = [("name", "node"), ("op", "op"), ("shape", "shape"), ("mean", "mean"), ("var", "var"),
             ("std", "std"), ("min", "min"), ("max", "max"), ("zero_frac", "zero"),
-            ("grad_mean", "grad mean"), ("grad_var", "grad var"), ("grad_norm", "grad norm")]
+            ("saturated_frac", "saturated"), ("grad_mean", "grad mean"), ("grad_var", "grad var"), ("grad_norm", "grad norm")]
 
     def cell(key, v):
         if v is None:
             return "-"
         if key == "shape":
             return "(" + ", ".join(str(d) for d in v) + ")"
-        if key == "zero_frac":
+        if key in ("zero_frac", "saturated_frac"):
             return f"{100 * v:.1f}%"
         if isinstance(v, float):
             return f"{v:.3g}" if v == 0 or 1e-3 <= abs(v) < 1e4 else f"{v:.2e}"

@@ -33,10 +33,12 @@ def fail(network, message: str, span=None, hint: str | None = None, status: int 
 
 
 def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, warnings: bool = True,
-            data_seed: int | None = None):
+            data_seed: int | None = None, whole_split_batch: bool = False):
     """The compiled network, its (overridden) settings and its data, all checked to fit. The data
     is split and shuffled with the run's seed, or with `data_seed` when given (an ensemble's
-    members share one split while their seeds differ)."""
+    members share one split while their seeds differ). With `whole_split_batch` (netc stats, which
+    measures one batch), a batch larger than the training split becomes the whole split, said on
+    stderr, instead of an error."""
     net = load_path(path, check_data=False)
     if net.data is None:
         fail(net, "the file has no data section: there is nothing to train on", net.spec.model_span,
@@ -55,6 +57,11 @@ def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, wa
         train_warnings(train, net.spec.train_spans)
     for w in lints if warnings else ():
         print(w.render(net.source), file=sys.stderr)
+    n = len(dataset.x_train)
+    if whole_split_batch and train["batch"] > n:
+        print(f"netc: batch {train['batch']} is more than the training split's {n} examples: "
+              f"using all {n}", file=sys.stderr)
+        train = {**train, "batch": n}
     check_fit(net, dataset, train)
     return net, train, data, dataset
 

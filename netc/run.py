@@ -68,7 +68,8 @@ def _run(args) -> int:
 
 def _train(args, net, train, data, ds, report, stop, started) -> int:
     mode = report.mode
-    model = build_model(net, train, dtype_of(args), dataset=ds)
+    eval_train = bool(getattr(args, "eval_train", False))
+    model = build_model(net, train, dtype_of(args), dataset=ds, evaluates_train=eval_train)
     settings = {**train, "shuffle": data["shuffle"]}
     if getattr(args, "engine", "numpy") == "torch":
         trainer = engines.torch_trainer(model, cast_dataset(ds, model.dtype), settings, args.device)
@@ -84,7 +85,8 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
     report.start([describe_dataset(ds),
                   f"{net.name}: {net.param_count:,} parameters · {train['loss']} · {opt['name']} "
                   f"lr={opt['lr']:g} · batch {train['batch']} · {train['epochs']} epoch{'s' if train['epochs'] != 1 else ''} "
-                  f"· seed {train['seed']}"])
+                  f"· seed {train['seed']}"], classification=trainer.classification, eval_train=eval_train,
+                 mode_dependent=any(step.kernel.mode_dependent for step in model.steps))
     watch = DivergenceWatch(constant_prediction_loss(train["loss"], ds.y_train, net.output_width))
     for r in trainer.position.history:
         report.epoch(r)
@@ -97,7 +99,7 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
                 should_stop=lambda: trainer.stop_agreed(stop.requested))
             if r is None:
                 break
-            report.epoch(r)
+            report.epoch(r, trainer.evaluate(trainer.data.x_train, ds.y_train) if eval_train else None)
             _warn_divergence(watch.observe(r), net, data)
             observers.epoch(r, trainer)
             if args.save:
@@ -123,8 +125,9 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
         pos = trainer.position
         what = "interrupted" if stop.name == "Ctrl-C" else f"stopped by {stop.name}"
         _say(f"\n{what} at epoch {pos.epoch + 1}, batch {pos.batch}" +
-             (f"; saved {args.save} (continue with --resume {args.save})" if args.save else
-              "; nothing saved (--save CKPT keeps the progress)"))
+             (f"; saved {args.save} (continue with: netc run {args.file} --resume {args.save})" if args.save else
+              "; nothing was saved. Next time add --save CKPT: the run is saved after every epoch and "
+              "on Ctrl-C, and --resume CKPT continues it where it stopped"))
         if mode == "json":  # the last line still closes the stream: the metrics so far
             report.finish(trainer.final_result(), pos.best_epoch, net.param_count,
                           time.perf_counter() - started, interrupted=True)
@@ -135,8 +138,9 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
     note = None
     if trainer.position.stopped_early:
         note = f"early stop after epoch {trainer.position.epoch}, best weights restored"
+    weights, after = _ending(args, trainer, train)
     report.finish(trainer.final_result(), trainer.position.best_epoch, net.param_count,
-                  time.perf_counter() - started, note)
+                  time.perf_counter() - started, note, weights=weights, after=after)
     observers.finish("completed", trainer, time.perf_counter() - started)
     if observers.record_path is not None and mode != "json":
         print(f"run record: {observers.record_path}")
@@ -154,6 +158,32 @@ class _Discard:
 
     def isatty(self) -> bool:
         return False
+
+
+def _ending(args, trainer, train: dict) -> tuple[str, tuple[str, ...]]:
+    """Which weights the run ends with ('best' or 'last') and the summary's lines saying so, where
+    they are saved and how to go on from them."""
+    pos = trainer.position
+    best = bool(train["early_stop"]) and trainer.best_state is not None
+    if best and pos.best_epoch != pos.epoch:
+        what = (f"weights: epoch {pos.best_epoch}'s, the best by {train['early_stop']['metric']} "
+                f"(restored by early stopping; the last epoch was {pos.epoch})")
+    elif best:
+        what = f"weights: the last epoch's ({pos.epoch}), also the best by {train['early_stop']['metric']}"
+    else:
+        what = f"weights: the last epoch's ({pos.epoch})"
+    file = printable(args.file)
+    if args.save:
+        ckpt = printable(args.save)
+        lines = [what + f"; saved in {ckpt}", f"  evaluate them: netc eval {file} --weights {ckpt}"]
+        if pos.stopped_early:
+            lines.append("  (early stopping ended the run: raise its patience to train longer)")
+        else:
+            lines.append(f"  train further: netc run {file} --resume {ckpt} --epochs N (N > {pos.epoch})")
+    else:
+        lines = [what + "; not saved (--save CKPT keeps them, for netc eval --weights CKPT and "
+                 "netc run --resume CKPT)"]
+    return ("best" if best else "last"), tuple(lines)
 
 
 def _observers(args, net, train, data, ds, model):

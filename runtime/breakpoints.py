@@ -62,18 +62,20 @@ def parse_breakpoint(text: str, nodes: list[str] | None = None) -> Breakpoint:
         import difflib
         close = difflib.get_close_matches(pattern, nodes, n=1)
         raise BreakpointError(f"breakpoint {text!r}: no node named {pattern!r}" +
-                              (f"; did you mean {close[0]!r}?" if close else ""))
+                              (f"; did you mean {close[0]!r}?" if close else ""),
+                              hint="nodes: " + ", ".join(nodes))
     if not sep:
         return Breakpoint(pattern)
     m = _COND.match(cond)
     if not m:
-        raise BreakpointError(f"breakpoint {text!r}: write a condition like grad_norm>10 or zero_frac>0.9")
+        raise BreakpointError(f"breakpoint {text!r}: write a condition like grad_norm>10 or zero_frac>0.9",
+                              hint="NODE:STAT OP NUMBER, with OP one of " + " ".join(OPS))
     stat, op, value = m.groups()
     if stat not in FORWARD_STATS + BACKWARD_STATS:
         import difflib
         close = ([s for s in FORWARD_STATS + BACKWARD_STATS if s.startswith(stat)][:1]
                  or difflib.get_close_matches(stat, FORWARD_STATS + BACKWARD_STATS, n=1, cutoff=0.5))
         raise BreakpointError(f"breakpoint {text!r}: unknown statistic {stat!r}" +
-                              (f"; did you mean {close[0]!r}?" if close else "") + " (one of: "
-                              + ", ".join(FORWARD_STATS + BACKWARD_STATS) + ")")
+                              (f"; did you mean {close[0]!r}?" if close else ""),
+                              hint="statistics: " + ", ".join(FORWARD_STATS + BACKWARD_STATS))
     return Breakpoint(pattern, stat, op, float(value))

@@ -14,6 +14,9 @@ TRAIN_DEFAULTS = {"loss": "cross_entropy", "optimizer": {"name": "adam", "lr": 1
                                                          "eps": 1e-8},
                   "schedule": None, "batch": 32, "epochs": 10, "regularize": None, "clip": None, "constrain": None,
                   "early_stop": None, "mixup": None, "seed": 0}
+# Sources for activation statistics, not learning (random labels): every example is for the
+# statistics, so their default split is 1.0 (no validation) rather than 0.8.
+WHOLE_SPLIT_SOURCES = ("gaussian",)
 SOURCE_EXTENSIONS = {".npz": "npz", ".csv": "csv", ".csv.gz": "csv"}
 
 
@@ -62,6 +65,8 @@ def data_settings(section: ast.Section | None, errors: Collector) -> tuple[dict 
     for key in ("split", "validation"):
         if key in calls:
             settings[key] = next(iter(calls[key].values.values()))
+    if (settings["source"] or {}).get("kind") in WHOLE_SPLIT_SOURCES and "split" not in calls:
+        settings["split"] = 1.0
     for key in ("standardize", "minmax"):
         settings[key] = key in calls
     if "shuffle" in calls:

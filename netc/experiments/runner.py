@@ -60,9 +60,10 @@ class Progress:
     """Shows every run's state on stderr: a redrawn block on a terminal, a line per finished run
     otherwise."""
 
-    def __init__(self, jobs: list[Job], out=sys.stderr, quiet: bool = False):
-        self.jobs, self.out, self.quiet = jobs, out, quiet
-        self.live = not quiet and out.isatty()
+    def __init__(self, jobs: list[Job], out=None, quiet: bool = False):
+        # stderr of the moment (not of import time: a caller may have replaced it)
+        self.jobs, self.out, self.quiet = jobs, out or sys.stderr, quiet
+        self.live = not quiet and self.out.isatty()
         self._drawn = 0
         self._last = 0.0
         self._reported: set[int] = set()
