@@ -94,7 +94,11 @@ def test_ctrl_c_without_save_says_nothing_was_saved(tmp_path):
     p = spec(tmp_path, epochs=100000)
     proc = subprocess.Popen([sys.executable, "-m", "netc", "run", str(p)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    time.sleep(3)  # the file is compiled and training has started
+    deadline = time.time() + 120
+    while time.time() < deadline:  # training has started once the first epoch's row is printed
+        line = proc.stdout.readline()
+        if not line or line.strip()[:1].isdigit():
+            break
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
