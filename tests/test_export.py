@@ -53,15 +53,59 @@ def _distinct_examples():
             for s in steps)
         if max(s.kernel.out_width for s in steps) > MAX_WIDTH:
             continue
-        if any(s.kernel.no_torch_reason or s.kernel.no_onnx_reason for s in steps):
-            continue  # an op without export forms yet (the image ops): nothing to compare
         if shape not in seen:
             seen.add(shape)
             out.append(pytest.param(path, id=str(path.relative_to(EXAMPLES))))
     return out
 
 
-NETWORKS = _distinct_examples() + [pytest.param("every_op", id="every_op")]
+# Every image op, in the forms that differ in PyTorch or ONNX: even and odd kernels, pad=same (the
+# even one padded unevenly), an integer and valid, stride 2, with and without bias; norms affine
+# and not, batchnorm stats=average; both dropout2d modes; add and concat of images (globalpool's
+# avg kind: examples/norms.net). The digits seen as 1x8x8 images feed them.
+EVERY_IMAGE_OP = """
+data { source digits; standardize }
+model every_image_op {
+    input 1 8 8
+    conv 4 size=2 bias=false
+    batchnorm
+    prelu
+    conv 6 stride=2 pad=1 init=xavier as down
+    layernorm
+    leaky_relu
+    conv 6 size=1 pad=valid
+    instancenorm
+    dropout2d 0.25
+    add down
+    groupnorm 3
+    dropout 0.1
+    concat down
+    maxpool 2 stride=1
+    avgpool 2 stride=1
+    tanh
+    globalpool kind=max
+    dense 10
+}
+"""
+IMAGE_VARIANTS = """
+data { source digits; standardize }
+model image_variants {
+    input 1 8 8
+    conv 4 stride=2
+    batchnorm stats=average affine=false
+    relu
+    conv 4 size=4 stride=2 bias=false
+    layernorm affine=false
+    instancenorm affine=false
+    groupnorm 2 affine=false
+    dropout2d 0.3 mode=vanilla
+    avgpool 2 stride=1
+    flatten
+    dense 10
+}
+"""
+IMAGE_NETWORKS = {"every_image_op": EVERY_IMAGE_OP, "image_variants": IMAGE_VARIANTS}
+NETWORKS = _distinct_examples() + [pytest.param(n, id=n) for n in ("every_op", *IMAGE_NETWORKS)]
 
 
 def close(a, b, what, rtol=RTOL64, floor=FLOOR):
@@ -74,6 +118,8 @@ def close(a, b, what, rtol=RTOL64, floor=FLOOR):
 
 
 def load(name):
+    if name in IMAGE_NETWORKS:
+        return netc.loads(IMAGE_NETWORKS[name], name=f"{name}.net")
     return netc.loads(EVERY_OP_EXPORT, name="every_op.net") if name == "every_op" else netc.load(name)
 
 
@@ -114,8 +160,13 @@ def test_every_op_has_its_forms_or_says_why():
 
 
 def test_every_op_network_uses_every_op():
-    exportable = {op for op, cls in KERNELS.items() if not cls.no_torch_reason}  # image ops: not yet
-    assert {s.op for s in lower(load("every_op")).steps} == exportable
+    """every_op holds every op on vectors; the two image networks every op on images."""
+    used = {s.op for name in ("every_op", *IMAGE_NETWORKS) for s in lower(load(name)).steps}
+    assert used == set(KERNELS)
+    images = {s.op for name in IMAGE_NETWORKS for s in lower(load(name)).steps
+              if s.inputs and len(s.kernel.in_shapes[0]) == 3}
+    # every op that takes an image somewhere in the language is exported on an image
+    assert {"batchnorm", "layernorm", "dropout", "prelu", "add", "concat", "leaky_relu"} <= images
 
 
 @pytest.mark.parametrize("name", [p.values[0] for p in NETWORKS], ids=[p.id for p in NETWORKS])

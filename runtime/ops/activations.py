@@ -178,7 +178,8 @@ class PReLU(Activation):
                          names={"slope": "weight"})
 
     def onnx_form(self, g, xs, state):
-        return g.node("PRelu", [xs[0], g.const("slope", state["slope"])])
+        # ONNX broadcasts from the last axis: on images the per-channel slope is (C, 1, 1)
+        return g.node("PRelu", [xs[0], g.const("slope", _per_channel(state["slope"], len(self.in_shapes[0]) + 1))])
 
 
 @register

@@ -18,6 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..init import init_weights
 from .base import Kernel, ShapeError, register, require_image, shape_str
+from .forms import TorchForm, init_statements
 
 
 def padding(pad, k: int) -> tuple[int, int]:
@@ -56,8 +57,6 @@ class Conv(Kernel):
     penalized = ("W",)  # the bias is not penalized
     unit_axes = {"W": (1, 2, 3)}  # W (out, in, k, k): an output channel's filter
     mode_dependent = False
-    no_torch_reason = "image ops have no export form yet (issue 10 landed the kernels first)"
-    no_onnx_reason = "image ops have no export form yet (issue 10 landed the kernels first)"
 
     @classmethod
     def infer_shape(cls, attrs, in_shapes):
@@ -135,6 +134,29 @@ class Conv(Kernel):
         if not getattr(ctx, "need_input_grad", True):
             return [None], grads
         return [self._col2im(dym @ W.reshape(n, -1), ctx.x_shape)], grads
+
+    def torch_form(self):
+        c, n = self.in_shapes[0][0], self.out_shape[0]
+        k, s, bias = self.attrs["size"], self.attrs["stride"], self.attrs.get("bias", True)
+        before, after = padding(self.attrs["pad"], k)
+        fan_in, fan_out = self._fans()
+        init = init_statements(self.attrs["init"], "{self}.weight", fan_in, fan_out, self.attrs.get("std", 0.01))
+        module = f"nn.Conv2d({c}, {n}, {k}, stride={s}, padding={before if before == after else 0}" \
+                 f"{'' if bias else ', bias=False'})"
+        # pad=same with an even size pads one more after than before: Conv2d pads symmetrically
+        # (and padding='same' refuses a stride), so the uneven padding is an explicit F.pad
+        call = "{self}({0})" if before == after else \
+            f"{{self}}(nn.functional.pad({{0}}, ({before}, {after}, {before}, {after})))"
+        return TorchForm(module, call=call, init=init + (("nn.init.zeros_({self}.bias)",) if bias else ()),
+                         names={"W": "weight", "b": "bias"} if bias else {"W": "weight"})
+
+    def onnx_form(self, g, xs, state):
+        k, s = self.attrs["size"], self.attrs["stride"]
+        before, after = padding(self.attrs["pad"], k)
+        inputs = [xs[0], g.const("W", state["W"])]
+        if self.attrs.get("bias", True):
+            inputs.append(g.const("b", state["b"]))
+        return g.node("Conv", inputs, kernel_shape=[k, k], strides=[s, s], pads=[before, before, after, after])
 
     def _col2im(self, dcols: np.ndarray, x_shape) -> np.ndarray:
         """Scatter-add patch gradients (B*Ho*Wo, C*k*k) back onto the image: (B, C, H, W)."""

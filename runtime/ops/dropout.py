@@ -73,10 +73,7 @@ class Dropout2d(Dropout):
     channel), shared by its H x W pixels (PyTorch's Dropout2d). Modes and scaling as dropout."""
 
     op = "dropout2d"
-    torch_form = Kernel.torch_form  # not dropout's: channels, not units
-    onnx_form = Kernel.onnx_form
-    no_torch_reason = "image ops have no export form yet (issue 10 landed the kernels first)"
-    no_onnx_reason = "image ops have no export form yet (issue 10 landed the kernels first)"
+    # evaluation is dropout's (the identity, or the 1 - p scaling): its ONNX form is dropout's
 
     @classmethod
     def infer_shape(cls, attrs, in_shapes):
@@ -85,3 +82,9 @@ class Dropout2d(Dropout):
 
     def _mask_shape(self, x):
         return x.shape[:2] + (1, 1)
+
+    def torch_form(self):  # not dropout's: whole channels, not units
+        p = float(self.attrs["p"])
+        if self.attrs.get("mode", "inverted") == "inverted":
+            return TorchForm(f"nn.Dropout2d(p={p!r})")
+        return TorchForm(f"VanillaDropout2d(p={p!r})", helpers=("VanillaDropout2d",))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Kernel, ShapeError, register, require_image
+from .forms import TorchForm
 
 
 def per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
@@ -45,6 +46,22 @@ def group_backward(g: np.ndarray, u: np.ndarray, inv: np.ndarray) -> np.ndarray:
     return dx.reshape(g.shape)
 
 
+def onnx_group_norm(g, x: str, in_shape: tuple[int, ...], groups: int, eps: float, gamma, beta) -> str:
+    """Group normalization of x (B, *in_shape) in ONNX opset 17, which has no GroupNormalization:
+    InstanceNormalization of x seen as (B, G, rest) (per example and group over the rest), then
+    x's shape again and gamma, beta per channel (None: not affine). Returns the output's name."""
+    ones, zeros = np.ones(groups), np.zeros(groups)
+    if groups == in_shape[0] and len(in_shape) == 3 and gamma is not None:
+        return g.node("InstanceNormalization", [x, g.const("gamma", gamma), g.const("beta", beta)], epsilon=eps)
+    grouped = g.node("Reshape", [x, g.const("grouped", np.array([0, groups, -1], np.int64))])
+    u = g.node("InstanceNormalization", [grouped, g.const("ones", ones), g.const("zeros", zeros)], epsilon=eps)
+    y = g.node("Reshape", [u, g.const("shape", np.array([0, *in_shape], np.int64))])
+    if gamma is None:
+        return y
+    y = g.node("Mul", [y, g.const("gamma", per_channel(gamma, len(in_shape) + 1))])
+    return g.node("Add", [y, g.const("beta", per_channel(beta, len(in_shape) + 1))])
+
+
 class _GroupNormBase(Kernel):
     """gamma, beta per channel (when affine); the group count comes from `_groups`."""
 
@@ -53,8 +70,6 @@ class _GroupNormBase(Kernel):
     penalized = ()
     mode_dependent = False  # per-example statistics: the same in training and evaluation
     batch_stats = False
-    no_torch_reason = "image ops have no export form yet (issue 10 landed the kernels first)"
-    no_onnx_reason = "image ops have no export form yet (issue 10 landed the kernels first)"
 
     def _groups(self) -> int:
         """The group count: the op's `groups` attribute, or one group per channel (instance norm)."""
@@ -89,6 +104,18 @@ class _GroupNormBase(Kernel):
         grads = {"gamma": (dy * u).sum(axis=axes), "beta": dy.sum(axis=axes)}
         return [dx], grads
 
+    def _torch_args(self) -> str:
+        affine = self.attrs["affine"]
+        return f"{self.in_shapes[0][0]}, eps={float(self.attrs['eps'])!r}" + ("" if affine else ", affine=False")
+
+    def _torch_names(self) -> dict[str, str]:
+        return {"gamma": "weight", "beta": "bias"} if self.attrs["affine"] else {}
+
+    def onnx_form(self, g, xs, state):
+        affine = self.attrs["affine"]
+        return onnx_group_norm(g, xs[0], self.in_shapes[0], self._groups(), float(self.attrs["eps"]),
+                               state["gamma"] if affine else None, state["beta"] if affine else None)
+
 
 @register
 class InstanceNorm(_GroupNormBase):
@@ -101,6 +128,13 @@ class InstanceNorm(_GroupNormBase):
     def infer_shape(cls, attrs, in_shapes):
         require_image("instancenorm", in_shapes[0])
         return in_shapes[0]
+
+    def torch_form(self):
+        # InstanceNorm2d keeps no running statistics by default (track_running_stats=False), and
+        # unlike GroupNorm it is not affine unless asked
+        affine = self.attrs["affine"]
+        return TorchForm(f"nn.InstanceNorm2d({self.in_shapes[0][0]}, eps={float(self.attrs['eps'])!r}, "
+                         f"affine={affine})", names=self._torch_names())
 
 
 @register
@@ -119,3 +153,6 @@ class GroupNorm(_GroupNormBase):
             raise ShapeError(f"groupnorm {g} on {c} {what}: the group count must divide the {what}",
                              hint=f"use one of {', '.join(map(str, divisors))}")
         return in_shapes[0]
+
+    def torch_form(self):
+        return TorchForm(f"nn.GroupNorm({self._groups()}, {self._torch_args()})", names=self._torch_names())

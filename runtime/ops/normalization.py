@@ -18,7 +18,7 @@ import numpy as np
 
 from .base import Kernel, RuntimeSpecError, register
 from .forms import TorchForm
-from .groupnorm import group_backward, group_forward, per_channel
+from .groupnorm import group_backward, group_forward, onnx_group_norm, per_channel
 
 
 def _affine_state(d: int, dtype) -> dict[str, np.ndarray]:
@@ -163,7 +163,9 @@ class BatchNorm(Kernel):
                  "num_batches": "num_batches_tracked"}
         if affine:
             names.update(gamma="weight", beta="bias")
-        return TorchForm(f"nn.BatchNorm1d({self.in_widths[0]}, eps={float(a['eps'])!r}, "
+        # per channel on images (BatchNorm2d), per feature on vectors (BatchNorm1d)
+        kind = "BatchNorm2d" if len(self.in_shapes[0]) == 3 else "BatchNorm1d"
+        return TorchForm(f"nn.{kind}({self.in_widths[0]}, eps={float(a['eps'])!r}, "
                          f"momentum={momentum!r}{'' if affine else ', affine=False'})", names=names)
 
     def onnx_form(self, g, xs, state):
@@ -232,11 +234,19 @@ class LayerNorm(Kernel):
 
     def torch_form(self):
         affine = self.attrs.get("affine", True)
+        if len(self.in_shapes[0]) == 3:  # on images: over C, H, W with gamma, beta per channel
+            return TorchForm(f"nn.GroupNorm(1, {self.in_widths[0]}, eps={float(self.attrs['eps'])!r}"
+                             f"{'' if affine else ', affine=False'})",
+                             names={"gamma": "weight", "beta": "bias"} if affine else {})
         return TorchForm(f"nn.LayerNorm({self.in_widths[0]}, eps={float(self.attrs['eps'])!r}"
                          f"{'' if affine else ', elementwise_affine=False'})",
                          names={"gamma": "weight", "beta": "bias"} if affine else {})
 
     def onnx_form(self, g, xs, state):
+        if len(self.in_shapes[0]) == 3:
+            affine = self.attrs.get("affine", True)
+            return onnx_group_norm(g, xs[0], self.in_shapes[0], 1, float(self.attrs["eps"]),
+                                   state["gamma"] if affine else None, state["beta"] if affine else None)
         gamma, beta = _onnx_affine(self, state)
         return g.node("LayerNormalization", [xs[0], g.const("gamma", gamma), g.const("beta", beta)],
                       axis=-1, epsilon=float(self.attrs["eps"]))

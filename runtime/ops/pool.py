@@ -15,6 +15,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .base import Kernel, register, require_image
+from .forms import TorchForm
 from .conv import out_size, window_error
 
 
@@ -34,8 +35,6 @@ class _Shape(Kernel):
     category = "shape"
     penalized = ()
     mode_dependent = False
-    no_torch_reason = "image ops have no export form yet (issue 10 landed the kernels first)"
-    no_onnx_reason = "image ops have no export form yet (issue 10 landed the kernels first)"
 
 
 class _Pool(_Shape):
@@ -88,6 +87,14 @@ class MaxPool(_Pool):
         idx = ctx.idx
         return [self._scatter(lambda p, q: dy * (idx == p * k + q), ctx.x_shape, dy.dtype)], {}
 
+    def torch_form(self):
+        k, s = self._k_s
+        return TorchForm(f"nn.MaxPool2d({k}, stride={s})")  # the same tie rule on the CPU
+
+    def onnx_form(self, g, xs, state):
+        k, s = self._k_s
+        return g.node("MaxPool", xs, kernel_shape=[k, k], strides=[s, s])
+
 
 @register
 class AvgPool(_Pool):
@@ -104,6 +111,14 @@ class AvgPool(_Pool):
         k, _ = self._k_s
         share = dy * (1.0 / (k * k))
         return [self._scatter(lambda p, q: share, ctx.x_shape, dy.dtype)], {}
+
+    def torch_form(self):
+        k, s = self._k_s
+        return TorchForm(f"nn.AvgPool2d({k}, stride={s})")  # no padding: nothing to count or not
+
+    def onnx_form(self, g, xs, state):
+        k, s = self._k_s
+        return g.node("AveragePool", xs, kernel_shape=[k, k], strides=[s, s])
 
 
 @register
@@ -140,6 +155,14 @@ class GlobalPool(_Shape):
         np.put_along_axis(dx, ctx.idx[..., None], dy[..., None], axis=2)
         return [dx.reshape(ctx.x_shape)], {}
 
+    def torch_form(self):
+        # plain code, no submodule: the pooled (B, C, 1, 1) is flattened on the same line
+        return TorchForm(None, call=f"nn.functional.adaptive_{self.attrs['kind']}_pool2d({{0}}, 1).flatten(1)")
+
+    def onnx_form(self, g, xs, state):
+        pooled = g.node("GlobalAveragePool" if self.attrs["kind"] == "avg" else "GlobalMaxPool", xs)
+        return g.node("Flatten", [pooled], axis=1)
+
 
 @register
 class Flatten(_Shape):
@@ -160,3 +183,9 @@ class Flatten(_Shape):
 
     def backward(self, ctx, dy, state):
         return [dy.reshape(ctx.x_shape)], {}
+
+    def torch_form(self):
+        return TorchForm(None, call="{0}.flatten(1)")
+
+    def onnx_form(self, g, xs, state):
+        return g.node("Flatten", xs, axis=1)

@@ -30,6 +30,30 @@ class VanillaDropout(nn.Module):
         return f"p={self.p}"
 
 
+class VanillaDropout2d(nn.Module):
+    """Dropout of whole channels without rescaling (netc's dropout2d mode=vanilla):
+    (B, C, H, W) -> (B, C, H, W).
+
+    Training zeroes each (example, channel) with probability p and leaves the survivors as they
+    are; evaluation multiplies by 1 - p. (nn.Dropout2d is the inverted form.)
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        if not self.training:
+            return x * (1.0 - self.p)
+        if self.p == 0.0:
+            return x
+        keep = torch.rand(x.shape[0], x.shape[1], 1, 1, dtype=x.dtype, device=x.device) >= self.p
+        return x * keep.to(x.dtype)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
 class Maxout(nn.Module):
     """k affine maps of width N and their element-wise maximum: (B, D) -> (B, N).
 
