@@ -6,6 +6,7 @@ inits), not by name, so a new op of a known kind is linted without touching this
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import networkx as nx
@@ -30,6 +31,9 @@ LR_LIMITS = {"adam": 0.1, "rmsprop": 0.1, "sgd": 10.0}
 # regression loss a large lr can be right (landscape_raw.net: weights in the hundreds), so their
 # limit holds for the classification (logit) losses only.
 STEP_SIZED = ("adam", "rmsprop")
+# Batch statistics over this many values or fewer per unit are noise (2 values normalize to -1 and
+# +1 whatever they were); on images each unit (channel) also sees its H*W pixels.
+BATCH_STATS_MIN = 2
 
 
 @dataclass(frozen=True)
@@ -224,6 +228,31 @@ def batchnorm_momentum(g, train, data, facts, spans=None):
                         f"there is momentum={1 - m:.2g} here: you probably meant momentum={1 - m:.2g}")
 
 
+def batchnorm_batch(g, train, data, facts, spans=None):
+    """A batch-statistics normalization whose statistics see too few values per unit: on vectors
+    the batch itself (B values per feature), on images B*H*W per channel, so `batch 2` is fine
+    for a batchnorm on 8x8 images and not for one on vectors."""
+    batch = train["batch"]
+    for n, a in g.nodes(data=True):
+        kernel = _kernel(g, n)
+        if kernel.category != "normalization" or not kernel.batch_stats:
+            continue
+        shape = g.nodes[n]["shape"][1:]  # per example: (D,) or (C, H, W)
+        per_unit = batch * math.prod(shape[1:])  # the values each unit's statistics are taken over
+        if per_unit > BATCH_STATS_MIN:
+            continue
+        what = f"{shape[0]} features" if len(shape) == 1 else f"{'x'.join(map(str, shape))} images"
+        if per_unit < kernel.min_batch:
+            consequence = "one value per statistic has no variance: training stops at the first batch"
+        else:
+            consequence = (f"each unit is normalized over {per_unit} values, so its outputs are "
+                           "nearly fixed (two values become -1 and +1) and the running statistics are noise")
+        yield _warn("batchnorm-batch", f"{a['op']} on {what} with batch {batch}: {consequence}",
+                    a["span"], "use a larger batch (32 is usual), or layernorm, "
+                               "which normalizes each example on its own; on images a small batch is fine "
+                               "(the statistics run over H and W too)")
+
+
 def learning_rate(g, train, data, facts, spans=None):
     opt = train["optimizer"]
     limit = LR_LIMITS.get(opt["name"])
@@ -254,7 +283,7 @@ def _statistics_only(data: dict | None) -> bool:
 
 LINTS = [double_softmax, bias_before_batchnorm, dropout_before_batchnorm, init_activation, symmetric_init, class_count,
          feature_scale, sigmoid_before_bce, activation_on_logits, dropout_placement, batchnorm_momentum,
-         learning_rate]
+         learning_rate, batchnorm_batch]
 
 
 def run_lints(g: nx.DiGraph, train: dict, data: dict | None, facts: DataFacts | None,

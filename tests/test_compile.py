@@ -105,6 +105,8 @@ LINT_FILES = {
     "batchnorm_momentum.net": "batchnorm-momentum",
     "learning_rate.net": "learning-rate",
     "symmetric_init.net": "symmetric-init",
+    "conv_bias_before_batchnorm.net": "bias-before-batchnorm",
+    "batchnorm_batch.net": "batchnorm-batch",
 }
 
 
@@ -130,7 +132,7 @@ def test_clean_examples_have_no_warnings():
 
 def test_no_example_outside_lints_raises_a_new_lint():
     new = {"sigmoid-before-bce", "activation-on-logits", "dropout-placement", "batchnorm-momentum",
-           "learning-rate"}
+           "learning-rate", "batchnorm-batch"}
     for path in ALL_EXAMPLES:
         if path.parent.name != "lints":
             assert not new & {w.code for w in netc.load(path).warnings}, path
@@ -164,6 +166,32 @@ def test_learning_rate_lint_per_optimizer(opt, codes):
 def test_batchnorm_momentum_lint(m, codes):
     text = f"model m {{\n    input 4\n    dense 8 bias=false\n    batchnorm momentum={m}\n    relu\n    dense 3\n}}\n"
     assert [w.code for w in netc.loads(text).warnings] == codes
+
+
+@pytest.mark.parametrize("model,batch,codes", [
+    ("input 16; dense 8 bias=false; batchnorm; relu; dense 3", 2, ["batchnorm-batch"]),
+    ("input 16; dense 8 bias=false; batchnorm; relu; dense 3", 1, ["batchnorm-batch"]),
+    ("input 16; dense 8 bias=false; batchnorm; relu; dense 3", 3, []),
+    # on images each channel's statistics also run over H, W: 1 x 4 x 4 = 16 values
+    ("input 1 4 4; conv 2 bias=false; batchnorm; relu; flatten; dense 3", 1, []),
+    ("input 1 4 4; conv 2 bias=false; batchnorm; relu; flatten; dense 3", 2, []),
+    # a 1x1 image has no H, W to add: as vectors
+    ("input 4 1 1; conv 2 size=1 bias=false; batchnorm; relu; flatten; dense 3", 2, ["batchnorm-batch"]),
+    # layernorm normalizes each example on its own: any batch
+    ("input 16; dense 8; layernorm; relu; dense 3", 1, []),
+])
+def test_batchnorm_batch_lint_tells_images_from_vectors(model, batch, codes):
+    text = f"model m {{ {model} }}\ntrain {{ batch {batch} }}\n"
+    assert [w.code for w in netc.loads(text).warnings] == codes
+
+
+def test_bias_before_batchnorm_covers_conv():
+    text = "model m {{ input 1 4 4; conv 2{}; batchnorm; relu; flatten; dense 3 }}"
+    warnings = netc.loads(text.format("")).warnings
+    assert [w.code for w in warnings] == ["bias-before-batchnorm"] and "conv with a bias" in warnings[0].message
+    assert netc.loads(text.format(" bias=false")).warnings == []
+    # instancenorm, groupnorm and layernorm keep no batch statistics: no lint
+    assert netc.loads(text.format("").replace("batchnorm", "groupnorm 1")).warnings == []
 
 
 def test_activation_on_logits_for_hinge_not_for_mse():
