@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import statistics
 import sys
 import time
@@ -62,8 +63,8 @@ train {
 
 def run_netc(net, ds, seed: int, epochs: int) -> float:
     """Train from scratch with model seed `seed`; the final validation accuracy."""
-    settings = {**net.train, "seed": seed, "epochs": epochs, "shuffle": net.data["shuffle"]}
-    trainer = Trainer(Model(lower(net), seed=seed, dtype=np.float32), ds, settings)
+    settings = dataclasses.replace(net.train, seed=seed, epochs=epochs)
+    trainer = Trainer(Model(lower(net), seed=seed, dtype=np.float32), ds, settings, shuffle=net.data.shuffle)
     while not trainer.finished(epochs):
         trainer.run_epoch()
     return trainer.final_result().val_accuracy
@@ -94,11 +95,10 @@ def main() -> int:
     epochs, reps = (2, 1) if args.quick else (30, 5)
 
     net = netc.loads(SPEC, check_data=False)
-    assert net.train["regularize"] is None and net.train["early_stop"] is None
+    assert net.train.regularize is None and net.train.early_stop is None
     ref = netc.load(ROOT / "examples" / "digits.net", check_data=False)
     assert ref.data == net.data, "the data section must match examples/digits.net's"
     raw = load_data(net.data, seed=0, base_dir=ROOT / "examples", default_classes=10)
-    import dataclasses
     ds = dataclasses.replace(raw, x_train=raw.x_train.astype(np.float32),
                              x_val=raw.x_val.astype(np.float32))
     print(f"vs_sklearn: digits {len(ds.x_train)} train / {len(ds.x_val)} validation, 64-128-128-10 "

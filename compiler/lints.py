@@ -1,6 +1,6 @@
 """Lints: warnings about networks that compile but teach a lesson (the course's common mistakes).
 
-Each lint is a function (graph, network settings, data facts) -> warnings; `LINTS` lists them all.
+Each lint is a function (graph, train settings, data settings, data facts) -> warnings; `LINTS` lists them all.
 Lints recognize ops by the facts the op registry declares (category, batch statistics, suited
 inits), not by name, so a new op of a known kind is linted without touching this file.
 """
@@ -14,7 +14,9 @@ import networkx as nx
 from ..runtime.ops import KERNELS
 from ..spec.diagnostics import Diagnostic, Span
 from ..spec.schema import SYMMETRIC_INITS
+from ..spec.settings import DataSettings, TrainSettings
 from .graph import stream_successors
+from .train_lints import train_warnings
 
 SCALE_RATIO_LIMIT = 100.0
 # The losses that take logits and apply their own squashing (softmax, sigmoid) or margin.
@@ -55,9 +57,10 @@ def _kernel(g: nx.DiGraph, n: str):
     return KERNELS[g.nodes[n]["op"]]
 
 
-def double_softmax(g: nx.DiGraph, train: dict, data: dict | None, facts: DataFacts | None, spans=None):
+def double_softmax(g: nx.DiGraph, train: TrainSettings, data: DataSettings | None, facts: DataFacts | None,
+                   spans=None):
     out = g.graph["output"]
-    if out and _kernel(g, out).category == "output" and train["loss"] == "cross_entropy":
+    if out and _kernel(g, out).category == "output" and train.loss == "cross_entropy":
         op = g.nodes[out]["op"]
         yield _warn("double-softmax", f"{op} right before a cross_entropy loss", g.nodes[out]["span"],
                     f"cross_entropy takes logits and applies the softmax itself; remove this {op}")
@@ -111,7 +114,7 @@ def init_activation(g, train, data, facts, spans=None):
             node = nexts[0]
         for s in stream_successors(g, node):
             act, kernel = g.nodes[s]["op"], _kernel(g, s)
-            if s == g.graph["output"] and train["loss"] == "bce" and _probability(kernel):
+            if s == g.graph["output"] and train.loss == "bce" and _probability(kernel):
                 break  # the sigmoid should go (sigmoid-before-bce), not its init change
             if kernel.category == "activation" and kernel.inits and init not in kernel.inits:
                 better = kernel.inits[0]
@@ -146,7 +149,7 @@ def class_count(g, train, data, facts, spans=None):
         return
     width = g.nodes[out]["shape"][1]
     span = g.nodes[out]["span"]
-    loss = train["loss"]
+    loss = train.loss
     if loss == "bce" and width != 1:
         yield _warn("class-count", f"bce on {width} output units", span,
                     "bce scores one unit per example (a logit); end the model with dense 1")
@@ -159,7 +162,7 @@ def class_count(g, train, data, facts, spans=None):
 def feature_scale(g, train, data, facts, spans=None):
     if facts is None or facts.scale_ratio is None or data is None:
         return
-    if facts.scale_ratio > SCALE_RATIO_LIMIT and not (data["standardize"] or data["minmax"]):
+    if facts.scale_ratio > SCALE_RATIO_LIMIT and not (data.standardize or data.minmax):
         yield _warn("feature-scale", f"input features' ranges differ by {facts.scale_ratio:.0f}x",
                     facts.source_span, "large-scale features dominate the first layer and slow training: "
                                        "add 'standardize' (or 'minmax') to the data section")
@@ -173,7 +176,7 @@ def _probability(kernel) -> bool:
 
 def sigmoid_before_bce(g, train, data, facts, spans=None):
     out = g.graph["output"]
-    if out and train["loss"] == "bce" and _probability(_kernel(g, out)):
+    if out and train.loss == "bce" and _probability(_kernel(g, out)):
         op = g.nodes[out]["op"]
         yield _warn("sigmoid-before-bce", f"{op} right before a bce loss", g.nodes[out]["span"],
                     f"bce takes a logit and applies the sigmoid itself (a second one squashes the "
@@ -182,7 +185,7 @@ def sigmoid_before_bce(g, train, data, facts, spans=None):
 
 def activation_on_logits(g, train, data, facts, spans=None):
     out = g.graph["output"]
-    loss = train["loss"]
+    loss = train.loss
     # only for a loss the file names: a file without one may be a fragment measured, not trained
     if out and loss in ("cross_entropy", "hinge") and _kernel(g, out).category == "activation" \
             and "loss" in (spans or {}) and not _statistics_only(data):
@@ -254,19 +257,19 @@ def batchnorm_batch(g, train, data, facts, spans=None):
 
 
 def learning_rate(g, train, data, facts, spans=None):
-    opt = train["optimizer"]
-    limit = LR_LIMITS.get(opt["name"])
-    lr = opt.get("lr")
+    opt = train.optimizer
+    limit = LR_LIMITS.get(opt.name)
+    lr = opt.params.get("lr")
     if limit is None or lr is None or lr < limit:
         return
-    if opt["name"] in STEP_SIZED and train["loss"] not in LOGIT_LOSSES:
+    if opt.name in STEP_SIZED and train.loss not in LOGIT_LOSSES:
         return  # a regression on unscaled targets needs large weights, and these step about lr each
     spans = spans or {}
     span = spans.get("optimizer.lr") or spans.get("optimizer")
     if span is None:
         return  # an lr given only by --set: nothing in the file to point at
-    yield _warn("learning-rate", f"lr={lr:g} is far above {opt['name']}'s usual range", span,
-                f"{opt['name']} usually takes lr below {limit / 10:g} (e.g. {TYPICAL_LR[opt['name']]:g}); "
+    yield _warn("learning-rate", f"lr={lr:g} is far above {opt.name}'s usual range", span,
+                f"{opt.name} usually takes lr below {limit / 10:g} (e.g. {TYPICAL_LR[opt.name]:g}); "
                 "a rate this large makes the loss diverge")
 
 
@@ -276,9 +279,9 @@ TYPICAL_LR = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 0.1}
 STATISTICS_SOURCES = ("gaussian",)
 
 
-def _statistics_only(data: dict | None) -> bool:
+def _statistics_only(data: DataSettings | None) -> bool:
     """Whether the data section's source is one for activation statistics (random labels)."""
-    return bool(data) and data.get("source", {}).get("kind") in STATISTICS_SOURCES
+    return data is not None and data.source.name in STATISTICS_SOURCES
 
 
 LINTS = [double_softmax, bias_before_batchnorm, dropout_before_batchnorm, init_activation, symmetric_init, class_count,
@@ -286,10 +289,11 @@ LINTS = [double_softmax, bias_before_batchnorm, dropout_before_batchnorm, init_a
          learning_rate, batchnorm_batch]
 
 
-def run_lints(g: nx.DiGraph, train: dict, data: dict | None, facts: DataFacts | None,
+def run_lints(g: nx.DiGraph, train: TrainSettings, data: DataSettings | None, facts: DataFacts | None,
               train_spans: dict | None = None) -> list[Diagnostic]:
-    """Every lint's warnings, one per statement and code (a block called twice warns once).
-    `train_spans` locates the train section's settings (the learning-rate lint points at lr=)."""
+    """The lints pass: every lint's warnings, one per statement and code (a block called twice
+    warns once), then the train section's number lints (compiler/train_lints.py). `train_spans`
+    locates the train section's settings (the learning-rate lint points at lr=)."""
     seen, out = set(), []
     for lint in LINTS:
         for d in lint(g, train, data, facts, train_spans):
@@ -297,4 +301,5 @@ def run_lints(g: nx.DiGraph, train: dict, data: dict | None, facts: DataFacts | 
             if key not in seen:
                 seen.add(key)
                 out.append(d)
-    return sorted(out, key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))
+    return sorted(out, key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0)) + \
+        train_warnings(train, train_spans or {})

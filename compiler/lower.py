@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..runtime.ops import KERNELS, Kernel
+from ..runtime.ops import Kernel
 from ..spec.diagnostics import Span
-from .graph import STREAM, example_shape
+from .graph import STREAM
 from .render import op_label
 
 
@@ -55,8 +55,8 @@ class Plan:
 
 
 def lower(network, loss: str | None = None) -> Plan:
-    """The network's graph as a Plan (one kernel instance per node, bound to its input shapes),
-    with the train section's loss unless `loss` overrides it."""
+    """The lower pass: the network's graph as a Plan (each node's kernel, built by the shapes pass
+    and bound to its input shapes), with the train section's loss unless `loss` overrides it."""
     g = network.graph
     position = {name: i for i, name in enumerate(network.order)}
     steps = []
@@ -65,6 +65,6 @@ def lower(network, loss: str | None = None) -> Plan:
         preds = sorted(g.predecessors(name), key=lambda p: g.edges[p, name]["port"])
         assert not preds or g.edges[preds[0], name]["port"] == STREAM
         inputs = tuple(position[p] for p in preds)
-        kernel = KERNELS[a["op"]](a["attrs"], tuple(example_shape(g, p) for p in preds))
+        kernel = a["kernel"]
         steps.append(Step(i, name, a["op"], kernel, inputs, a["span"], a["calls"], op_label(a)))
-    return Plan(tuple(steps), loss or network.train["loss"], network.source.name)
+    return Plan(tuple(steps), loss or network.train.loss, network.source.name)

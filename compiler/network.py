@@ -1,4 +1,4 @@
-"""The compiled network: what `netc.load` returns, and the pipeline that makes it."""
+"""The compiled network (what `netc.load` returns), reading a spec file, and the data pass."""
 from __future__ import annotations
 
 import math
@@ -9,11 +9,10 @@ from pathlib import Path
 
 import networkx as nx
 
-from ..spec.check import CheckedSpec, check
+from ..spec.check import CheckedSpec
 from ..spec.diagnostics import Collector, Diagnostic, Source, Span, SpecError, printable
-from .graph import build_graph
-from .lints import DataFacts, run_lints
-from .train_lints import train_warnings
+from ..spec.settings import DataSettings, TrainSettings
+from .lints import DataFacts
 
 # A spec is text a person writes: a few kilobytes. Anything larger is the wrong file, and reading
 # it whole (a 5 GB file, /dev/zero) would exhaust memory before any message could be shown.
@@ -27,15 +26,16 @@ class Network:
     - `graph`: a `networkx.DiGraph`; nodes in `graph.graph["order"]` (execution order) carry `op`,
       `attrs` (the op's parameters), `shape` ((None, width)), `params` / `buffers` (name -> shape),
       `param_count`, `span` (the statement that made the node), `calls` (block-call spans), `group`.
-    - `data` and `train`: the data and train sections as plain dicts (every setting present).
+    - `data` and `train`: the data and train sections as typed settings (netc.spec.settings:
+      `DataSettings`, `TrainSettings`; every setting present, defaults filled in).
     - `warnings`: the lints' diagnostics; `source`: the text and its name; `base_dir`: where
       relative data paths are resolved.
     """
 
     name: str
     graph: nx.DiGraph
-    data: dict | None
-    train: dict
+    data: DataSettings | None
+    train: TrainSettings
     warnings: list[Diagnostic]
     source: Source
     base_dir: Path
@@ -90,46 +90,16 @@ class Network:
         return "\n".join(w.render(self.source) for w in self.warnings)
 
 
-def compile_source(source: Source, base_dir: Path | str = ".", check_data: bool = True) -> Network:
-    """Parse, validate, expand, build the graph, infer shapes and run the lints.
-
-    With `check_data`, the data the file names is loaded to check its width against `input N` and
-    for the data-aware lints. Raises SpecError with every error found.
-    """
-    try:
-        spec = check(source)
-        errors = Collector()
-        graph = build_graph(spec.model_name, spec.layers, errors)
-    except RecursionError:
-        raise SpecError([Diagnostic("error", "the file nests too deeply", Span.point(1, 1),
-                                    "expressions, repeats and block calls nest a few hundred levels at most")],
-                        source) from None
-    facts, description, dataset = None, None, None
-    if check_data and spec.data is not None and not errors.has_errors:
-        facts, description, dataset = _data_facts(spec, graph, Path(base_dir), errors)
-    in_node = graph.graph.get("input")
-    if spec.data is not None and spec.data.get("augment") and in_node is not None and not errors.has_errors:
-        shape = tuple(graph.nodes[in_node]["shape"][1:])
-        wrong = augment_mismatch(shape, spec.data["augment"], description)
-        if wrong:
-            errors.error(wrong[0], spec.data_spans.get(f"augment.{wrong[2]}") or spec.data_spans.get("augment"),
-                         wrong[1])
-    if errors.has_errors:
-        raise SpecError(errors.items, source)
-    warnings = run_lints(graph, spec.train, spec.data, facts, spec.train_spans) + \
-        train_warnings(spec.train, spec.train_spans)
-    return Network(spec.model_name, graph, spec.data, spec.train, warnings, source, Path(base_dir), spec,
-                   description, dataset)
-
-
-def _data_facts(spec: CheckedSpec, graph: nx.DiGraph, base_dir: Path, errors: Collector):
-    """Load the data once for its facts; a data problem becomes an error at the data statement."""
+def check_data(spec: CheckedSpec, graph: nx.DiGraph, base_dir: Path, errors: Collector):
+    """The data pass: load the data once, check its width against `input N`, and return its facts
+    for the lints (DataFacts, a description, the Dataset); a data problem becomes an error at its
+    data statement, recorded in `errors`."""
     from ..runtime.data import DataError, load_data  # numpy-heavy: only when asked
 
     out = graph.graph["output"]
     default_classes = graph.nodes[out]["shape"][1] if out else None
     try:
-        ds = load_data(spec.data, seed=spec.train["seed"], base_dir=base_dir, default_classes=default_classes)
+        ds = load_data(spec.data, seed=spec.train.seed, base_dir=base_dir, default_classes=default_classes)
     except MemoryError:
         errors.error("the data is too large to load in memory", spec.data_spans.get("source"))
         return None, None, None
@@ -160,17 +130,18 @@ def input_mismatch(shape: tuple[int, ...], features: int, what: str) -> tuple[st
             f"{'x'.join(map(str, shape))} needs {need} (C*H*W)", hint)
 
 
-def augment_mismatch(shape: tuple[int, ...], augment: dict, data: str | None = None):
+def augment_mismatch(shape: tuple[int, ...], augment, data: str | None = None):
     """(message, hint, key) when the `augment` settings cannot act on examples of per-example
     `shape` (the model's input, which the data fits), else None: shift, flip and cutout move or
     hide pixels, so they need images (C, H, W); a shift that can move a whole image out of view or
-    a cutout larger than the image is refused too. `data` describes the loaded data, if it was."""
+    a cutout larger than the image is refused too. `augment` is the setting (netc.spec.settings.
+    Augment); `data` describes the loaded data, if it was."""
     from ..spec.schema import IMAGE_AUGMENTS
-    given = [k for k in IMAGE_AUGMENTS if augment[k] and augment[k] != "none"]
+    given = [k for k in IMAGE_AUGMENTS if getattr(augment, k) and getattr(augment, k) != "none"]
     if not given:
         return None
     key = given[0]
-    written = f"augment {key}={augment[key]}"
+    written = f"augment {key}={getattr(augment, key)}"
     if len(shape) != 3:
         where = f"{printable(data.split(':')[0])} has" if data else "the examples have"
         return (f"{written} needs images, but {where} {shape[0]} features per example, a vector of shape "
@@ -178,11 +149,11 @@ def augment_mismatch(shape: tuple[int, ...], augment: dict, data: str | None = N
                 "shift, flip and cutout act on images (input C H W, when the features are pixels); "
                 "noise= also works on vectors", key)
     _, h, w = shape
-    if augment["shift"] and augment["shift"] >= min(h, w):
-        return (f"augment shift={augment['shift']} can move a whole {h}x{w} image out of view",
+    if augment.shift and augment.shift >= min(h, w):
+        return (f"augment shift={augment.shift} can move a whole {h}x{w} image out of view",
                 f"use a shift below {min(h, w)} (1 or 2 pixels is usual)", "shift")
-    if augment["cutout"] and augment["cutout"] > min(h, w):
-        return (f"augment cutout={augment['cutout']} is larger than the {h}x{w} images",
+    if augment.cutout and augment.cutout > min(h, w):
+        return (f"augment cutout={augment.cutout} is larger than the {h}x{w} images",
                 f"use a cutout of at most {min(h, w)} (about half the image side is usual)", "cutout")
     return None
 
@@ -201,11 +172,6 @@ def describe_dataset(ds) -> str:
     what = f"{ds.classes} classes" if ds.classes is not None else "regression"
     return f"{printable(ds.name)}: {n_train + n_val} examples ({n_train} train, {n_val} validation), " \
            f"{ds.features} features, {what}"
-
-
-def load_path(path: str | Path, check_data: bool = True) -> Network:
-    """Read a `.net` file and compile it; raises SpecError (missing file, not UTF-8, bad spec)."""
-    return compile_source(read_source(path), Path(path).parent, check_data)
 
 
 def read_source(path: str | Path) -> Source:
@@ -244,14 +210,9 @@ def read_source(path: str | Path) -> Source:
         col = len(good) - (good.rfind("\n") + 1) + 1
         source = Source(name, good)
         raise SpecError([Diagnostic("error", f"the file is not valid UTF-8 (byte 0x{raw[e.start]:02x})",
-                                    _point(line, col), "save the file as UTF-8")], source)
+                                    Span.point(line, col), "save the file as UTF-8")], source)
     if text.startswith("\ufeff"):
         text = text[1:]  # a byte-order mark is not part of the spec
     if "\r" in text and "\n" not in text:
         text = text.replace("\r", "\n")  # old Mac line endings
     return Source(name, text)
-
-
-def _point(line: int, col: int):
-    from ..spec.diagnostics import Span
-    return Span.point(line, col)

@@ -66,8 +66,8 @@ def summary_table(network) -> str:
     if network.data_description:
         out.append(f"data: {network.data_description}")
     t = network.train
-    opt = t["optimizer"]
-    out.append(f"train: {t['loss']}, {opt['name']} lr={opt['lr']:g}, batch {t['batch']}, {t['epochs']} epoch{'s' if t['epochs'] != 1 else ''}")
+    out.append(f"train: {t.loss}, {t.optimizer.name} lr={t.optimizer.lr:g}, batch {t.batch}, "
+               f"{t.epochs} epoch{'s' if t.epochs != 1 else ''}")
     return "\n".join(out)
 
 
@@ -168,8 +168,8 @@ def to_json(network) -> str:
     for u, v, e in network.graph.edges(data=True):
         g.add_edge(u, v, **e)
     data = nx.node_link_data(g, edges="edges")
-    data["graph"]["data"] = network.data
-    data["graph"]["train"] = network.train
+    data["graph"]["data"] = network.data.to_dict() if network.data else None
+    data["graph"]["train"] = network.train.to_dict()
     return json.dumps(data, indent=2, default=_jsonable)
 
 

@@ -4,6 +4,7 @@ time and again once the command line's --set overrides are applied."""
 from __future__ import annotations
 
 from ..spec.diagnostics import Diagnostic, Span
+from ..spec.settings import TrainSettings
 
 FLOAT32_TINY = 1.1754944e-38  # the smallest normal float32: a limit below it is 0 or denormal
 CLIP_FLOOR = 1e-8             # gradients clipped below this barely move the weights
@@ -14,25 +15,25 @@ def _warn(code: str, message: str, span: Span | None, hint: str) -> Diagnostic:
     return Diagnostic("warning", f"{message} [{code}]", span, hint, code)
 
 
-def train_warnings(train: dict, spans: dict[str, Span]) -> list[Diagnostic]:
+def train_warnings(train: TrainSettings, spans: dict[str, Span]) -> list[Diagnostic]:
     """Warnings for the `clip` and `regularize` settings of `train` (spans: the statements'
     and parameters' spans, as CheckedSpec.train_spans)."""
     out = []
-    clip = train.get("clip")
+    clip = train.clip
     if clip:
-        limit, span = clip["limit"], spans.get("clip.limit") or spans.get("clip")
+        limit, span = clip.limit, spans.get("clip.limit") or spans.get("clip")
         if limit < FLOAT32_TINY:
-            out.append(_warn("clip-underflow", f"clip {clip['kind']} {limit:g} rounds to 0 in float32: "
+            out.append(_warn("clip-underflow", f"clip {clip.kind} {limit:g} rounds to 0 in float32: "
                              "every gradient becomes 0 and the weights never change", span,
                              "typical limits are 0.5 to 5, e.g. clip norm 1.0"))
         elif limit < CLIP_FLOOR:
-            out.append(_warn("clip-underflow", f"clip {clip['kind']} {limit:g} shrinks every gradient "
+            out.append(_warn("clip-underflow", f"clip {clip.kind} {limit:g} shrinks every gradient "
                              f"below {CLIP_FLOOR:g}: the weights barely move", span,
                              "typical limits are 0.5 to 5, e.g. clip norm 1.0"))
-    reg = train.get("regularize")
+    reg = train.regularize
     if reg:
         for kind in ("l1", "l2"):
-            strength = reg.get(kind) or 0.0
+            strength = getattr(reg, kind)
             if strength >= PENALTY_CEILING:
                 span = (spans.get(f"regularize.{kind}") or spans.get("regularize.strength")
                         or spans.get("regularize"))

@@ -3,7 +3,8 @@
     >>> import netc
     >>> net = netc.load("examples/digits.net")
     >>> net.graph            # networkx.DiGraph; nodes carry op, attrs, shape, params, span
-    >>> net.data, net.train  # the data and train sections as plain dicts
+    >>> net.data, net.train  # the data and train sections as typed, frozen settings
+    >>> net.train.optimizer.lr, net.train.batch, net.data.split   # every default filled in
     >>> net.warnings         # lint diagnostics
 
 Errors in a spec raise `netc.SpecError`, whose `diagnostics` list every problem found and whose
@@ -15,11 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["load", "loads", "Network", "SpecError", "Diagnostic", "Span", "Model", "lower"]
+__all__ = ["load", "loads", "Network", "NetcError", "SpecError", "Diagnostic", "Span", "Model", "lower"]
 
 # The compiler pulls in numpy, networkx and lark: import it on first use, so that `netc --help`
 # and the command line's own start-up (which sets the BLAS thread count first) stay fast.
-_LAZY = {"Network": "compiler", "SpecError": "spec.diagnostics", "Diagnostic": "spec.diagnostics",
+_LAZY = {"Network": "compiler", "SpecError": "spec.diagnostics", "NetcError": "spec.diagnostics",
+         "Diagnostic": "spec.diagnostics",
          "Span": "spec.diagnostics", "Source": "spec.diagnostics", "Model": "runtime.model",
          "lower": "compiler.lower"}
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from .compiler import Network
     from .compiler.lower import lower
     from .runtime.model import Model
-    from .spec.diagnostics import Diagnostic, Source, SpecError, Span
+    from .spec.diagnostics import Diagnostic, NetcError, Source, SpecError, Span
 
 
 def __getattr__(name: str):

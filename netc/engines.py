@@ -8,6 +8,7 @@ import os
 
 from .experiments.extras import require
 from .prepare import fail
+from .spec.settings import DataSettings, TrainSettings
 
 
 def world() -> int:
@@ -46,24 +47,25 @@ def check_options(args) -> None:
                  hint="use --device cpu, or run on a machine with an NVIDIA GPU and a CUDA build of PyTorch")
 
 
-def check_batch(net, train: dict, data: dict | None = None) -> None:
+def check_batch(net, train: TrainSettings, data: DataSettings | None = None) -> None:
     """Under torchrun the file's batch is the global batch: it must split evenly over the ranks.
     augment and mixup are the NumPy engine's only (this engine refuses them, exit 2)."""
-    for what, on, span in (("augment", data and data.get("augment"), net.spec.data_spans.get("augment")),
-                           ("mixup", train.get("mixup"), net.spec.train_spans.get("mixup"))):
+    for what, on, span in (("augment", data and data.augment, net.spec.data_spans.get("augment")),
+                           ("mixup", train.mixup, net.spec.train_spans.get("mixup"))):
         if on:
             fail(net, f"--engine torch does not apply {what} yet: it trains on the batches as they are",
                  span, f"train with the NumPy engine (leave out --engine torch), or remove {what}")
     n = world()
-    if n > 1 and train["batch"] % n:
-        fail(net, f"batch {train['batch']} does not split evenly over {n} processes: under torchrun "
+    if n > 1 and train.batch % n:
+        fail(net, f"batch {train.batch} does not split evenly over {n} processes: under torchrun "
                   f"the batch is the global batch, batch / processes examples per process",
              net.spec.train_spans.get("batch"),
-             f"use a multiple of {n}, e.g. batch {max(n, train['batch'] - train['batch'] % n)}")
+             f"use a multiple of {n}, e.g. batch {max(n, train.batch - train.batch % n)}")
 
 
-def torch_trainer(model, dataset, settings: dict, device: str | None):
-    """A TorchTrainer for the run on `device` (default cpu), joining the torchrun job (gloo on
+def torch_trainer(model, dataset, settings: TrainSettings, device: str | None, *, shuffle: bool):
+    """A TorchTrainer for the run on `device` (default cpu), shuffling each epoch's rows when
+    `shuffle` (the data section's setting), joining the torchrun job (gloo on
     the CPU, nccl on CUDA) when there is one. check_options has made sure torch and the device
     are there."""
     import torch
@@ -77,7 +79,7 @@ def torch_trainer(model, dataset, settings: dict, device: str | None):
         if not torch.distributed.is_initialized():
             torch.distributed.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
         dist = Distributed(torch.distributed.get_rank(), torch.distributed.get_world_size())
-    return TorchTrainer(model, dataset, settings, device, dist)
+    return TorchTrainer(model, dataset, settings, device, dist, shuffle=shuffle)
 
 
 def finish() -> None:

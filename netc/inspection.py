@@ -24,7 +24,7 @@ def stats(args) -> int:
     if channels:
         _check_images(net)
     model = build_model(net, train, dtype_of(args), weights=args.weights, dataset=ds)
-    trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": data["shuffle"]})
+    trainer = Trainer(model, cast_dataset(ds, model.dtype), train, shuffle=data.shuffle)
     stepper = Stepper(trainer, history=1, state_budget=0, training=args.mode == "train")
     size = len(trainer.batches(0)[0])
     seen, loss = {}, None
@@ -54,7 +54,7 @@ def stats(args) -> int:
     else:
         title = f"{args.mode} mode, batch of {size}, loss {loss.loss - loss.penalty:.4f}"
         if loss.penalty:  # netc run and netc debug report the loss with the penalties
-            kinds = ([f"{train['regularize']['kind']} "] if train["regularize"] else []) + \
+            kinds = ([f"{train.regularize.kind} "] if train.regularize else []) + \
                 (["activity "] if any(s.kernel.adds_penalty for s in model.steps) else [])
             title += f" + {'and '.join(kinds)}penalty {loss.penalty:.4f} = {loss.loss:.4f}"
         if loss.nonfinite:
@@ -129,7 +129,7 @@ def _param_rows(model, train) -> list[dict]:
     from .runtime.optim import make_optimizer
     from .runtime.stats import param_stats
     after = {k: v.copy() for k, v in model.params.items()}
-    make_optimizer(train["optimizer"]).step(after, model.grads, train["optimizer"]["lr"])
+    make_optimizer(train.optimizer).step(after, model.grads, train.optimizer.lr)
     rows = []
     for name, w in model.params.items():
         st = param_stats(name, after[name], model.grads.get(name), before=w)
@@ -198,9 +198,9 @@ def gradcheck(args) -> int:
               f"per array {args.entries} entries (the largest gradients and random ones) and "
               f"{DIRECTIONS} random direction{'s' * (DIRECTIONS != 1)}")
     print(f"gradcheck {args.file}: float64, batch {n}, training mode (dropout masks fixed), "
-          f"seed {train['seed']}, tolerance {args.tolerance:g}, {sample}\n")
+          f"seed {train.seed}, tolerance {args.tolerance:g}, {sample}\n")
     try:
-        results = check_network(lower(net, train["loss"]), x, y, seed=train["seed"], entries=args.entries,
+        results = check_network(lower(net, train.loss), x, y, seed=train.seed, entries=args.entries,
                                 full=args.full, tolerance=args.tolerance)
     except NodeError as e:
         raise e.located(net.source) from None

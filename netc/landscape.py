@@ -65,7 +65,7 @@ def landscape(args) -> int:
         default_range = 1.0
     else:
         penalized = {f"{s.name}.{k}" for s in model.steps for k in getattr(s.kernel, "penalized", ())}
-        rng = np.random.default_rng([train["seed"], 16])
+        rng = np.random.default_rng([train.seed, 16])
         d1, d2 = ls.random_direction(model, rng, penalized), ls.random_direction(model, rng, penalized)
         labels = ("random direction 1", "random direction 2")
         default_range = 1.0

@@ -76,12 +76,12 @@ def recalibrate(args) -> int:
     if not nodes:
         fail(net, "recalibrate: this network has no batch norm, so there are no running statistics "
                   "to recompute", net.spec.model_span, "recalibrate applies to networks with batchnorm")
-    trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": False})
+    trainer = Trainer(model, cast_dataset(ds, model.dtype), train, shuffle=False)
     xs = trainer.data
     split = "validation" if ds.x_val is not None else "train"
     x_eval, y_eval = (xs.x_val, ds.y_val) if ds.x_val is not None else (xs.x_train, ds.y_train)
     before = trainer.evaluate(x_eval, y_eval)
-    batch = args.batch or train["batch"]
+    batch = args.batch or train.batch
     old = inference.recalibrate(model, xs.x_train, batch)
     after = trainer.evaluate(x_eval, y_eval)
     changes = {}

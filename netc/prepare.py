@@ -10,7 +10,6 @@ import numpy as np
 
 from .compiler import load_path
 from .compiler.lints import run_lints
-from .compiler.train_lints import train_warnings
 from .compiler.lower import lower
 from .compiler.network import augment_mismatch, data_facts, describe_dataset, input_mismatch
 from .runtime import memory
@@ -18,7 +17,7 @@ from .runtime.data import DataError, load_data
 from .runtime.model import Model
 from .spec import overrides
 from .spec.diagnostics import EXIT_BAD_INPUT, NetcError
-from .spec.schema import CLASSIFICATION_LOSSES
+from .spec.settings import TrainSettings
 
 # Overflow and NaN are detected and reported by netc itself (naming the node and its line);
 # NumPy's warnings about them would only clutter the output.
@@ -39,7 +38,7 @@ def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, wa
     members share one split while their seeds differ). With `whole_split_batch` (netc stats, which
     measures one batch), a batch larger than the training split becomes the whole split, said on
     stderr, instead of an error."""
-    net = load_path(path, check_data=False)
+    net = load_path(path, check_data=False, lint=False)  # the lints run once, below
     if net.data is None:
         fail(net, "the file has no data section: there is nothing to train on", net.spec.model_span,
               "add one, e.g. data { source digits; standardize }")
@@ -47,49 +46,49 @@ def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, wa
         ([f"seed={seed}"] if seed is not None else [])
     train, data = overrides.apply(net.train, net.data, extra)
     try:
-        dataset = load_data(data, seed=train["seed"] if data_seed is None else data_seed, base_dir=net.base_dir, default_classes=net.output_width)
+        dataset = load_data(data, seed=train.seed if data_seed is None else data_seed,
+                            base_dir=net.base_dir, default_classes=net.output_width)
     except DataError as e:
         raise e.located(net.source, e.span_in(net.spec.data_spans)) from None
     except MemoryError:
         fail(net, "the data is too large to load in memory", net.spec.data_spans.get("source"))
-    # the lints again, now that the data (and any --set) is known: the data-aware ones too
-    lints = run_lints(net.graph, train, data, data_facts(dataset, net.spec), net.spec.train_spans) + \
-        train_warnings(train, net.spec.train_spans)
+    # the lints pass, once, now that the data (and any --set) is known: the data-aware ones too
+    lints = run_lints(net.graph, train, data, data_facts(dataset, net.spec), net.spec.train_spans)
     for w in lints if warnings else ():
         print(w.render(net.source), file=sys.stderr)
     n = len(dataset.x_train)
-    if whole_split_batch and train["batch"] > n:
-        print(f"netc: batch {train['batch']} is more than the training split's {n} examples: "
+    if whole_split_batch and train.batch > n:
+        print(f"netc: batch {train.batch} is more than the training split's {n} examples: "
               f"using all {n}", file=sys.stderr)
-        train = {**train, "batch": n}
+        train = dataclasses.replace(train, batch=n)
     check_fit(net, dataset, train)
     return net, train, data, dataset
 
 
-def check_fit(net, ds, train: dict) -> None:
+def check_fit(net, ds, train: TrainSettings) -> None:
     """Exit 2 with a located message if the data does not fit the network or the settings."""
     g = net.graph
     in_span = g.nodes[g.graph["input"]]["span"]
     out_span = g.nodes[g.graph["output"]]["span"]
-    src = net.data["source"]
-    name = src.get("path") or src.get("images") or src["kind"]
-    labels = src.get("labels") or name  # an IDX source keeps its labels in a file of their own
+    src = net.data.source
+    name = src.params.get("path") or src.params.get("images") or src.name
+    labels = src.params.get("labels") or name  # an IDX source keeps its labels in a file of their own
     mismatch = input_mismatch(net.input_shape, ds.features, name)
     if mismatch:
         fail(net, mismatch[0], in_span, mismatch[1])
     wrong = ds.augment and augment_mismatch(net.input_shape, ds.augment, describe_dataset(ds))
     if wrong:
-        if ds.augment != net.data.get("augment"):  # it came from --set
+        if ds.augment != net.data.augment:  # it came from --set
             fail(None, f"{wrong[0]} (augment from the command line)", None, wrong[1])
         spans = net.spec.data_spans
         fail(net, wrong[0], spans.get(f"augment.{wrong[2]}") or spans.get("augment"), wrong[1])
     if len(net.output_shape) != 1:
         fail(net, f"the model's output is an image {'x'.join(map(str, net.output_shape))}, but the loss "
-                  f"{train['loss']} takes a vector per example", out_span,
+                  f"{train.loss} takes a vector per example", out_span,
              "end the model with flatten (or globalpool) and dense")
-    loss, width = train["loss"], net.output_width
+    loss, width = train.loss, net.output_width
     ys = [ds.y_train] + ([ds.y_val] if ds.y_val is not None else [])
-    if loss in CLASSIFICATION_LOSSES:
+    if train.classification:
         if any(y.ndim != 1 for y in ys):
             fail(net, f"{loss} needs one class label per example, but the labels of {labels} have shape "
                        f"{ys[0].shape}", net.spec.train_spans.get("loss") or out_span,
@@ -126,10 +125,10 @@ def check_fit(net, ds, train: dict) -> None:
             fail(net, f"{loss}: the targets of {labels} are {target_width} wide but the output is {width}",
                   out_span, f"end the model with dense {target_width}")
     n = len(ds.x_train)
-    if train["batch"] > n:
-        message = f"batch {train['batch']} is larger than the training split ({n} examples)"
+    if train.batch > n:
+        message = f"batch {train.batch} is larger than the training split ({n} examples)"
         hint = f"use a batch of at most {n}, or a larger split"
-        if train["batch"] != net.train["batch"]:  # it came from the command line
+        if train.batch != net.train.batch:  # it came from the command line
             fail(None, f"{message} (batch from the command line)", None, hint)
         fail(net, message, net.spec.train_spans.get("batch"), hint)
 
@@ -142,16 +141,16 @@ def cast_dataset(ds, dtype):
     return dataclasses.replace(ds, **conv)
 
 
-def build_model(net, train: dict, dtype=np.float32, weights: str | None = None, dataset=None,
+def build_model(net, train: TrainSettings, dtype=np.float32, weights: str | None = None, dataset=None,
                 evaluates_train: bool = False) -> Model:
     """The network's Model with the (overridden) train settings' loss and seed, and saved weights
     if `weights` names a checkpoint (a bad checkpoint raises CheckpointError, exit 2). A run whose
     memory estimate (see memory_estimate) exceeds the available memory raises MemoryLimitError
     (exit 2) before anything is allocated."""
     from .runtime import checkpoint
-    plan = lower(net, train["loss"])
+    plan = lower(net, train.loss)
     memory.check_fits(memory_estimate(plan, train, dtype, dataset, evaluates_train))
-    model = Model(plan, seed=train["seed"], dtype=dtype)
+    model = Model(plan, seed=train.seed, dtype=dtype)
     if weights:
         model.load_state_dict(checkpoint.weights(weights, net.source.text, model, train))
     return model

@@ -23,6 +23,7 @@ from .runtime.model import NodeError
 from .runtime.train import Trainer, TrainingError
 from .signals import StopRequests
 from .spec.diagnostics import EXIT_OK, EXIT_RUN_FAILED, Diagnostic, NetcError, printable
+from .spec.settings import DataSettings
 
 
 def run(args) -> int:
@@ -54,7 +55,7 @@ def _run(args) -> int:
         engines.check_batch(net, train, data)
     if getattr(args, "bootstrap", None) is not None:  # a bagging ensemble's member
         from .runtime.data import bootstrap
-        ds = bootstrap(ds, train["seed"], args.bootstrap)
+        ds = bootstrap(ds, train.seed, args.bootstrap)
     with contextlib.ExitStack() as stack:
         # from here on SIGINT, SIGTERM and SIGHUP ask the loop to stop after a batch (and save)
         stop = stack.enter_context(StopRequests())
@@ -70,32 +71,32 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
     mode = report.mode
     eval_train = bool(getattr(args, "eval_train", False))
     model = build_model(net, train, dtype_of(args), dataset=ds, evaluates_train=eval_train)
-    settings = {**train, "shuffle": data["shuffle"]}
     if getattr(args, "engine", "numpy") == "torch":
-        trainer = engines.torch_trainer(model, cast_dataset(ds, model.dtype), settings, args.device)
+        trainer = engines.torch_trainer(model, cast_dataset(ds, model.dtype), train, args.device,
+                                        shuffle=data.shuffle)
     else:
-        trainer = Trainer(model, cast_dataset(ds, model.dtype), settings)
+        trainer = Trainer(model, cast_dataset(ds, model.dtype), train, shuffle=data.shuffle)
     if args.resume:
         checkpoint.restore(args.resume, trainer, net.source.text)
-    if train["early_stop"] and ds.x_val is None:
+    if train.early_stop and ds.x_val is None:
         fail(net, "early_stop watches the validation metrics, but there is no validation data",
               net.spec.train_spans.get("early_stop"), "use split 0.8 (or a validation file)")
     observers = _observers(args, net, train, data, ds, model)
-    opt = train["optimizer"]
+    opt = train.optimizer
     report.start([describe_dataset(ds),
-                  f"{net.name}: {net.param_count:,} parameters · {train['loss']} · {opt['name']} "
-                  f"lr={opt['lr']:g} · batch {train['batch']} · {train['epochs']} epoch{'s' if train['epochs'] != 1 else ''} "
-                  f"· seed {train['seed']}"], classification=trainer.classification, eval_train=eval_train,
+                  f"{net.name}: {net.param_count:,} parameters · {train.loss} · {opt.name} "
+                  f"lr={opt.lr:g} · batch {train.batch} · {train.epochs} epoch{'s' if train.epochs != 1 else ''} "
+                  f"· seed {train.seed}"], classification=trainer.classification, eval_train=eval_train,
                  mode_dependent=any(step.kernel.mode_dependent for step in model.steps))
-    watch = DivergenceWatch(constant_prediction_loss(train["loss"], ds.y_train, net.output_width))
+    watch = DivergenceWatch(constant_prediction_loss(train.loss, ds.y_train, net.output_width))
     for r in trainer.position.history:
         report.epoch(r)
         watch.observe(r)
     observers.start(trainer.position.history)
     try:
-        while not trainer.finished(train["epochs"]):
+        while not trainer.finished(train.epochs):
             r = trainer.run_epoch(
-                on_batch=lambda e, k, n, loss, speed: report.batch(e, train["epochs"], k, n, loss, speed),
+                on_batch=lambda e, k, n, loss, speed: report.batch(e, train.epochs, k, n, loss, speed),
                 should_stop=lambda: trainer.stop_agreed(stop.requested))
             if r is None:
                 break
@@ -113,7 +114,7 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
         span = step.span if step is not None else (net.spec.train_spans.get("loss")
                                                    or net.graph.nodes[net.graph.graph["output"]]["span"])
         hint = getattr(e, "hint", None)
-        if hint and data["standardize"]:
+        if hint and data.standardize:
             hint = hint.replace(", or standardize the inputs", "").replace(", add clip", " or add clip")
         fail(net, e.message, span, hint, status=EXIT_RUN_FAILED)
     if stop.requested:
@@ -164,12 +165,12 @@ def _ending(args, trainer, train: dict) -> tuple[str, tuple[str, ...]]:
     """Which weights the run ends with ('best' or 'last') and the summary's lines saying so, where
     they are saved and how to go on from them."""
     pos = trainer.position
-    best = bool(train["early_stop"]) and trainer.best_state is not None
+    best = bool(train.early_stop) and trainer.best_state is not None
     if best and pos.best_epoch != pos.epoch:
-        what = (f"weights: epoch {pos.best_epoch}'s, the best by {train['early_stop']['metric']} "
+        what = (f"weights: epoch {pos.best_epoch}'s, the best by {train.early_stop.metric} "
                 f"(restored by early stopping; the last epoch was {pos.epoch})")
     elif best:
-        what = f"weights: the last epoch's ({pos.epoch}), also the best by {train['early_stop']['metric']}"
+        what = f"weights: the last epoch's ({pos.epoch}), also the best by {train.early_stop.metric}"
     else:
         what = f"weights: the last epoch's ({pos.epoch})"
     file = printable(args.file)
@@ -210,12 +211,12 @@ def _claim(args, net, data: dict, stack: contextlib.ExitStack) -> None:
              f"a stopped run left beside {args.save}")
 
 
-def data_files(data: dict, base_dir) -> list[Path]:
+def data_files(data: DataSettings, base_dir) -> list[Path]:
     """The files a data section reads (the source's path, IDX images and labels, the validation
     file), resolved as the data loader resolves them."""
-    src = data["source"]
+    src = data.source
     out = []
-    for written in [src.get(k) for k in ("path", "images", "labels")] + [data.get("validation")]:
+    for written in [src.params.get(k) for k in ("path", "images", "labels")] + [data.validation]:
         if isinstance(written, str) and written:
             p = Path(written).expanduser()
             out.append(p if p.is_absolute() else Path(base_dir) / p)
@@ -233,12 +234,12 @@ def _say(text: str) -> None:
         pass
 
 
-def _warn_divergence(message: str | None, net, data: dict) -> None:
+def _warn_divergence(message: str | None, net, data: DataSettings) -> None:
     """Print the divergence watch's warning at the optimizer statement, with what to try."""
     if not message:
         return
     hint = divergence.HINT
-    if data["standardize"] or data.get("minmax"):
+    if data.standardize or data.minmax:
         hint = hint.replace(", or standardize the inputs", "").replace(", add clip", " or add clip")
     span = net.spec.train_spans.get("optimizer") or net.spec.train_spans.get("loss")
     _say(Diagnostic("warning", f"{message} [diverging]", span, hint, "diverging").render(net.source))
@@ -256,7 +257,7 @@ def evaluate(args) -> int:
     """`netc eval FILE --weights CKPT`: the validation metrics of saved weights."""
     net, train, data, ds = prepare(args.file, args.set, None, args.seed)
     model = build_model(net, train, dtype_of(args), weights=args.weights, dataset=ds, evaluates_train=True)
-    trainer = Trainer(model, cast_dataset(ds, model.dtype), {**train, "shuffle": False})
+    trainer = Trainer(model, cast_dataset(ds, model.dtype), train, shuffle=False)
     rows = [("train", *trainer.evaluate(trainer.data.x_train, ds.y_train))]
     if ds.x_val is not None:
         rows.append(("validation", *trainer.evaluate(trainer.data.x_val, ds.y_val)))
@@ -264,7 +265,7 @@ def evaluate(args) -> int:
     mc = None
     if args.mc:
         from .posthoc import mc_dropout
-        mc = mc_dropout(net, model, trainer.data, args.mc, train["seed"])
+        mc = mc_dropout(net, model, trainer.data, args.mc, train.seed)
     if args.json:  # the keys of netc run --json; a NaN is null (JSON has no NaN)
         import json
         short = {"train": "train", "validation": "val"}

@@ -56,16 +56,16 @@ class SGD(Optimizer):
     def __init__(self, **hyper):
         super().__init__(**hyper)
         # Read once: update runs per parameter per step, where dict look-ups show in small nets.
-        self.momentum = float(hyper.get("momentum", 0.0))
-        self.nesterov = bool(hyper.get("nesterov", False))
+        # Both are required: their defaults are the schema's (make_optimizer passes them).
+        self.momentum = float(hyper["momentum"])
+        self.nesterov = bool(hyper["nesterov"])
 
     def torch_kwargs(self):
-        mu = self.hyper.get("momentum", 0.0)
         # torch refuses nesterov without momentum; netc's rule is then plain SGD, as torch's
-        return {"momentum": mu, "nesterov": bool(self.hyper.get("nesterov")) and mu > 0}
+        return {"momentum": self.momentum, "nesterov": self.nesterov and self.momentum > 0}
 
     def slots(self, shape, dtype):
-        return {"momentum": (tuple(shape), np.dtype(dtype))} if self.hyper.get("momentum", 0.0) else {}
+        return {"momentum": (tuple(shape), np.dtype(dtype))} if self.momentum else {}
 
     def update(self, name, w, g, lr, s):
         mu = self.momentum
@@ -134,7 +134,8 @@ class Adam(Optimizer):
 OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
 
 
-def make_optimizer(settings: dict) -> Optimizer:
-    """The optimizer the `optimizer` statement's settings ({'name': 'adam', 'lr': ..., ...}) describe."""
-    hyper = {k: v for k, v in settings.items() if k not in ("name", "lr")}
-    return OPTIMIZERS[settings["name"]](**hyper)
+def make_optimizer(settings) -> Optimizer:
+    """The optimizer the `optimizer` statement's settings describe (netc.spec.settings.Choice: its
+    `name` and `params`; the learning rate is given to every `step`, so it is not kept)."""
+    hyper = {k: v for k, v in settings.params.items() if k != "lr"}
+    return OPTIMIZERS[settings.name](**hyper)

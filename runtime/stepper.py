@@ -169,7 +169,7 @@ class Stepper:
 
     def finished(self) -> bool:
         """Whether every epoch has run (or early stopping ended the run)."""
-        return self.trainer.finished(self.trainer.settings["epochs"])
+        return self.trainer.finished(self.trainer.settings.epochs)
 
     def _here(self) -> tuple[int, int, int]:
         """(iteration, epoch, batch) of the last pause, or of the next iteration before any."""

@@ -34,7 +34,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..spec.diagnostics import EXIT_RUN_FAILED, NetcError
-from ..spec.schema import CLASSIFICATION_LOSSES
+from ..spec.settings import TrainSettings
 from . import mixup
 from .data.augment import augment_batch
 from .model import Model, NodeError
@@ -139,15 +139,17 @@ class Phase:
 
 
 class Trainer:
-    """Trains `model` on a Dataset with the train section's settings."""
+    """Trains `model` on a Dataset with the train section's settings; `shuffle` (the data section's
+    `shuffle`) reshuffles the training split every epoch."""
 
-    def __init__(self, model: Model, dataset, settings: dict):
+    def __init__(self, model: Model, dataset, settings: TrainSettings, *, shuffle: bool):
         self.model = model
         self.data = dataset
         self.settings = settings
-        self.seed = settings["seed"]
-        self.optimizer = make_optimizer(settings["optimizer"])
-        self.classification = settings["loss"] in CLASSIFICATION_LOSSES
+        self.shuffle = shuffle
+        self.seed = settings.seed
+        self.optimizer = make_optimizer(settings.optimizer)
+        self.classification = settings.classification
         self.position = Position()
         self.best_state: dict[str, np.ndarray] | None = None
         # the fewest examples a training batch may hold (batchnorm needs 2): the ops' own fact
@@ -158,8 +160,8 @@ class Trainer:
 
     @property
     def minimize(self) -> bool:
-        stop = self.settings["early_stop"]
-        return not (stop and stop["metric"] == "val_accuracy")
+        stop = self.settings.early_stop
+        return not (stop and stop.metric == "val_accuracy")
 
     # --- the iteration engine -----------------------------------------------------------------
 
@@ -214,7 +216,7 @@ class Trainer:
     def batch_loss(self, y, mix: "mixup.Mix | None" = None) -> tuple[float, float]:
         """(the last forward's loss against y, or against y mixed as `mix` says, plus the
         penalties, the penalties: the weight penalty and the ops' activity penalties)."""
-        extra = penalty(self.model.weights, self.settings["regularize"]) + self.model.op_penalty()
+        extra = penalty(self.model.weights, self.settings.regularize) + self.model.op_penalty()
         m = self.model
         return m.loss(y if mix is None else mix.targets(m.loss_fn, y, m.outputs[-1])) + extra, extra
 
@@ -232,7 +234,7 @@ class Trainer:
         if self._chunks is not None and self._chunks[0] == key:
             return self._chunks[1]
         order = self.epoch_order(epoch)
-        size = self.settings["batch"]
+        size = self.settings.batch
         chunks = [order[i:i + size] for i in range(0, len(order), size)]
         if len(chunks) > 1 and len(chunks[-1]) < self.min_batch:
             chunks.pop()  # too small for an op (batchnorm cannot normalize one example): drop it
@@ -243,7 +245,7 @@ class Trainer:
         """The order of the training rows in `epoch`: shuffled with the epoch's own seed (unless
         the data section says shuffle false)."""
         n = len(self.data.x_train)
-        if self.settings.get("shuffle", True):
+        if self.shuffle:
             return np.random.default_rng([self.seed, 12, epoch]).permutation(n)
         return np.arange(n)
 
@@ -255,7 +257,7 @@ class Trainer:
         settings = getattr(self.data, "augment", None)
         if settings is not None:
             x = augment_batch(x, self.input_shape, settings, np.random.default_rng([self.seed, 13, iteration]))
-        alpha = self.settings.get("mixup")
+        alpha = self.settings.mixup
         if not alpha:
             return x, None
         mix = mixup.draw(alpha, len(x), np.random.default_rng([self.seed, 17, iteration]))
@@ -268,12 +270,12 @@ class Trainer:
     def current_lr(self) -> float:
         """The learning rate of the current epoch under the schedule."""
         s = self.settings
-        return learning_rate(s["optimizer"]["lr"], s["schedule"], self.position.epoch, s["epochs"])
+        return learning_rate(s.optimizer.lr, s.schedule, self.position.epoch, s.epochs)
 
     def divergence(self, phase: Phase) -> TrainingError:
         """The error for a LOSS phase whose loss is not finite, naming the first node to blame."""
         step = self.model.first_nonfinite()
-        where = f"'{step.name}' (line {step.span.line})" if step else f"the {self.settings['loss']} loss"
+        where = f"'{step.name}' (line {step.span.line})" if step else f"the {self.settings.loss} loss"
         return TrainingError(f"the loss became {phase.loss} at epoch {phase.batch.epoch + 1}, iteration "
                              f"{phase.batch.iteration + 1}; the first non-finite value came from {where}",
                              step, "lower the learning rate, add clip norm 1.0, or standardize the inputs")
@@ -281,10 +283,10 @@ class Trainer:
     def update(self, grads: dict, lr: float) -> None:
         """Penalty gradients, clipping, the optimizer's step and the weight constraint; advances the
         iteration count."""
-        add_penalty_grads(self.model.weights, grads, self.settings["regularize"])
-        clip(grads, self.settings["clip"])
+        add_penalty_grads(self.model.weights, grads, self.settings.regularize)
+        clip(grads, self.settings.clip)
         self.optimizer.step(self.model.params, grads, lr)
-        max_norm(self.model.weights, self.model.weight_axes, self.settings.get("constrain"))
+        max_norm(self.model.weights, self.model.weight_axes, self.settings.constrain)
         self.position.iteration += 1
 
     def record_batch(self, loss: float, yb: np.ndarray, mix: "mixup.Mix | None" = None) -> None:
@@ -364,12 +366,12 @@ class Trainer:
     # --- early stopping ------------------------------------------------------------------------
 
     def _track_best(self, r: EpochResult) -> None:
-        pos, stop = self.position, self.settings["early_stop"]
+        pos, stop = self.position, self.settings.early_stop
         metric = "val_loss" if self.minimize else "val_accuracy"
         value = getattr(r, metric)
         if value is None:
             value = r.train_loss
-        delta = stop["min_delta"] if stop else 0.0
+        delta = stop.min_delta if stop else 0.0
         better = pos.best_value is None or (value < pos.best_value - delta if self.minimize
                                             else value > pos.best_value + delta)
         if better:
@@ -378,7 +380,7 @@ class Trainer:
                 self.best_state = self.model.state_dict()
         else:
             pos.bad_epochs += 1
-            if stop and pos.bad_epochs >= stop["patience"]:
+            if stop and pos.bad_epochs >= stop.patience:
                 pos.stopped_early = True
 
     def finished(self, epochs: int) -> bool:
@@ -387,7 +389,7 @@ class Trainer:
 
     def restore_best(self) -> None:
         """With early stopping, put back the best epoch's weights."""
-        if self.settings["early_stop"] and self.best_state is not None:
+        if self.settings.early_stop and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
 
     def final_result(self) -> EpochResult | None:
@@ -396,7 +398,7 @@ class Trainer:
         hist = self.position.history
         if not hist:
             return None
-        if self.settings["early_stop"] and self.position.best_epoch is not None:
+        if self.settings.early_stop and self.position.best_epoch is not None:
             return hist[self.position.best_epoch - 1]
         return hist[-1]
 

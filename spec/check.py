@@ -1,6 +1,8 @@
-"""From text to a checked spec: parse, check the sections, expand the model, build the settings."""
+"""From text to a checked spec (parse, check the sections and blocks, build the settings), and the
+expansion of its model into a flat stream of layers: the compiler's first two passes."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from . import ast
@@ -8,27 +10,33 @@ from .diagnostics import Collector, Diagnostic, Source, Span, SpecError, did_you
 from .expand import Expander, Layer
 from .parser import parse
 from .schema import ALIASES, SECTIONS, STATEMENTS
-from .settings import data_settings, train_settings
+from .settings import DataSettings, TrainSettings, data_settings, train_settings
 from .values import ValueError_, evaluate
 
 
 @dataclass(frozen=True)
 class CheckedSpec:
-    """A spec that parsed and validated: the expanded model and the settings as plain values."""
+    """A spec that parsed and validated: its model section and blocks (expanded into `layers` by
+    `expand`), and the typed settings with the span of each statement."""
 
     source: Source
     model_name: str
     model_span: Span
-    layers: tuple[Layer, ...]
-    data: dict | None
-    train: dict
+    data: DataSettings | None
+    train: TrainSettings
     data_spans: dict[str, Span]
     train_spans: dict[str, Span]
+    model: ast.Section | None = dataclasses.field(default=None, repr=False)
+    blocks: dict[str, ast.Section] = dataclasses.field(default_factory=dict, repr=False)
+    layers: tuple[Layer, ...] = ()
 
 
-def check(source: Source) -> CheckedSpec:
-    """Parse and validate `source`; raises SpecError carrying every error found."""
-    errors = Collector()
+def check(source: Source, errors: Collector | None = None) -> CheckedSpec:
+    """Parse and validate `source`. Syntax errors raise SpecError at once; the other errors are
+    recorded in `errors` (the next passes add theirs, so a file's mistakes are reported together),
+    or, without a collector, raised as a SpecError carrying every error found."""
+    raise_now = errors is None
+    errors = Collector() if errors is None else errors
     if not source.text.strip():
         raise SpecError([Diagnostic("error", "the file is empty", Span.point(1, 1),
                                     "a .net file needs at least a model section: model NAME { input N ... }")],
@@ -37,7 +45,6 @@ def check(source: Source) -> CheckedSpec:
     sections = _sections(tree, errors)
     blocks = _blocks(sections.get("block", []), errors)
     models = sections.get("model", [])
-    layers: list[Layer] = []
     if not models:
         if not errors.has_errors:  # else a misspelt 'model' was reported already
             errors.error("the file has no model section", Span.point(1, 1),
@@ -46,17 +53,27 @@ def check(source: Source) -> CheckedSpec:
         for extra in models[1:]:
             errors.error("a second model section: a file declares exactly one model", extra.kind_span,
                          f"the first model is at line {models[0].span.line}")
-        layers = Expander(blocks, errors).expand(models[0])
     data, data_spans = data_settings(_single(sections, "data", errors), errors)
     train, train_spans = train_settings(_single(sections, "train", errors), errors)
-    if errors.has_errors:
-        raise SpecError(_unique(errors.items), source)
-    model = models[0]
-    return CheckedSpec(source, model.name or "model", model.span, tuple(layers), data, train,
-                       data_spans, train_spans)
+    model = models[0] if models else None
+    spec = CheckedSpec(source, (model.name if model else None) or "model", model.span if model else Span.point(1, 1),
+                       data, train, data_spans, train_spans, model, blocks)
+    if raise_now:
+        spec = expand(spec, errors)
+        if errors.has_errors:
+            raise SpecError(unique(errors.items), source)
+    return spec
 
 
-def _unique(items: list[Diagnostic]) -> list[Diagnostic]:
+def expand(spec: CheckedSpec, errors: Collector) -> CheckedSpec:
+    """The spec with its model expanded into `layers` (block calls and repeats unrolled, names
+    given, add/concat resolved); errors recorded in `errors`."""
+    if spec.model is None:
+        return spec
+    return dataclasses.replace(spec, layers=tuple(Expander(spec.blocks, errors).expand(spec.model)))
+
+
+def unique(items: list[Diagnostic]) -> list[Diagnostic]:
     """Diagnostics without repeats (a mistake inside a block is found once per call)."""
     seen, out = set(), []
     for d in items:

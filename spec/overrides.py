@@ -1,13 +1,20 @@
-"""`--set KEY=VALUE`: overriding a train or data setting from the command line, checked against the
-same schema as the file (so `--set optimizer.lr=0` fails exactly as `lr=0` in the file would)."""
+"""`--set KEY=VALUE`: overriding a train or data setting from the command line.
+
+The value is exactly one value read by the file's own grammar (spec/parser.py `parse_value`), checked
+by the same schema parameter as in a file (so `--set optimizer.lr=0` fails exactly as `lr=0` in the
+file would), and put into the typed settings with the constructors the file's settings are built
+with (spec/settings.py): the keys, their types and defaults all come from the schema.
+"""
 from __future__ import annotations
 
-import copy
+import dataclasses
+from typing import Any
 
 from .diagnostics import NetcError, did_you_mean
 from .parser import parse_value as parse_expr
-from .schema import STATEMENTS, P
-from .settings import TRAIN_DEFAULTS, augment_settings, settings_conflict
+from .schema import STATEMENTS, P, Stmt
+from .settings import (Clip, DataSettings, EarlyStop, Regularize, TrainSettings, augment_settings, choice,
+                       settings_conflict, train_statement)
 from .values import Symbol, ValueError_, coerce, evaluate
 
 
@@ -19,24 +26,26 @@ class OverrideError(NetcError):
         super().__init__(message, hint=hint)
 
 
-SIMPLE = {  # key -> (section, statement, settings key)
-    "loss": ("train", "loss", "loss"), "batch": ("train", "batch", "batch"),
-    "epochs": ("train", "epochs", "epochs"), "seed": ("train", "seed", "seed"),
-    "split": ("data", "split", "split"), "shuffle": ("data", "shuffle", "shuffle"),
-    "validation": ("data", "validation", "validation"), "mixup": ("train", "mixup", "mixup"),
-}
-FLAGS = ("standardize", "minmax")
-VARIANT_KEYS = ("optimizer", "schedule", "clip")
+def _one_value(stmt: Stmt) -> bool:
+    return stmt.variants is None and len(stmt.positional) == 1 and not stmt.keywords
 
 
-def valid_keys(train: dict) -> list[str]:
+# key -> (section, statement): the statements that hold one value (`batch 64`, `split 0.8`)
+SIMPLE = {k: (section, s) for section in ("train", "data") for k, s in STATEMENTS[section].items() if _one_value(s)}
+# the data statements that are flags: present or not (`standardize`)
+FLAGS = tuple(k for k, s in STATEMENTS["data"].items() if s.variants is None and not s.positional and not s.keywords)
+VARIANT_KEYS = ("optimizer", "schedule", "clip")  # `--set optimizer=sgd` switches the kind
+DEFAULT_CLIP = "norm"  # the kind a file without `clip` gains from `--set clip.limit=V`
+
+
+def valid_keys(train: TrainSettings) -> list[str]:
     """Every key `--set` accepts for these settings."""
     keys = list(SIMPLE) + list(FLAGS) + list(VARIANT_KEYS)
-    opt = STATEMENTS["train"]["optimizer"].variants[train["optimizer"]["name"]]
-    keys += [f"optimizer.{p.name}" for p in opt.keywords]
-    if train["schedule"]:
-        keys += [f"schedule.{p.name}" for p in STATEMENTS["train"]["schedule"].variants[train["schedule"]["name"]].keywords]
-    keys += ["clip.limit", "regularize.l1", "regularize.l2", "constrain.maxnorm"]
+    keys += [f"optimizer.{p.name}" for p in _variant("optimizer", train.optimizer.name).keywords]
+    if train.schedule:
+        keys += [f"schedule.{p.name}" for p in _variant("schedule", train.schedule.name).keywords]
+    keys += ["clip.limit", "regularize.l1", "regularize.l2"]
+    keys += [f"constrain.{p.name}" for p in STATEMENTS["train"]["constrain"].keywords]
     keys += [f"early_stop.{p.name}" for p in STATEMENTS["train"]["early_stop"].keywords]
     keys += [f"augment.{p.name}" for p in STATEMENTS["data"]["augment"].keywords]
     return keys
@@ -55,9 +64,9 @@ def parse_value(text: str, key: str = ""):
                         'write one value as in a .net file: 0.01, adam, true, (0.9, 0.99), "file.npz"')
 
 
-def apply(train: dict, data: dict | None, assignments: list[str]) -> tuple[dict, dict | None]:
-    """Copies of the settings with every `KEY=VALUE` applied in order; raises OverrideError."""
-    train, data = copy.deepcopy(train), copy.deepcopy(data)
+def apply(train: TrainSettings, data: DataSettings | None,
+          assignments: list[str]) -> tuple[TrainSettings, DataSettings | None]:
+    """The settings with every `KEY=VALUE` applied in order; raises OverrideError."""
     keys = {item.partition("=")[0].strip() for item in assignments}
     if {"split", "validation"} <= keys:
         raise OverrideError("--set: give either split or validation, not both")
@@ -66,121 +75,101 @@ def apply(train: dict, data: dict | None, assignments: list[str]) -> tuple[dict,
         key = key.strip()
         if not sep or not key:
             raise OverrideError(f"--set needs KEY=VALUE, got {item!r}", "e.g. --set optimizer.lr=0.01")
-        value = parse_value(text, key)
-        _apply_one(train, data, key, value)
+        train, data = _apply_one(train, data, key, parse_value(text, key))
     _complete(train)
     return train, data
 
 
-def _complete(train: dict) -> None:
+def _complete(train: TrainSettings) -> None:
     """Checks that need every override applied: nothing left unset, settings that fit together."""
-    sched = train["schedule"]
+    sched = train.schedule
     if sched:
-        missing = [k for k, v in sched.items() if v is None]
+        missing = [k for k, v in sched.params.items() if v is None]
         if missing:
-            raise OverrideError(f"--set schedule={sched['name']} needs {', '.join(missing)}",
+            raise OverrideError(f"--set schedule={sched.name} needs {', '.join(missing)}",
                                 f"add --set schedule.{missing[0]}=...")
-    if train["clip"] and train["clip"]["limit"] is None:
-        raise OverrideError(f"--set clip={train['clip']['kind']} needs a limit", "add --set clip.limit=5")
+    if train.clip and train.clip.limit is None:
+        raise OverrideError(f"--set clip={train.clip.kind} needs a limit", "add --set clip.limit=5")
     problem = settings_conflict(train)
     if problem:
         raise OverrideError("--set: " + problem[0], problem[1])
 
 
-def _param(stmt: str, name: str, variant: str | None = None) -> P:
-    s = STATEMENTS["train"].get(stmt) or STATEMENTS["data"][stmt]
-    params = s.variants[variant].keywords + s.variants[variant].positional if variant else s.keywords + s.positional
-    return next(p for p in params if p.name == name)
+def _variant(keyword: str, name: str):
+    return STATEMENTS["train"][keyword].variants[name]
 
 
-def _apply_one(train: dict, data: dict | None, key: str, value) -> None:
-    def put(param: P):
+def _apply_one(train: TrainSettings, data: DataSettings | None, key: str, value: Any):
+    """The settings with one `key=value` applied."""
+    def put(param: P) -> Any:
         try:
             return coerce(param, value, None, f"--set {key}")
         except ValueError_ as e:
             raise OverrideError(e.message, e.hint) from None
 
-    if key in SIMPLE:
-        section, stmt, target = SIMPLE[key]
-        if section == "data" and data is None:
-            raise OverrideError(f"--set {key}: the file has no data section")
-        schema = STATEMENTS[section][stmt]
-        param = schema.positional[0]
-        settings = train if section == "train" else data
-        settings[target] = put(param)
-        if key == "validation":
-            data["split"] = 0.8
-        return
-    if key in FLAGS:
+    def need_data() -> DataSettings:
         if data is None:
             raise OverrideError(f"--set {key}: the file has no data section")
-        data[key] = put(P(key, "bool"))
-        if data[key]:
-            data[FLAGS[1 - FLAGS.index(key)]] = False
-        return
+        return data
+
+    if key in SIMPLE:
+        section, stmt = SIMPLE[key]
+        if section == "data":
+            return train, dataclasses.replace(need_data(), **{key: put(stmt.positional[0])})
+        return dataclasses.replace(train, **{key: put(stmt.positional[0])}), data
+    if key in FLAGS:
+        on = put(P(key, "bool"))
+        other = {k: False for k in FLAGS if k != key} if on else {}  # inputs are scaled one way
+        return train, dataclasses.replace(need_data(), **{key: on}, **other)
     head, _, sub = key.partition(".")
     if head in VARIANT_KEYS and not sub:
         variants = STATEMENTS["train"][head].variants
         if not isinstance(value, Symbol) or value not in variants:
             raise OverrideError(f"--set {key}: unknown kind {value}", did_you_mean(str(value), variants))
         if head == "clip":
-            train["clip"] = {"kind": str(value), "limit": train["clip"]["limit"] if train["clip"] else None}
-            return
-        v = variants[value]
+            return dataclasses.replace(train, clip=Clip(str(value), train.clip.limit if train.clip else None)), data
         # required parameters stay None until a later --set gives them (checked in `_complete`)
-        base = {"name": str(value), **{p.name: (None if p.required else p.default) for p in v.keywords}}
-        if head == "optimizer" and "lr" in train["optimizer"]:
-            base["lr"] = train["optimizer"]["lr"]
-        train[head] = base
-        return
-    if head == "optimizer" and sub:
-        train["optimizer"][sub] = put(_lookup(key, "optimizer", sub, train["optimizer"]["name"], train))
-        return
-    if head == "schedule" and sub:
-        if not train["schedule"]:
+        keep = {"lr": train.optimizer.lr} if head == "optimizer" else {}
+        return dataclasses.replace(train, **{head: choice("train", head, str(value), keep)}), data
+    if head in ("optimizer", "schedule") and sub:
+        current = getattr(train, head)
+        if current is None:
             raise OverrideError(f"--set {key}: the file has no schedule",
                                 "choose one first, e.g. --set schedule=exponential --set schedule.gamma=0.9")
-        train["schedule"][sub] = put(_lookup(key, "schedule", sub, train["schedule"]["name"], train))
-        return
+        param = _lookup(key, _variant(head, current.name).keywords, train)
+        return dataclasses.replace(train, **{head: current.with_params(**{sub: put(param)})}), data
     if head == "clip" and sub == "limit":
-        clip = train["clip"] or {"kind": "norm", "limit": None}
-        clip["limit"] = put(_param("clip", "limit", clip["kind"]))
-        train["clip"] = clip
-        return
+        kind = train.clip.kind if train.clip else DEFAULT_CLIP
+        limit = put(_variant("clip", kind).positional[0])
+        return dataclasses.replace(train, clip=Clip(kind, limit)), data
     if head == "regularize" and sub in ("l1", "l2"):
-        reg = train["regularize"] or {"kind": "l2", "l1": 0.0, "l2": 0.0}
-        reg[sub] = put(P(sub, "float", min=0))
-        reg["kind"] = "elastic" if reg["l1"] and reg["l2"] else ("l1" if reg["l1"] else "l2")
-        train["regularize"] = reg
-        return
-    if head == "constrain" and sub == "maxnorm":
-        train["constrain"] = {"maxnorm": put(_param("constrain", "maxnorm", None))}
-        return
+        reg = train.regularize or Regularize("l2")
+        strengths = {"l1": reg.l1, "l2": reg.l2, sub: put(_lookup(key, _variant("regularize", "elastic").keywords, train))}
+        kind = "elastic" if strengths["l1"] and strengths["l2"] else ("l1" if strengths["l1"] else "l2")
+        return dataclasses.replace(train, regularize=Regularize(kind, **strengths)), data
+    if head == "constrain" and sub:
+        param = _lookup(key, STATEMENTS["train"]["constrain"].keywords, train)
+        return dataclasses.replace(train, constrain=train_statement("constrain", "", {sub: put(param)})), data
     if head == "augment" and sub:
-        if data is None:
-            raise OverrideError(f"--set {key}: the file has no data section")
-        params = STATEMENTS["data"]["augment"].keywords
-        param = next((p for p in params if p.name == sub), None)
-        if param is None:
-            raise OverrideError(f"--set: unknown setting '{key}'", did_you_mean(key, valid_keys(train)))
-        values = data["augment"] or {p.name: p.default for p in params}
-        values[sub] = put(param)
-        data["augment"] = augment_settings(values)  # all zero again: no augmentation
-        return
+        param = _lookup(key, STATEMENTS["data"]["augment"].keywords, train)
+        d = need_data()
+        current = dataclasses.asdict(d.augment) if d.augment else {}
+        # all zero again is no augmentation (None), as in a file
+        return train, dataclasses.replace(d, augment=augment_settings({**current, sub: put(param)}))
     if head == "early_stop" and sub:
-        stop = train["early_stop"] or {p.name: p.default for p in STATEMENTS["train"]["early_stop"].keywords}
-        stop[sub] = put(_lookup(key, "early_stop", sub, None, train))
-        train["early_stop"] = stop
-        return
+        param = _lookup(key, STATEMENTS["train"]["early_stop"].keywords, train)
+        stop = dataclasses.replace(train.early_stop or EarlyStop(), **{sub: put(param)})
+        return dataclasses.replace(train, early_stop=stop), data
     raise OverrideError(f"--set: unknown setting '{key}'",
                         did_you_mean(key, valid_keys(train)) or "valid: " + ", ".join(valid_keys(train)))
 
 
-def _lookup(key: str, stmt: str, name: str, variant: str | None, train: dict) -> P:
-    try:
-        return _param(stmt, name, variant)
-    except StopIteration:
-        raise OverrideError(f"--set: unknown setting '{key}'", did_you_mean(key, valid_keys(train))) from None
+def _lookup(key: str, params: tuple[P, ...], train: TrainSettings) -> P:
+    name = key.partition(".")[2]
+    for p in params:
+        if p.name == name:
+            return p
+    raise OverrideError(f"--set: unknown setting '{key}'", did_you_mean(key, valid_keys(train)))
 
 
-__all__ = ["apply", "OverrideError", "valid_keys", "TRAIN_DEFAULTS"]
+__all__ = ["apply", "OverrideError", "valid_keys", "parse_value"]

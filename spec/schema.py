@@ -69,7 +69,8 @@ class Variant:
 @dataclass(frozen=True)
 class Stmt:
     """A statement: its section, positional and keyword parameters, or variants picked by the first
-    positional option; `multiple` for statements that may appear more than once in their section."""
+    positional option (and the variant a train section without the statement gets, if any);
+    `multiple` for statements that may appear more than once in their section."""
 
     keyword: str
     section: str  # 'model', 'data' or 'train'
@@ -79,6 +80,7 @@ class Stmt:
     variants: dict[str, Variant] | None = None
     multiple: bool = False
     aliases: tuple[str, ...] = field(default=())
+    default_variant: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "positional", tuple(self.positional))
@@ -258,7 +260,7 @@ MIXUP_LOSSES = ("cross_entropy", "bce", "mse")
 
 TRAIN = [
     Stmt("loss", "train", "the loss", [P("kind", "choice", "cross_entropy", "the loss", choices=LOSSES)]),
-    Stmt("optimizer", "train", "the update rule", variants={
+    Stmt("optimizer", "train", "the update rule", default_variant="adam", variants={
         "sgd": Variant(keywords=(P("lr", "float", 0.01, "learning rate", **_LR),
                                  P("momentum", "float", 0.0, "momentum", min=0, max=1, max_open=True),
                                  P("nesterov", "bool", False, "Nesterov momentum"))),

@@ -5,6 +5,7 @@ import networkx as nx
 import pytest
 
 import netc
+from netc.spec.settings import Choice, Clip, DataSettings, EarlyStop, Regularize
 from conftest import ALL_EXAMPLES, EXAMPLES, IMAGE_ONLY
 from netc.spec.schema import MODEL, lookup, model_ops
 from netc.runtime.ops import KERNELS
@@ -30,13 +31,13 @@ def test_digits_graph_as_in_the_language_page():
     dense = g.nodes["hidden2.dense1"]
     assert dense["span"].line == 9 and [c.line for c in dense["calls"]] == [18]
     assert g.nodes["dense1"]["span"].line == 19
-    assert net.data == {"source": {"kind": "digits"}, "split": 0.8, "validation": None,
-                        "standardize": True, "minmax": False, "shuffle": True, "augment": None}
-    assert net.train["optimizer"] == {"name": "adam", "lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8}
-    assert net.train["regularize"] == {"kind": "l2", "l1": 0.0, "l2": 1e-4}
-    assert net.train["clip"] == {"kind": "norm", "limit": 5.0}
-    assert net.train["early_stop"] == {"patience": 5, "metric": "val_loss", "min_delta": 0.0}
-    assert (net.train["batch"], net.train["epochs"], net.train["seed"]) == (64, 30, 0)
+    assert net.data == DataSettings(source=Choice("digits"), split=0.8, validation=None,
+                                    standardize=True, minmax=False, shuffle=True, augment=None)
+    assert net.train.optimizer == Choice("adam", {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8})
+    assert net.train.regularize == Regularize(kind="l2", l1=0.0, l2=1e-4)
+    assert net.train.clip == Clip(kind="norm", limit=5.0)
+    assert net.train.early_stop == EarlyStop(patience=5, metric="val_loss", min_delta=0.0)
+    assert (net.train.batch, net.train.epochs, net.train.seed) == (64, 30, 0)
     assert [w.code for w in net.warnings] == ["bias-before-batchnorm"]
 
 
@@ -52,9 +53,9 @@ def test_residual_and_concat_edges():
     g = net.graph
     assert g.nodes["add1"]["ref"] == "stem" and g.edges["stem", "add1"]["port"] == 1
     assert g.nodes["concat1"]["shape"] == (None, 64 + 128)
-    assert net.train["optimizer"] == {"name": "sgd", "lr": 0.02, "momentum": 0.9, "nesterov": True}
-    assert net.train["clip"] == {"kind": "norm", "limit": 5.0}
-    assert net.train["schedule"] == {"name": "step", "every": 10, "gamma": 0.5}
+    assert net.train.optimizer == Choice("sgd", {"lr": 0.02, "momentum": 0.9, "nesterov": True})
+    assert net.train.clip == Clip(kind="norm", limit=5.0)
+    assert net.train.schedule == Choice("step", {"every": 10, "gamma": 0.5})
 
 
 def test_blocks_repeat_and_named_calls():
@@ -68,8 +69,8 @@ def test_blocks_repeat_and_named_calls():
     assert "last.add1" in names
     assert net.graph.nodes["add1"]["ref"] == "stem.swish1"  # a named call stands for its last node
     assert net.graph.nodes["last.dropout1"]["attrs"]["p"] == 0.2
-    assert net.train["regularize"] == {"kind": "elastic", "l1": 1e-6, "l2": 1e-4}
-    assert net.train["early_stop"]["metric"] == "val_accuracy"
+    assert net.train.regularize == Regularize(kind="elastic", l1=1e-6, l2=1e-4)
+    assert net.train.early_stop.metric == "val_accuracy"
 
 
 def test_init_tanh_example():
@@ -81,7 +82,7 @@ def test_init_tanh_example():
         a = net.graph.nodes[n]
         assert a["attrs"]["init"] == "xavier" and a["attrs"]["bias"] is False
         assert a["params"] == {"W": (4096, 4096)}
-    assert net.data["source"] == {"kind": "gaussian", "n": 16, "features": 4096, "classes": None}
+    assert net.data.source == Choice("gaussian", {"n": 16, "features": 4096, "classes": None})
     assert net.warnings == []
 
 
@@ -253,13 +254,13 @@ def test_values_lexical_forms():
                      "train { optimizer adam betas=(0.8, 0.9); seed 7 }\n")
     assert net.graph.nodes["b1.dense1"]["shape"] == (None, 10)
     assert net.graph.nodes["leaky_relu1"]["attrs"]["slope"] == -0.2
-    assert net.train["optimizer"]["betas"] == (0.8, 0.9)
-    assert net.train["seed"] == 7
+    assert net.train.optimizer.betas == (0.8, 0.9)
+    assert net.train.seed == 7
 
 
 def test_default_train_settings_without_a_train_section():
     net = netc.loads("model m { input 3; dense 2 }")
-    assert net.train["loss"] == "cross_entropy" and net.train["batch"] == 32 and net.train["epochs"] == 10
+    assert net.train.loss == "cross_entropy" and net.train.batch == 32 and net.train.epochs == 10
     assert net.data is None
 
 
@@ -268,7 +269,7 @@ def test_csv_source_settings(tmp_path):
     p = tmp_path / "m.net"
     p.write_text('data { source "d.csv" label=y header=true }\nmodel m { input 2; dense 2 }\n')
     net = netc.load(p)
-    assert net.data["source"] == {"kind": "csv", "path": "d.csv", "label": "y", "header": True}
+    assert net.data.source == Choice("csv", {"path": "d.csv", "label": "y", "header": True})
 
 
 def test_learning_rate_lint_spares_adam_on_a_regression():

@@ -1,6 +1,7 @@
 """The data layer: every source kind, every DataError a user can meet, split, scaling, batches."""
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import os
 import struct
@@ -12,6 +13,7 @@ import pytest
 from netc.runtime.data import DataError, Dataset, describe_source, iter_batches, load_data
 from netc.runtime.data import bundled
 from netc.runtime.data.idx import IDX_TYPES
+from netc.spec.settings import Choice, DataSettings, source
 
 GENERATED_DEFAULTS = {
     "moons": {"n": 200, "noise": 0.1},
@@ -22,18 +24,16 @@ GENERATED_DEFAULTS = {
 }
 
 
-def settings(kind: str, params: dict | None = None, **over) -> dict:
-    """Data settings as the compiler produces them: every key present, defaults filled."""
-    source = {"kind": kind, **GENERATED_DEFAULTS.get(kind, {}), **(params or {})}
-    return {"source": source, "split": 0.8, "validation": None, "standardize": False,
-            "minmax": False, "shuffle": True, **over}
+def settings(kind: str, params: dict | None = None, **over) -> DataSettings:
+    """Data settings as the compiler makes them: every setting present, the schema's defaults filled."""
+    return DataSettings(source(kind, **(params or {})), **over)
 
 
-def csv_settings(path, label="last", header="auto", **over) -> dict:
+def csv_settings(path, label="last", header="auto", **over) -> DataSettings:
     return settings("csv", {"path": str(path), "label": label, "header": header}, **over)
 
 
-def raises(settings_dict: dict, *fragments: str, base_dir=".", **kwargs) -> DataError:
+def raises(settings_dict: DataSettings, *fragments: str, base_dir=".", **kwargs) -> DataError:
     """Load and expect a DataError whose message contains every fragment."""
     with pytest.raises(DataError) as info:
         load_data(settings_dict, base_dir=base_dir, **kwargs)
@@ -111,7 +111,7 @@ def test_describe_source():
     assert describe_source(settings("breast_cancer")).startswith(
         "breast_cancer: 569 examples, 30 features, 2 classes")
     # the source dict alone is accepted too
-    moons = settings("moons")["source"]
+    moons = settings("moons").source
     assert describe_source(moons) == "moons: 200 examples, 2 features, 2 classes"
 
 
@@ -181,7 +181,7 @@ def test_generated_bad_params(params, param):
 
 
 def test_unknown_source_kind():
-    err = raises({**settings("digits"), "source": {"kind": "digit"}}, "unknown source")
+    err = raises(dataclasses.replace(settings("digits"), source=Choice("digit")), "unknown source")
     assert "did you mean 'digits'" in err.hint
 
 

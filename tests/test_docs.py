@@ -19,7 +19,7 @@ import netc
 from conftest import EXAMPLES, ROOT
 from netc.compiler import lints
 from netc.spec import overrides, schema
-from netc.spec.settings import TRAIN_DEFAULTS
+from netc.spec.settings import Choice, TrainSettings
 
 DOC = ROOT / "docs" / "language.md"
 
@@ -148,7 +148,7 @@ def test_every_lint_example_file_is_documented():
 
 
 def _set_keys() -> set[str]:
-    train = {**TRAIN_DEFAULTS, "schedule": {"name": "step", "every": 1, "gamma": 0.1}}
+    train = TrainSettings(schedule=Choice("step", {"every": 1, "gamma": 0.1}))
     return set(overrides.valid_keys(train))
 
 
@@ -208,6 +208,6 @@ def test_documented_defaults():
     assert g.nodes["dropout1"]["attrs"]["p"] == 0.5
     assert g.nodes["dropout2"]["attrs"]["p"] == pytest.approx(0.25)
     assert g.nodes["gelu1"]["attrs"]["approx"] == "tanh"
-    assert net.train == TRAIN_DEFAULTS
-    assert TRAIN_DEFAULTS["optimizer"] == {"name": "adam", "lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8}
-    assert (TRAIN_DEFAULTS["batch"], TRAIN_DEFAULTS["epochs"], TRAIN_DEFAULTS["seed"]) == (32, 10, 0)
+    assert net.train == TrainSettings()
+    assert TrainSettings().optimizer == Choice("adam", {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8})
+    assert (TrainSettings().batch, TrainSettings().epochs, TrainSettings().seed) == (32, 10, 0)

@@ -51,7 +51,7 @@ def test_anything_but_one_value_is_refused(net, item):
 ])
 def test_one_value_of_the_settings_type_is_taken(net, item, key, value):
     train, _ = overrides.apply(net.train, net.data, [item])
-    got = train[key] if isinstance(key, str) else train[key[0]][key[1]]
+    got = getattr(train, key) if isinstance(key, str) else getattr(getattr(train, key[0]), key[1])
     assert got == value
 
 

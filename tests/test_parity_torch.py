@@ -156,7 +156,7 @@ def load(name):
 @pytest.mark.parametrize("name", [p.values[0] for p in networks()])
 def test_parity_over_sgd_steps(name):
     net = load(name)
-    ds, loss_kind = net.dataset, net.train["loss"]
+    ds, loss_kind = net.dataset, net.train.loss
     model = Model(lower(net), seed=0, dtype=np.float64)
     twin = TorchTwin(model)
     sgd = SGD(momentum=0.0)

@@ -22,7 +22,7 @@ from netc.runtime.train import Trainer
 def stepper(name="digits.net", **kw):
     net = netc.load(EXAMPLES / name)
     model = Model(lower(net), seed=0)
-    trainer = Trainer(model, net.dataset, {**net.train, "shuffle": True})
+    trainer = Trainer(model, net.dataset, net.train, shuffle=True)
     return net, model, Stepper(trainer, **kw)
 
 
@@ -175,7 +175,7 @@ def test_nan_is_flagged_at_the_node():
     net = netc.loads("data { source digits }\nmodel m {\n    input 64\n    dense 8\n    relu\n"
                      "    dense 10\n}\ntrain { optimizer sgd lr=1e30 }\n")
     model = Model(lower(net), seed=0)
-    st = Stepper(Trainer(model, net.dataset, {**net.train, "shuffle": True}))
+    st = Stepper(Trainer(model, net.dataset, net.train, shuffle=True))
     with np.errstate(all="ignore"):
         for _ in range(200):
             s = st.next()
@@ -313,7 +313,7 @@ def test_node_check_cost_does_not_grow_with_the_layer():
     net = netc.loads("data { source gaussian n=32 features=1024 }\nmodel m {\n    input 1024\n"
                      "    dense 1024 init=xavier\n    tanh\n}\n")
     model = Model(lower(net), seed=0)
-    st = Stepper(Trainer(model, net.dataset, {**net.train, "shuffle": True}))
+    st = Stepper(Trainer(model, net.dataset, net.train, shuffle=True))
     st.next()
     start = time.process_time()  # CPU time: the machine may be shared (a full check takes hours)
     errs = st.check_node("dense1")

@@ -2,6 +2,7 @@
 formulas and (where installed) PyTorch's implementations; early stopping."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -14,6 +15,7 @@ from netc.runtime.model import Model
 from netc.runtime.optim import make_optimizer
 from netc.runtime.schedules import add_penalty_grads, clip, learning_rate, penalty
 from netc.runtime.train import Trainer
+from netc.spec.settings import Choice, Clip, EarlyStop, Regularize, choice
 
 OPTIMIZERS = [
     {"name": "sgd", "lr": 0.1, "momentum": 0.0, "nesterov": False},
@@ -31,7 +33,7 @@ def test_optimizers_match_pytorch(settings):
     w0 = rng.normal(size=(4, 3))
     grads = [rng.normal(size=(4, 3)) for _ in range(5)]
     w = {"p.W": w0.copy()}
-    opt = make_optimizer(settings)
+    opt = make_optimizer(Choice(settings["name"], {k: v for k, v in settings.items() if k != "name"}))
     tw = torch.tensor(w0.copy(), requires_grad=True)
     kw = {k: v for k, v in settings.items() if k not in ("name",)}
     cls = {"sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop, "adam": torch.optim.Adam}[settings["name"]]
@@ -44,10 +46,10 @@ def test_optimizers_match_pytorch(settings):
 
 
 def test_schedules_per_epoch():
-    assert [learning_rate(1.0, {"name": "step", "every": 2, "gamma": 0.5}, e, 10) for e in range(5)] == \
+    assert [learning_rate(1.0, Choice("step", {"every": 2, "gamma": 0.5}), e, 10) for e in range(5)] == \
         [1.0, 1.0, 0.5, 0.5, 0.25]
-    assert learning_rate(1.0, {"name": "exponential", "gamma": 0.9}, 3, 10) == pytest.approx(0.729)
-    cos = [learning_rate(1.0, {"name": "cosine", "min_lr": 0.1}, e, 4) for e in range(5)]
+    assert learning_rate(1.0, Choice("exponential", {"gamma": 0.9}), 3, 10) == pytest.approx(0.729)
+    cos = [learning_rate(1.0, Choice("cosine", {"min_lr": 0.1}), e, 4) for e in range(5)]
     assert cos[0] == 1.0 and cos[2] == pytest.approx(0.55) and cos[4] == pytest.approx(0.1)
     assert learning_rate(0.3, None, 7, 10) == 0.3
 
@@ -55,9 +57,9 @@ def test_schedules_per_epoch():
 def test_schedules_match_pytorch():
     torch = require("torch")
     p = torch.nn.Parameter(torch.zeros(1))
-    for ours, make in [({"name": "step", "every": 3, "gamma": 0.5}, lambda o: torch.optim.lr_scheduler.StepLR(o, 3, 0.5)),
-                       ({"name": "exponential", "gamma": 0.8}, lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.8)),
-                       ({"name": "cosine", "min_lr": 0.01}, lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 8, 0.01))]:
+    for ours, make in [(Choice("step", {"every": 3, "gamma": 0.5}), lambda o: torch.optim.lr_scheduler.StepLR(o, 3, 0.5)),
+                       (Choice("exponential", {"gamma": 0.8}), lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.8)),
+                       (Choice("cosine", {"min_lr": 0.01}), lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 8, 0.01))]:
         opt = torch.optim.SGD([p], lr=0.5)
         sched = make(opt)
         for epoch in range(8):
@@ -68,14 +70,14 @@ def test_schedules_match_pytorch():
 
 def test_clip_by_value_and_global_norm():
     g = {"a.W": np.array([[3.0, -4.0]]), "a.b": np.array([12.0])}
-    clip(g, {"kind": "value", "limit": 2.0})
+    clip(g, Clip("value", 2.0))
     assert g["a.W"].tolist() == [[2.0, -2.0]] and g["a.b"].tolist() == [2.0]
     g = {"a.W": np.array([[3.0, -4.0]]), "a.b": np.array([12.0])}  # global norm 13
-    clip(g, {"kind": "norm", "limit": 1.0})
+    clip(g, Clip("norm", 1.0))
     total = math.sqrt(sum(float((v ** 2).sum()) for v in g.values()))
     assert total == pytest.approx(1.0, rel=1e-6) and g["a.b"][0] == pytest.approx(12 / 13, rel=1e-6)
     g = {"a.W": np.array([[0.3, 0.4]])}
-    clip(g, {"kind": "norm", "limit": 1.0})  # below the limit: untouched
+    clip(g, Clip("norm", 1.0))  # below the limit: untouched
     assert g["a.W"].tolist() == [[0.3, 0.4]]
 
 
@@ -84,7 +86,7 @@ def test_clip_norm_matches_pytorch():
     rng = np.random.default_rng(1)
     arrays = [rng.normal(size=(3, 4)), rng.normal(size=(4,))]
     ours = {f"x{i}": a.copy() for i, a in enumerate(arrays)}
-    clip(ours, {"kind": "norm", "limit": 0.5})
+    clip(ours, Clip("norm", 0.5))
     ts = [torch.nn.Parameter(torch.zeros(a.shape, dtype=torch.float64)) for a in arrays]
     for t, a in zip(ts, arrays):
         t.grad = torch.tensor(a)
@@ -104,11 +106,11 @@ def test_penalties_apply_to_weights_only():
         assert k in model.params and k not in model.weights
     ws = [model.params["dense1.W"], model.params["maxout1.W"]]
     sq, ab = sum(float((w ** 2).sum()) for w in ws), sum(float(np.abs(w).sum()) for w in ws)
-    assert penalty(model.weights, {"kind": "l2", "l1": 0.0, "l2": 0.1}) == pytest.approx(0.05 * sq)
-    assert penalty(model.weights, {"kind": "l1", "l1": 0.1, "l2": 0.0}) == pytest.approx(0.1 * ab)
-    assert penalty(model.weights, {"kind": "elastic", "l1": 0.1, "l2": 0.1}) == pytest.approx(0.1 * ab + 0.05 * sq)
+    assert penalty(model.weights, Regularize("l2", 0.0, 0.1)) == pytest.approx(0.05 * sq)
+    assert penalty(model.weights, Regularize("l1", 0.1, 0.0)) == pytest.approx(0.1 * ab)
+    assert penalty(model.weights, Regularize("elastic", 0.1, 0.1)) == pytest.approx(0.1 * ab + 0.05 * sq)
     grads = {k: np.zeros_like(v) for k, v in model.params.items()}
-    add_penalty_grads(model.weights, grads, {"kind": "elastic", "l1": 0.1, "l2": 0.2})
+    add_penalty_grads(model.weights, grads, Regularize("elastic", 0.1, 0.2))
     for k, w in model.weights.items():
         np.testing.assert_allclose(grads[k], 0.1 * np.sign(w) + 0.2 * w)
     assert all(not grads[k].any() for k in model.params if k not in model.weights)
@@ -117,7 +119,7 @@ def test_penalties_apply_to_weights_only():
 def test_penalty_gradient_is_the_derivative_of_the_penalty():
     rng = np.random.default_rng(2)
     w = rng.normal(size=(3, 3))
-    reg = {"kind": "elastic", "l1": 0.03, "l2": 0.2}
+    reg = Regularize("elastic", 0.03, 0.2)
     g = {"x.W": np.zeros_like(w)}
     add_penalty_grads({"x.W": w}, g, reg)
     h = 1e-6
@@ -130,12 +132,11 @@ def test_penalty_gradient_is_the_derivative_of_the_penalty():
 
 def test_early_stopping_restores_the_best_weights():
     net = netc.load(EXAMPLES / "digits.net")
-    settings = {**net.train, "epochs": 40, "shuffle": True,
-                "early_stop": {"patience": 2, "metric": "val_loss", "min_delta": 0.0},
-                "optimizer": {"name": "adam", "lr": 0.03, "betas": (0.9, 0.999), "eps": 1e-8}}
-    trainer = Trainer(Model(lower(net), seed=0), net.dataset, settings)
+    settings = dataclasses.replace(net.train, epochs=40, early_stop=EarlyStop(patience=2, metric="val_loss", min_delta=0.0),
+                                   optimizer=choice("train", "optimizer", "adam", {"lr": 0.03, "betas": (0.9, 0.999), "eps": 1e-8}))
+    trainer = Trainer(Model(lower(net), seed=0), net.dataset, settings, shuffle=True)
     snapshots = {}
-    while not trainer.finished(settings["epochs"]):
+    while not trainer.finished(settings.epochs):
         r = trainer.run_epoch()
         snapshots[r.epoch] = trainer.model.state_dict()
     pos = trainer.position

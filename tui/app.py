@@ -187,7 +187,7 @@ class DebuggerApp(Actions, App):
             self._batches[epoch] = s.batches_per_epoch(epoch)
         losses = s.stepper.losses
         kept = s.stepper.saved_iterations()
-        return StatusState(s.iteration, epoch, s.trainer.settings["epochs"], snap.batch if snap else None,
+        return StatusState(s.iteration, epoch, s.trainer.settings.epochs, snap.batch if snap else None,
                            self._batches[epoch], snap.phase if snap else None,
                            snap.node if snap else None, "train vs eval" if self.view == "modes" else "train",
                            losses[-1][1] if losses else None, snap.lr if snap else s.trainer.current_lr(),

@@ -245,5 +245,5 @@ def open_session(path: str, weights: str | None = None, breaks=(), seed: int | N
         except BreakpointError as e:
             # the hint lists what was wrong: the nodes for a node, the statistics for a statistic
             raise NetcError(f"--break: {e.message}", hint=e.hint or f"nodes: {', '.join(names)}") from None
-    trainer = Trainer(model, run.cast_dataset(dataset, dtype), {**train, "shuffle": data["shuffle"]})
+    trainer = Trainer(model, run.cast_dataset(dataset, dtype), train, shuffle=data.shuffle)
     return Session(net, Stepper(trainer), points)

@@ -68,7 +68,7 @@ def _validate(variants: list[tuple[str, str, tuple[str, ...]]], epochs: int | No
         try:
             _, train, _, _ = prepare(file, list(sets), epochs, None, warnings=file not in seen)
             seen.add(file)
-            totals[label] = train["epochs"] if isinstance(train, dict) else train.epochs
+            totals[label] = train.epochs
         except NetcError as e:
             print(e.render(), file=sys.stderr)
             ok = False

@@ -45,7 +45,7 @@ def ensemble(args) -> int:
     if ds.x_val is None:
         raise NetcError("an ensemble is judged on validation data, and this file has none",
                         hint="use split 0.8 (or a validation file)")
-    data_seed = train["seed"]
+    data_seed = train.seed
     root = _out_root(args.log, "ensemble")
     jobs = []
     for k, seed in enumerate(seeds):

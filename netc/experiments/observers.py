@@ -51,7 +51,7 @@ class RunObservers:
 class _Record:
     def __init__(self, recorder: RunRecorder, args, net, train, data, dataset):
         self.recorder = recorder
-        self.meta = {"name": net.name, "file": str(Path(args.file).resolve()), "seed": plain(_get(train, "seed")),
+        self.meta = {"name": net.name, "file": str(Path(args.file).resolve()), "seed": train.seed,
                      "engine": getattr(args, "engine", None) or "numpy",
                      "dtype": getattr(args, "dtype", "float32"), "label": getattr(args, "label", None),
                      "overrides": list(getattr(args, "set", []) or []),
@@ -60,7 +60,7 @@ class _Record:
                                                         "validation": 0 if dataset.x_val is None else len(dataset.x_val)},
                      "classes": dataset.classes, "parameters": net.param_count, "netc_version": _version()}
         self.spec_text = net.source.text
-        self.settings = {"train": plain(train), "data": plain(data)}
+        self.settings = {"train": plain(train.to_dict()), "data": plain(data.to_dict() if data else None)}
 
     def start(self, history) -> None:
         self.recorder.start(self.meta, self.spec_text, self.settings, history)
@@ -73,10 +73,6 @@ class _Record:
         self.recorder.finish(status, trainer.final_result() if trainer is not None else None,
                              getattr(pos, "best_epoch", None), wall, message,
                              stopped_early=bool(getattr(pos, "stopped_early", False)))
-
-
-def _get(settings, key):
-    return settings[key] if isinstance(settings, dict) else getattr(settings, key)
 
 
 def _version() -> str:

@@ -22,27 +22,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...spec.settings import Augment
 
-def augment_batch(x: np.ndarray, shape: tuple[int, ...], settings: dict,
+
+def augment_batch(x: np.ndarray, shape: tuple[int, ...], settings: Augment,
                   rng: np.random.Generator) -> np.ndarray:
     """A new array: the batch `x` (B, *shape), or flat rows (B, prod(shape)), augmented as
-    `settings` says ({"shift", "flip", "cutout", "noise"}), in x's dtype and per-example `shape`.
+    `settings` says (netc.spec.settings.Augment: shift, flip, cutout, noise), in x's dtype and per-example `shape`.
 
     `shape` is the model's input shape: (C, H, W) for images; a vector shape (D,) accepts only
     `noise` (the compiler refuses the other keys on vectors first, so ValueError here).
     """
     dtype = x.dtype
     x = np.asarray(x).reshape((len(x),) + tuple(shape))
-    if len(shape) != 3 and (settings["shift"] or settings["flip"] != "none" or settings["cutout"]):
+    if len(shape) != 3 and (settings.shift or settings.flip != "none" or settings.cutout):
         raise ValueError(f"shift, flip and cutout need images (C, H, W), not examples of shape {shape}")
-    if settings["flip"] == "horizontal":
+    if settings.flip == "horizontal":
         x = flip(x, rng)
-    if settings["shift"]:
-        x = shift(x, settings["shift"], rng)
-    if settings["cutout"]:
-        x = cutout(x, settings["cutout"], rng)
-    if settings["noise"]:
-        x = x + settings["noise"] * rng.standard_normal(x.shape)
+    if settings.shift:
+        x = shift(x, settings.shift, rng)
+    if settings.cutout:
+        x = cutout(x, settings.cutout, rng)
+    if settings.noise:
+        x = x + settings.noise * rng.standard_normal(x.shape)
     return np.array(x, dtype=dtype)  # a copy even when nothing was drawn: the caller owns it
 
 

@@ -21,7 +21,7 @@ _REAL_SYNTAX = re.compile(r"[.eEnNiI]")
 _DELIMITERS = (",", ";", "\t")
 
 
-def read_csv(ref: FileRef, label: str = "last", header: bool | str = "auto") -> Raw:
+def read_csv(ref: FileRef, label: str, header: bool | str) -> Raw:
     """Examples from a CSV file: one row per example, one column of which is the label.
 
     label: 'first', 'last' or a column name (which needs a header row).

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...spec.settings import Augment, DataSettings
 from .errors import DataError
 from .prepare import apply_scaling, fit_scaling, split_indices
 from .raw import Raw, count_classes
@@ -24,7 +25,7 @@ class Dataset:
     raw_feature_range: (D,) max - min of each feature of the raw training split (for the
     feature-scale lint). feature_names: D names, or None. scaling: the statistics applied
     ({"kind": "standardize", "mean", "std"} or {"kind": "minmax", "lo", "hi"}), or None.
-    augment: the data section's `augment` settings ({"shift", "flip", "cutout", "noise"}) that the
+    augment: the data section's `augment` setting (netc.spec.settings.Augment) that the
     trainer applies to each training batch (runtime/data/augment.py), or None; the arrays here
     are never augmented.
     """
@@ -39,15 +40,15 @@ class Dataset:
     raw_feature_range: np.ndarray
     feature_names: tuple[str, ...] | None
     scaling: dict | None
-    augment: dict | None = None
+    augment: Augment | None = None
 
 
-def load_data(settings: dict, *, seed: int = 0, base_dir: str | Path = ".",
+def load_data(settings: DataSettings, *, seed: int = 0, base_dir: str | Path = ".",
               default_classes: int | None = None) -> Dataset:
     """Load, split and scale the examples a data section describes.
 
-    settings: {"source": {"kind": K, ...}, "split": F, "validation": None | path,
-    "standardize": bool, "minmax": bool, "shuffle": bool, "augment": None | dict}. Paths are relative to base_dir
+    settings: the data section (netc.spec.settings.DataSettings: source, split F, validation
+    None or a path, standardize, minmax, shuffle, augment). Paths are relative to base_dir
     (the .net file's folder). With `validation`, that file is the validation set and the
     whole source trains; otherwise the (seeded, if shuffle) first round(F * N) rows train.
     Scaling statistics come from the training rows only. The same settings and seed give
@@ -56,16 +57,15 @@ def load_data(settings: dict, *, seed: int = 0, base_dir: str | Path = ".",
     """
     scaling_kind = _scaling_kind(settings)
     ctx = Context(seed, Path(base_dir), default_classes)
-    source = settings["source"]
+    source = settings.source
     raw = load_source(source, ctx)
 
-    if settings.get("validation") is not None:
-        val = load_validation(settings["validation"], source, ctx)
+    if settings.validation is not None:
+        val = load_validation(settings.validation, source, ctx)
         x_train, y_train = raw.x.copy(), raw.y.copy()
-        x_val, y_val = val.x, _match_labels(raw, val, str(settings["validation"]))
+        x_val, y_val = val.x, _match_labels(raw, val, str(settings.validation))
     else:
-        fraction, shuffle = settings.get("split", 0.8), settings.get("shuffle", True)
-        train, rest = split_indices(raw.n, fraction, shuffle, seed)
+        train, rest = split_indices(raw.n, settings.split, settings.shuffle, seed)
         x_train, y_train = raw.x[train], raw.y[train]
         x_val, y_val = (raw.x[rest], raw.y[rest]) if len(rest) else (None, None)
 
@@ -82,12 +82,12 @@ def load_data(settings: dict, *, seed: int = 0, base_dir: str | Path = ".",
         raw_feature_range=np.ptp(x_train, axis=0),
         feature_names=raw.feature_names,
         scaling=scaling,
-        augment=settings.get("augment"),
+        augment=settings.augment,
     )
 
 
-def _scaling_kind(settings: dict) -> str | None:
-    standardize, minmax = bool(settings.get("standardize")), bool(settings.get("minmax"))
+def _scaling_kind(settings: DataSettings) -> str | None:
+    standardize, minmax = settings.standardize, settings.minmax
     if standardize and minmax:
         raise DataError("standardize and minmax are both given; inputs can be scaled only one way",
                         statement="minmax", hint="keep standardize (zero mean, unit variance) or "

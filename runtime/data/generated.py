@@ -6,10 +6,11 @@ number of examples before the split, and the examples come in a shuffled order.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ...spec.settings import source
 from .errors import DataError
 from .raw import Raw
 
@@ -117,23 +118,18 @@ def _make_gaussian(p: dict, rng: np.random.Generator, default_classes: int | Non
 
 
 Maker = Callable[[dict, np.random.Generator, "int | None"], Raw]
-# kind -> (maker of (params, rng, default_classes) -> Raw, default parameters)
-GENERATED: dict[str, tuple[Maker, dict[str, Any]]] = {
-    "moons": (_make_moons, {"n": 200, "noise": 0.1}),
-    "spirals": (_make_spirals, {"n": 300, "noise": 0.1, "classes": 3}),
-    "blobs": (_make_blobs, {"n": 300, "noise": 1.0, "classes": 3}),
-    "xor": (_make_xor, {"n": 200, "noise": 0.1}),
-    "gaussian": (_make_gaussian, {"n": 256, "features": 64, "classes": None}),
-}
+# kind -> maker of (params, rng, default_classes) -> Raw; the parameters' defaults are the schema's
+GENERATED: dict[str, Maker] = {"moons": _make_moons, "spirals": _make_spirals, "blobs": _make_blobs,
+                               "xor": _make_xor, "gaussian": _make_gaussian}
 
 
-def generate(kind: str, params: dict, rng: np.random.Generator,
+def generate(kind: str, params: Mapping[str, Any], rng: np.random.Generator,
              default_classes: int | None = None) -> Raw:
-    """The generated set `kind` with `params` (missing keys take the defaults above).
+    """The generated set `kind` with `params` (missing keys take the schema's defaults, those of
+    `source KIND` in spec/schema.py).
 
     For gaussian, classes=None means `default_classes` (the network's output width), or 2.
     DataError (statement 'source', param named) for a count below its minimum or a bad noise.
     """
-    make, defaults = GENERATED[kind]
     given = {k: v for k, v in params.items() if k != "kind"}
-    return make({**defaults, **given}, rng, default_classes)
+    return GENERATED[kind]({**source(kind).params, **given}, rng, default_classes)

@@ -4,7 +4,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
+
+from ...spec.settings import Choice, DataSettings
+from ...spec.settings import source as make_source
 
 from . import bundled, generated
 from .csvfile import read_csv
@@ -28,9 +31,9 @@ def _npz(params: dict, ctx: Context) -> Raw:
     return read_npz(resolve(params["path"], ctx.base_dir))
 
 
-def _csv(params: dict, ctx: Context) -> Raw:
+def _csv(params: Mapping, ctx: Context) -> Raw:
     ref = resolve(params["path"], ctx.base_dir)
-    return read_csv(ref, label=params.get("label", "last"), header=params.get("header", "auto"))
+    return read_csv(ref, label=params["label"], header=params["header"])
 
 
 def _idx(params: dict, ctx: Context) -> Raw:
@@ -56,21 +59,22 @@ SOURCES: dict[str, Callable[[dict, Context], Raw]] = {
 }
 
 
-def load_source(source: dict, ctx: Context) -> Raw:
-    """The examples of `source` ({"kind": K, ...params}), before splitting and scaling.
+def load_source(source: Choice, ctx: Context) -> Raw:
+    """The examples of `source` (the data section's source: its kind as `name`, its `params`),
+    before splitting and scaling.
 
     DataError (statement 'source') for an unknown kind, with the valid kinds, or any problem
     the kind's loader finds.
     """
-    kind = source.get("kind")
+    kind = source.name
     if kind not in SOURCES:
         close = difflib.get_close_matches(str(kind), SOURCES, n=1)
         guess = f"did you mean {close[0]!r}? " if close else ""
         raise DataError(f"unknown source {kind!r}", hint=f"{guess}sources: {', '.join(SOURCES)}")
-    return SOURCES[kind](source, ctx)
+    return SOURCES[kind](source.params, ctx)
 
 
-def load_validation(path: str, source: dict, ctx: Context) -> Raw:
+def load_validation(path: str, source: Choice, ctx: Context) -> Raw:
     """A separate validation set from an .npz or .csv(.gz) file, chosen by extension.
 
     A csv uses the source's label and header settings when the source is a csv too, else
@@ -81,8 +85,8 @@ def load_validation(path: str, source: dict, ctx: Context) -> Raw:
     if suffixes[-1:] == [".npz"]:
         return read_npz(ref)
     if suffixes[-1:] == [".csv"] or suffixes[-2:] == [".csv", ".gz"]:
-        like = source if source.get("kind") == "csv" else {}
-        return read_csv(ref, label=like.get("label", "last"), header=like.get("header", "auto"))
+        like = source if source.name == "csv" else make_source("csv", path=path)
+        return read_csv(ref, label=like.params["label"], header=like.params["header"])
     raise ref.error("has an unknown extension for a validation set",
                     hint="use an .npz file (arrays x and y) or a .csv / .csv.gz file")
 
@@ -100,11 +104,11 @@ def describe_raw(raw: Raw) -> str:
     return f"{raw.name}: {raw.n} examples, {features}, {target}"
 
 
-def describe_source(settings: dict, *, seed: int = 0, base_dir: str | Path = ".",
+def describe_source(settings: DataSettings | Choice, *, seed: int = 0, base_dir: str | Path = ".",
                     default_classes: int | None = None) -> str:
     """One line describing a data section's source, e.g. "digits: 1797 examples, 64 features,
-    10 classes". `settings` is the data-settings dict (or just its "source" dict); files are
-    read (relative to base_dir) to count their examples, so DataError is possible."""
-    source = settings["source"] if "source" in settings else settings
+    10 classes". `settings` is the data settings (or just their source); files are read
+    (relative to base_dir) to count their examples, so DataError is possible."""
+    source = settings.source if isinstance(settings, DataSettings) else settings
     raw = load_source(source, Context(seed, Path(base_dir), default_classes))
     return describe_raw(raw)

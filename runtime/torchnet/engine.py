@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torch.utils.data import DistributedSampler
 
+from ...spec.settings import TrainSettings
 from ..model import Model
 from ..train import EVAL_BATCH, Trainer
 from .build import TorchNet
@@ -206,9 +207,9 @@ class TorchTrainer(Trainer):
     """A `Trainer` whose batches run through PyTorch on `device` (see the module's docstring);
     `dist` says which rank of a torchrun job this process is (alone by default)."""
 
-    def __init__(self, model: Model, dataset, settings: dict, device: str = "cpu",
-                 dist: Distributed | None = None):
-        super().__init__(model, dataset, settings)
+    def __init__(self, model: Model, dataset, settings: TrainSettings, device: str = "cpu",
+                 dist: Distributed | None = None, *, shuffle: bool):
+        super().__init__(model, dataset, settings, shuffle=shuffle)
         self.dist = dist or Distributed()
         self.device = torch.device(device)
         net = TorchNet(model.plan, "net", model.dtype, device)
@@ -228,7 +229,7 @@ class TorchTrainer(Trainer):
             self.run_module = nn.parallel.DistributedDataParallel(net.module, device_ids=ids)
             if dataset is not None:
                 self.sampler = EpochSampler(len(dataset.x_train), self.dist.world, self.dist.rank,
-                                            self.epoch_order, settings.get("shuffle", True))
+                                            self.epoch_order, shuffle)
         self._rows: np.ndarray | None = None
         self._counts = (0, 0.0)
 
@@ -245,7 +246,7 @@ class TorchTrainer(Trainer):
             return self._chunks[1]
         self.sampler.set_epoch(epoch)
         rows = np.fromiter(iter(self.sampler), dtype=np.intp)
-        size = self.settings["batch"] // self.dist.world
+        size = self.settings.batch // self.dist.world
         chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
         if len(chunks) > 1 and len(chunks[-1]) < self.min_batch:
             chunks.pop()
@@ -299,16 +300,16 @@ class TorchTrainer(Trainer):
         """l1 sum|W| + (l2 / 2) sum W^2 over the penalized weights, as netc's `penalty`, plus the
         activity penalties the modules of `activity` nodes kept in their forward (their gradients
         are added by the modules' own backward hooks)."""
-        reg = self.settings["regularize"]
+        reg = self.settings.regularize
         total = sum(float(m.penalty) for m in self.net.module.modules()
                     if type(m).__name__ == "ActivityRegularization")
         if not reg:
             return total
         for w in self.model.weights.values():
-            if reg["l1"]:
-                total += reg["l1"] * float(w.abs().sum())
-            if reg["l2"]:
-                total += 0.5 * reg["l2"] * float(torch.vdot(w.flatten(), w.flatten()))
+            if reg.l1:
+                total += reg.l1 * float(w.abs().sum())
+            if reg.l2:
+                total += 0.5 * reg.l2 * float(torch.vdot(w.flatten(), w.flatten()))
         return total
 
     def backward_pass(self, b, loss: float, extra: float):
@@ -323,31 +324,31 @@ class TorchTrainer(Trainer):
     def update(self, grads: dict, lr: float) -> None:
         """netc's order: penalty gradients, clipping (by value, or the global norm), then
         torch.optim's step; advances the iteration count."""
-        reg, limit = self.settings["regularize"], self.settings["clip"]
+        reg, limit = self.settings.regularize, self.settings.clip
         if reg:
             for name, w in self.model.weights.items():
                 g = grads.get(name)
                 if g is None:
                     continue
-                if reg["l2"]:
-                    g.add_(w, alpha=reg["l2"])
-                if reg["l1"]:
-                    g.add_(torch.sign(w), alpha=reg["l1"])
+                if reg.l2:
+                    g.add_(w, alpha=reg.l2)
+                if reg.l1:
+                    g.add_(torch.sign(w), alpha=reg.l1)
         if limit:
             gs = list(grads.values())
-            if limit["kind"] == "value":
+            if limit.kind == "value":
                 for g in gs:
-                    g.clamp_(-limit["limit"], limit["limit"])
+                    g.clamp_(-limit.limit, limit.limit)
             else:
                 norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in gs])))
-                if norm > limit["limit"]:
-                    scale = limit["limit"] / (norm + 1e-6)  # netc's (and clip_grad_norm_'s) epsilon
+                if norm > limit.limit:
+                    scale = limit.limit / (norm + 1e-6)  # netc's (and clip_grad_norm_'s) epsilon
                     for g in gs:
                         g.mul_(scale)
         self.optimizer.step(lr)
-        constrain = self.settings.get("constrain")
+        constrain = self.settings.constrain
         if constrain:  # netc's max-norm, on netc's layout of each weight (a view: in place)
-            limit, axes = constrain["maxnorm"], self.model.reference.weight_axes
+            limit, axes = constrain.maxnorm, self.model.reference.weight_axes
             transposed = {n.netc for n in self.net.names if n.transposed}
             for name, w in self.model.weights.items():
                 v = w.T if name in transposed else w
