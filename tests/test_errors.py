@@ -106,3 +106,20 @@ def test_the_command_line_catches_the_base_class(monkeypatch, capsys, error, sta
 def test_status_can_be_set_for_one_error():
     assert NetcError("cannot write the checkpoint", status=EXIT_RUN_FAILED).status == EXIT_RUN_FAILED
     assert NetcError("x").status == EXIT_BAD_INPUT
+
+
+def test_every_public_exception_class_derives_from_netc_error():
+    """A new error class outside the hierarchy would escape the command line's one handler."""
+    import ast as pyast
+
+    from conftest import ROOT
+    outside = []
+    for folder in ("spec", "compiler", "runtime", "netc", "tui"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in pyast.walk(pyast.parse(path.read_text())):
+                if isinstance(node, pyast.ClassDef) and not node.name.startswith("_") and node.name != "NetcError":
+                    bases = {b.id if isinstance(b, pyast.Name) else getattr(b, "attr", "") for b in node.bases}
+                    if bases & {"Exception", "BaseException", "ValueError", "RuntimeError", "TypeError"} \
+                            and "NetcError" not in bases:
+                        outside.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert outside == []
