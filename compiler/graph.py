@@ -39,8 +39,8 @@ def infer_shapes(g: nx.DiGraph, errors: Collector) -> nx.DiGraph:
     """The shapes pass: each node's kernel, built once from its attributes and input shapes (the
     op registry `KERNELS` holds the shape rules), and from it the node's output `shape`
     ((None, *per_example): None is the batch, so (None, 128) for a vector, (None, 16, 8, 8) for an
-    image), `params` and `buffers` (name -> shape), `param_count` and `kernel`. Shape errors are
-    recorded in `errors`.
+    image), `params` and `buffers` (name -> shape), `param_count`, `kernel` and `inputs` (the
+    nodes it reads, the stream first). Shape errors are recorded in `errors`.
 
     A node whose kernel refuses its inputs is reported and bypassed: the stream goes on from its
     input, as if it were not there, so later nodes are still checked; a node that reads a bypassed
@@ -49,11 +49,15 @@ def infer_shapes(g: nx.DiGraph, errors: Collector) -> nx.DiGraph:
     """
     shape: dict[str, tuple[int, ...]] = {}  # per-example output shapes
     bypass: dict[str, str | None] = {}  # a node that failed -> the node standing in for its output
+    previous = None
     for name in g.graph["order"]:
         a = g.nodes[name]
-        preds = sorted(g.predecessors(name), key=lambda p: g.edges[p, name]["port"])
-        stream = [bypass.get(p, p) for p in preds if g.edges[p, name]["port"] == STREAM]
-        inputs = ([] if a["op"] == "input" else stream) + [p for p in preds if g.edges[p, name]["port"] == OTHER]
+        # the inputs as the graph pass defined them (the previous layer, then the add/concat
+        # reference), read from the layers rather than the edges: `concat a` right after `a` has
+        # the same node at both ports, and a DiGraph keeps one edge per pair
+        stream = [] if a["op"] == "input" or previous is None else [bypass.get(previous, previous)]
+        previous = name
+        inputs = stream + ([a["ref"]] if a["ref"] is not None else [])
         if (a["op"] != "input" and not stream) or (a["ref"] is not None and a["ref"] not in g) \
                 or any(i is None or i not in shape for i in inputs):
             bypass[name] = stream[0] if stream else None  # an earlier error: already reported
@@ -68,7 +72,7 @@ def infer_shapes(g: nx.DiGraph, errors: Collector) -> nx.DiGraph:
         if stream and a["op"] != "input" and stream[0] not in g.pred[name]:
             g.add_edge(stream[0], name, port=STREAM)  # the stream goes on around a bypassed node
         shape[name] = kernel.out_shape
-        a.update(kernel=kernel, shape=(None,) + kernel.out_shape, params=kernel.param_shapes(),
+        a.update(kernel=kernel, inputs=tuple(inputs), shape=(None,) + kernel.out_shape, params=kernel.param_shapes(),
                  buffers=kernel.buffer_shapes(), param_count=kernel.param_count())
     if bypass:  # only with errors: keep the graph consistent for whoever looks at it
         g.remove_nodes_from(bypass)

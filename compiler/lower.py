@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from ..runtime.ops import Kernel
 from ..spec.diagnostics import Span
-from .graph import STREAM
 from .render import op_label
 
 
@@ -62,9 +61,7 @@ def lower(network, loss: str | None = None) -> Plan:
     steps = []
     for i, name in enumerate(network.order):
         a = g.nodes[name]
-        preds = sorted(g.predecessors(name), key=lambda p: g.edges[p, name]["port"])
-        assert not preds or g.edges[preds[0], name]["port"] == STREAM
-        inputs = tuple(position[p] for p in preds)
+        inputs = tuple(position[p] for p in a["inputs"])  # the stream first, as the kernel was built
         kernel = a["kernel"]
         steps.append(Step(i, name, a["op"], kernel, inputs, a["span"], a["calls"], op_label(a)))
     return Plan(tuple(steps), loss or network.train.loss, network.source.name)

@@ -78,11 +78,11 @@ def landscape(args) -> int:
                           "loss": [[None if not np.isfinite(v) else float(v) for v in row] for row in land.loss],
                           "center": land.center, "directions": list(labels), "examples": n}))
     else:
-        print(f"{net.name}: {train['loss']} on {n} training examples, evaluation mode, "
-              f"{'weights ' + args.weights if args.weights else 'initial weights (seed ' + str(train['seed']) + ')'}")
+        print(f"{net.name}: {train.loss} on {n} training examples, evaluation mode, "
+              f"{'weights ' + args.weights if args.weights else 'initial weights (seed ' + str(train.seed) + ')'}")
         print(text_map(land))
     if args.plot:
-        _plot(land, args.plot, f"{net.name}: {train['loss']} around the "
+        _plot(land, args.plot, f"{net.name}: {train.loss} around the "
                                f"{'trained' if args.weights else 'initial'} weights")
         if not args.json:
             print(f"\nfigure: {args.plot}")

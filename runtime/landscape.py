@@ -14,16 +14,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..spec.diagnostics import NetcError
+
 EVAL_BATCH = 1024
 _COORD = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<index>[0-9,\s]+)\]$")
 
 
-class DirectionError(ValueError):
+class DirectionError(NetcError, ValueError):
     """A --params coordinate that names no parameter or an index outside its shape."""
 
     def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.message, self.hint = message, hint
+        super().__init__(message, hint=hint)
 
 
 @dataclass(frozen=True)
