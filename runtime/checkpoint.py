@@ -258,12 +258,12 @@ def restore(path: str | Path, trainer, spec_text: str) -> None:
         p.set(trainer, values[p.name])
 
 
-def weights(path: str | Path, spec_text: str, model, settings: dict) -> dict[str, np.ndarray]:
+def weights(path: str | Path, spec_text: str, model, settings) -> dict[str, np.ndarray]:
     """The parameters and buffers a run saved in `path` ends with -- the best epoch's when early
     stopping kept them, else the latest -- in `model`'s dtype, after checking the whole
     checkpoint against the network and the train settings (`settings`, for the optimizer's
     state)."""
     from .train import Trainer
-    values = load(path, Trainer(model, None, settings), spec_text, cast=True)
+    values = load(path, Trainer(model, None, settings, shuffle=False), spec_text, cast=True)
     chosen = values.get("best") or values["model"]
     return {k: v.astype(model[k].dtype, copy=False) for k, v in chosen.items()}

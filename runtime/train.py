@@ -4,7 +4,7 @@ that every driver runs: `netc run` drains it (`run_epoch`), the debugger's stepp
 (runtime/stepper.py) and `netc stats` runs one iteration of it. No other code steps the model
 through an iteration.
 
-    trainer = Trainer(model, dataset, settings)
+    trainer = Trainer(model, dataset, settings, shuffle=True)
     for phase in trainer.iteration():          # one minibatch, from where the position is
         phase.kind, phase.step, phase.loss    # 'forward', step, None ... 'update', None, 0.71
 

@@ -133,7 +133,7 @@ def test_a_forged_checkpoint_is_refused_by_every_command(saved, tmp_path, capsys
 def test_a_refused_resume_leaves_the_trainer_untouched(saved, tmp_path):
     ck = forge(saved, tmp_path, lambda a, m: a.pop("optim/dense1.W/v"))  # found after the model entries
     net = api.load(saved[0])
-    t = Trainer(Model(lower(net), seed=0), net.dataset, {**net.train, "shuffle": True})
+    t = Trainer(Model(lower(net), seed=0), net.dataset, net.train, shuffle=True)
     before = t.model.state_dict()
     with pytest.raises(checkpoint.CheckpointError):
         checkpoint.restore(ck, t, net.source.text)

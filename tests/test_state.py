@@ -21,7 +21,7 @@ train { optimizer adam lr=1e-2; batch 512; epochs 6; early_stop patience=3; seed
 
 def trainer(text=EARLY):
     net = netc.loads(text)
-    return Trainer(Model(lower(net), seed=0), net.dataset, {**net.train, "shuffle": True})
+    return Trainer(Model(lower(net), seed=0), net.dataset, net.train, shuffle=True)
 
 
 def run_to(st: Stepper, iteration: int) -> None:

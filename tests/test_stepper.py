@@ -144,7 +144,7 @@ def test_compare_modes_shows_where_batchnorm_and_dropout_differ():
 def test_compare_modes_finds_dropout_without_batchnorm():
     net = netc.loads("data { source digits }\nmodel m {\n    input 64\n    dense 8\n    relu\n"
                      "    dropout 0.5\n    dense 10\n}\n")
-    st = Stepper(Trainer(Model(lower(net), seed=0), net.dataset, {**net.train, "shuffle": True}))
+    st = Stepper(Trainer(Model(lower(net), seed=0), net.dataset, net.train, shuffle=True))
     st.next()
     cmp = st.compare_modes()
     assert [r.node for r in cmp.rows if r.source] == ["dropout1"]
