@@ -34,7 +34,7 @@ def measure(path: Path) -> tuple[int, int]:
     est = memory_estimate(plan, net.train, np.float32, net.dataset)
     tracemalloc.start()
     model = Model(plan, seed=0)
-    trainer = Trainer(model, data, {**net.train, "shuffle": True})
+    trainer = Trainer(model, data, net.train, shuffle=True)
     trainer.run_epoch()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

@@ -145,7 +145,7 @@ def check(model, x, y) -> str:
     """Same weights, same masks: losses, gradients and the state after the update must agree."""
     hand = Hand(model, len(x))
     lh, gh = hand.step(x, y, np.random.default_rng(7), update=False)
-    ln, gn = netc_step(model, SGD(), x, y, np.random.default_rng(7))
+    ln, gn = netc_step(model, SGD(momentum=0.0, nesterov=False), x, y, np.random.default_rng(7))
     names = list(model.params)
     assert len(gh) == len(names), (len(gh), names)
     rel = lambda a, b: float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
@@ -170,7 +170,7 @@ def bench(text_or_path, batch, reps, block, label):
     x = data.standard_normal((batch, width), dtype=np.float32)
     y = data.integers(0, plan.steps[-1].kernel.out_width, batch)
     print(f"{label}: {check(Model(plan, 0, np.float32), x, y)}")
-    model, opt = Model(plan, 0, np.float32), SGD()
+    model, opt = Model(plan, 0, np.float32), SGD(momentum=0.0, nesterov=False)
     hand = Hand(model, batch)
     ra, rb = np.random.default_rng(3), np.random.default_rng(3)
     run_a = lambda: [netc_step(model, opt, x, y, ra) for _ in range(block)]

@@ -33,7 +33,8 @@ def fail(network, message: str, span=None, hint: str | None = None, status: int 
 
 def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, warnings: bool = True,
             data_seed: int | None = None, whole_split_batch: bool = False):
-    """The compiled network, its (overridden) settings and its data, all checked to fit. The data
+    """The compiled network (its `warnings` those of the lints pass, run once here with the data and
+    the overridden settings), its (overridden) settings and its data, all checked to fit. The data
     is split and shuffled with the run's seed, or with `data_seed` when given (an ensemble's
     members share one split while their seeds differ). With `whole_split_batch` (netc stats, which
     measures one batch), a batch larger than the training split becomes the whole split, said on
@@ -54,6 +55,7 @@ def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, wa
         fail(net, "the data is too large to load in memory", net.spec.data_spans.get("source"))
     # the lints pass, once, now that the data (and any --set) is known: the data-aware ones too
     lints = run_lints(net.graph, train, data, data_facts(dataset, net.spec), net.spec.train_spans)
+    net.warnings = lints  # what the network's readers (the debugger's warnings panel) show
     for w in lints if warnings else ():
         print(w.render(net.source), file=sys.stderr)
     n = len(dataset.x_train)

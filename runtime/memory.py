@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..spec.diagnostics import NetcError
+from ..spec.settings import TrainSettings
 from .optim import make_optimizer
 
 
@@ -74,7 +75,7 @@ def _elements(shape) -> int:
     return math.prod(d for d in shape if d is not None)
 
 
-def estimate(plan, train: dict, dtype=np.float32, batch: int | None = None, data_bytes: int = 0,
+def estimate(plan, train: TrainSettings, dtype=np.float32, batch: int | None = None, data_bytes: int = 0,
              eval_batch: int = 0) -> MemoryEstimate:
     """The memory a run of `plan` with the train settings `train` needs, in bytes by kind.
 
@@ -83,18 +84,18 @@ def estimate(plan, train: dict, dtype=np.float32, batch: int | None = None, data
     on Python integers, so a network of 10**12 parameters is reported, not overflowed.
     """
     itemsize = np.dtype(dtype).itemsize
-    batch = batch or train["batch"]
+    batch = batch or train.batch
     params = sum(_elements(shape) for s in plan.steps for shape in s.kernel.param_shapes().values())
     buffers = sum(_elements(shape) for s in plan.steps for shape in s.kernel.buffer_shapes().values())
     # the optimizer's per-parameter state arrays the size of the parameter (Adam: m and v)
     probe = (7,)
-    moments = sum(1 for shape, _ in make_optimizer(train["optimizer"]).slots(probe, np.float32).values()
+    moments = sum(1 for shape, _ in make_optimizer(train.optimizer).slots(probe, np.float32).values()
                   if tuple(shape) == probe)
     per_example = sum(output_elements(s.kernel) for s in plan.steps)
     # training keeps each output and the gradient at it; evaluation only the outputs
     outputs = max(2 * batch * per_example, eval_batch * per_example)
     workspace = max(sum(s.kernel.workspace(b) for s in plan.steps) for b in (batch, eval_batch))
-    best = (params + buffers) if train.get("early_stop") else 0
+    best = (params + buffers) if train.early_stop else 0
     # NOTE: the largest parameter also exists briefly as a float64 draw at initialization and
     # as an update temporary (lr * g) at every step
     largest = max((_elements(shape) for s in plan.steps for shape in s.kernel.param_shapes().values()), default=0)

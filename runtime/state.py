@@ -20,17 +20,18 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..spec.diagnostics import NetcError
 from .train import EpochResult, Position
 
 Desc = tuple  # (shape tuple, numpy dtype): an array as a template or a checkpoint header sees it
 
 
-class StateError(Exception):
-    """A value that does not fit the declaration: `message` names the first mismatch."""
+class StateError(NetcError):
+    """A value that does not fit the declaration: `message` names the first mismatch (the
+    checkpoint module reports it as a CheckpointError naming the file)."""
 
     def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.message, self.hint = message, hint
+        super().__init__(message, hint=hint)
 
 
 def _desc(a: np.ndarray) -> Desc:

@@ -187,7 +187,7 @@ def test_exported_module_equals_netc(name, tmp_path):
     tparams = dict(module.named_parameters())
     tbuffers = dict(module.named_buffers())
     opt = torch.optim.SGD(module.parameters(), lr=0.05)
-    sgd = SGD(momentum=0.0)
+    sgd = SGD(momentum=0.0, nesterov=False)
     ds, rng, batch = net.dataset, np.random.default_rng(1), 16
     x_all = ds.x_train
     for step_no in range(3):
@@ -284,7 +284,7 @@ def test_onnx_model_equals_netc_evaluation(name, tmp_path):
         x = net.dataset.x_train[np.arange(k * 16, (k + 1) * 16) % len(net.dataset.x_train)]
         model.forward(x, training=True)
         model.loss(targets(plan, len(x), rng))
-        SGD().step(model.params, model.backward(), 0.05)
+        SGD(momentum=0.0, nesterov=False).step(model.params, model.backward(), 0.05)
     path = tmp_path / "model.onnx"
     write_onnx(net, model, path)
     proto = onnx.load(str(path))

@@ -498,7 +498,7 @@ def test_eval_json_of_nan_weights_is_valid_json_and_exits_1(tmp_path):
     model = Model(lower(net), seed=0)
     model["dense1.W"][...] = np.nan
     ck = tmp_path / "nan.ckpt"
-    checkpoint.save(ck, Trainer(model, net.dataset, {**net.train, "shuffle": True}), net.source.text)
+    checkpoint.save(ck, Trainer(model, net.dataset, net.train, shuffle=True), net.source.text)
     r = clean(netc("eval", p, "--weights", ck, "--json"), 1)
     metrics = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
     assert metrics["val_loss"] is None and "not finite" in r.stderr

@@ -2,6 +2,7 @@
 PyTorch; IDX (N, 28, 28) files train a CNN; bad image specs are located errors."""
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import struct
 
@@ -34,7 +35,7 @@ def test_digits_cnn_learns():
     """Three epochs already beat chance by far (the full run reaches 98.6%: docs/images.md)."""
     net = netc.load(EXAMPLES / "digits_cnn.net")
     model = netc.Model(lower(net), seed=0)
-    trainer = Trainer(model, net.dataset, {**net.train, "epochs": 3})
+    trainer = Trainer(model, net.dataset, dataclasses.replace(net.train, epochs=3), shuffle=True)
     for _ in range(3):
         result = trainer.run_epoch()
     assert result.val_accuracy > 0.9
@@ -82,7 +83,7 @@ train {{ optimizer adam lr=0.01; batch 30; epochs 5; seed 0 }}
     assert model.output("input").shape == (2, 1, 28, 28)
     # row-major: pixel (h, w) of the file is feature 28*h + w
     np.testing.assert_array_equal(model.output("input")[:, 0].reshape(2, -1), x0.astype(np.float32))
-    trainer = Trainer(model, net.dataset, net.train)
+    trainer = Trainer(model, net.dataset, net.train, shuffle=True)
     for _ in range(5):
         result = trainer.run_epoch()
     assert result.val_accuracy == 1.0

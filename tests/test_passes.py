@@ -55,15 +55,18 @@ def test_lints_run_once_per_command(monkeypatch):
     from netc import prepare
     calls = []
 
-    def counting(g, train, data, facts):
+    def counting(g, train, data, facts, spans=None):
         calls.append(facts is not None)
         return iter(())
     monkeypatch.setattr(lints, "LINTS", [counting])
+    number_lints = []  # the train section's number lints belong to the same pass
+    monkeypatch.setattr(lints, "train_warnings", lambda train, spans: number_lints.append(train) or [])
     prepare.prepare(str(DIGITS), [], 1, None, warnings=False)
     assert calls == [True]  # once, with the data's facts and the final settings
+    assert len(number_lints) == 1
     calls.clear()
     netc.load(DIGITS)
-    assert calls == [True]
+    assert calls == [True] and len(number_lints) == 2
 
 
 def test_errors_of_the_early_passes_are_reported_together():

@@ -46,6 +46,17 @@ def test_defaults_are_the_schemas():
     assert (d.validation, d.standardize, d.minmax) == (None, False, False)
 
 
+def test_an_empty_section_parses_to_the_dataclass_defaults():
+    """Each default is written once (the schema, read by the dataclasses' field defaults): an
+    empty section and a bare constructor agree, field by field."""
+    assert train_of("") == TrainSettings()
+    assert netc.loads(MODEL, check_data=False).train == TrainSettings()  # no train section at all
+    assert data_of("") == DataSettings(source("digits"))
+    for f in dataclasses.fields(DataSettings):
+        if f.name != "source":
+            assert getattr(data_of(""), f.name) == f.default, f.name
+
+
 def test_an_omitted_statement_gets_the_default_a_given_one_the_value():
     assert train_of("seed 3") == TrainSettings(seed=3)
     assert data_of("") == DataSettings(Choice("digits"))

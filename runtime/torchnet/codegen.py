@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...spec.diagnostics import NetcError
 from ..losses import LOSSES
 from ..ops.base import Kernel
 from ..ops.forms import TorchForm
@@ -30,13 +31,13 @@ RESERVED = {"self", "x", "torch", "nn", "training", "forward", "train", "eval", 
             "extra_repr", "output", "target", "dump_patches", "call_super_init"}
 
 
-class FormMissing(Exception):
-    """A node whose op has no faithful form in the target (`engine`: "PyTorch" or "ONNX")."""
+class FormMissing(NetcError):
+    """A node whose op has no faithful form in the target (`engine`: "PyTorch" or "ONNX"), located
+    at the node's statement (`netc export` adds the file)."""
 
     def __init__(self, step, engine: str, reason: str | None):
         self.step, self.engine, self.reason = step, engine, reason
-        self.message = f"{step.op} has no faithful {engine} form" + (f": {reason}" if reason else "")
-        super().__init__(self.message)
+        super().__init__(f"{step.op} has no faithful {engine} form" + (f": {reason}" if reason else ""), step.span)
 
 
 @dataclass(frozen=True)
