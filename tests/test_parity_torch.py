@@ -159,7 +159,7 @@ def test_parity_over_sgd_steps(name):
     ds, loss_kind = net.dataset, net.train.loss
     model = Model(lower(net), seed=0, dtype=np.float64)
     twin = TorchTwin(model)
-    sgd = SGD(momentum=0.0)
+    sgd = SGD(momentum=0.0, nesterov=False)
     opt = torch.optim.SGD(list(twin.params.values()), lr=0.05)
     batch = 16
     for step in range(3):
