@@ -42,11 +42,10 @@ train { loss mse; optimizer sgd lr=0.05 momentum=0.9 nesterov=true; schedule ste
 
 
 def trainers(net, dtype=np.float64):
-    train, data = net.train, net.data
-    settings = {**train, "shuffle": data["shuffle"]}
+    train, shuffle = net.train, net.data.shuffle
     ds = cast_dataset(net.dataset, dtype)
-    return (Trainer(build_model(net, train, dtype), ds, settings),
-            TorchTrainer(build_model(net, train, dtype), ds, settings))
+    return (Trainer(build_model(net, train, dtype), ds, train, shuffle=shuffle),
+            TorchTrainer(build_model(net, train, dtype), ds, train, shuffle=shuffle))
 
 
 def rel(a, b, floor=1e-3):
