@@ -110,15 +110,15 @@ def drain(trainer):
 def contenders(text: str, x, y, hand: bool):
     """{name: step()} for the network `text` on the training split (x, y)."""
     net = netc.loads(text, name="bench.net", check_data=False)
-    settings = {**net.train, "shuffle": True}
-    engine = TorchTrainer(Model(lower(net), seed=0), Data(x, y), settings)
-    numpy_engine = Trainer(Model(lower(net), seed=0), Data(x, y), settings)
+    settings = net.train
+    engine = TorchTrainer(Model(lower(net), seed=0), Data(x, y), settings, shuffle=True)
+    numpy_engine = Trainer(Model(lower(net), seed=0), Data(x, y), settings, shuffle=True)
     a, b = drain(engine), drain(numpy_engine)  # the same first step: same weights, batch and masks
     assert abs(a - b) <= 1e-4 * abs(b), (a, b)
     out = {"torch engine": lambda: drain(engine), "numpy engine": lambda: drain(numpy_engine)}
     if hand:
-        out["hand-written torch"] = hand_written(Model(lower(net), seed=0), x, y, settings["batch"],
-                                                 settings["optimizer"]["lr"])
+        out["hand-written torch"] = hand_written(Model(lower(net), seed=0), x, y, settings.batch,
+                                                 settings.optimizer.lr)
     return out
 
 

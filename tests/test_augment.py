@@ -12,8 +12,8 @@ from netc import cli
 from netc.compiler.lower import lower
 from netc.runtime.data.augment import augment_batch, cutout, flip, shift
 from netc.runtime.train import FORWARD, Trainer
+from netc.spec.settings import Augment
 
-OFF = {"shift": 0, "flip": "none", "cutout": 0, "noise": 0.0}
 
 
 def _images(b=6, c=2, h=5, w=7, seed=0):
@@ -68,22 +68,22 @@ def test_cutout_zeroes_one_square_in_every_channel():
 
 def test_noise_adds_gaussian_noise_of_the_given_std():
     x = np.zeros((400, 64))
-    out = augment_batch(x, (1, 8, 8), {**OFF, "noise": 0.5}, np.random.default_rng(0))
+    out = augment_batch(x, (1, 8, 8), Augment(noise=0.5), np.random.default_rng(0))
     assert out.shape == (400, 1, 8, 8)
     assert abs(out.std() - 0.5) < 0.01 and abs(out.mean()) < 0.01
-    vec = augment_batch(np.zeros((400, 30), np.float32), (30,), {**OFF, "noise": 2.0}, np.random.default_rng(0))
+    vec = augment_batch(np.zeros((400, 30), np.float32), (30,), Augment(noise=2.0), np.random.default_rng(0))
     assert vec.dtype == np.float32 and vec.shape == (400, 30) and abs(vec.std() - 2.0) < 0.05
 
 
 def test_augment_batch_keeps_the_dtype_and_never_writes_its_input():
     x = np.arange(3 * 64, dtype=np.float32).reshape(3, 64)
     before = x.copy()
-    out = augment_batch(x, (1, 8, 8), {**OFF, "shift": 1, "flip": "horizontal", "cutout": 2},
+    out = augment_batch(x, (1, 8, 8), Augment(shift=1, flip="horizontal", cutout=2),
                         np.random.default_rng(0))
     assert out.dtype == np.float32 and out.shape == (3, 1, 8, 8)
     np.testing.assert_array_equal(x, before)
     with pytest.raises(ValueError):
-        augment_batch(x, (64,), {**OFF, "shift": 1}, np.random.default_rng(0))
+        augment_batch(x, (64,), Augment(shift=1), np.random.default_rng(0))
 
 
 # --- in training ----------------------------------------------------------------------------------
@@ -95,8 +95,8 @@ def _net(augment="augment shift=1 cutout=3 flip=horizontal noise=0.1", seed=0, s
 
 
 def _trainer(net):
-    return Trainer(netc.Model(lower(net), seed=net.train["seed"], dtype=np.float64), net.dataset,
-                   {**net.train, "shuffle": True})
+    return Trainer(netc.Model(lower(net), seed=net.train.seed, dtype=np.float64), net.dataset,
+                   net.train, shuffle=True)
 
 
 def _first_input(trainer, training=True):
@@ -137,7 +137,7 @@ def test_each_epoch_draws_anew():
         "split 0.8", "split 0.8\n    shuffle false\n    augment shift=1 cutout=3")
     net = netc.loads(text, base_dir=EXAMPLES)
     trainer = Trainer(netc.Model(lower(net), seed=0, dtype=np.float64), net.dataset,
-                      {**net.train, "shuffle": False})
+                      net.train, shuffle=False)
     first = _first_input(trainer)
     trainer.run_epoch()
     second = _first_input(trainer)
@@ -213,7 +213,7 @@ def test_pixel_augmentation_on_vector_data_is_a_located_error(aug, key):
 
 def test_noise_on_vectors_is_fine():
     net = netc.loads(VECTOR.format(aug="noise=0.1"))
-    assert net.data["augment"] == {**OFF, "noise": 0.1}
+    assert net.data.augment == Augment(noise=0.1)
 
 
 @pytest.mark.parametrize("aug,words", [("shift=8", "can move a whole 8x8 image out of view"),
@@ -249,9 +249,9 @@ def test_set_augment_keys():
     from netc.spec import overrides
     net = _net("")
     _, data = overrides.apply(net.train, net.data, ["augment.shift=2", "augment.noise=0.3"])
-    assert data["augment"] == {**OFF, "shift": 2, "noise": 0.3}
+    assert data.augment == Augment(shift=2, noise=0.3)
     _, data = overrides.apply(net.train, data, ["augment.shift=0", "augment.noise=0"])
-    assert data["augment"] is None
+    assert data.augment is None
     with pytest.raises(overrides.OverrideError, match="unknown setting 'augment.scale'"):
         overrides.apply(net.train, net.data, ["augment.scale=2"])
     with pytest.raises(overrides.OverrideError):

@@ -144,13 +144,13 @@ def _net(mixup="mixup 0.4", seed=0):
 
 
 def _trainer(net):
-    return Trainer(netc.Model(lower(net), seed=net.train["seed"], dtype=np.float64), net.dataset,
-                   {**net.train, "shuffle": True})
+    return Trainer(netc.Model(lower(net), seed=net.train.seed, dtype=np.float64), net.dataset,
+                   net.train, shuffle=True)
 
 
 def test_training_loss_is_on_the_mixed_batch_and_reproducible():
     net = _net()
-    assert net.train["mixup"] == 0.4
+    assert net.train.mixup == 0.4
     losses = []
     for _ in range(2):
         trainer = _trainer(net)
@@ -219,4 +219,4 @@ def test_torch_engine_refuses_augment_and_mixup(extra, capsys):
 def test_set_mixup():
     net = _net("")
     train, _ = overrides.apply(net.train, net.data, ["mixup=0.2"])
-    assert train["mixup"] == 0.2 and net.train["mixup"] is None
+    assert train.mixup == 0.2 and net.train.mixup is None

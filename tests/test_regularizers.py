@@ -17,6 +17,7 @@ from netc.compiler.lower import lower
 from netc.runtime.model import Model
 from netc.runtime.netcheck import TOLERANCE, check_network
 from netc.runtime.train import LOSS, Trainer
+from netc.spec.settings import Constrain
 
 ACTIVITY = """
 data {{ source blobs n=64 classes=3 }}
@@ -63,7 +64,7 @@ def test_the_penalty_changes_the_gradients_it_checks():
 def test_the_trainer_adds_the_activity_penalty_to_the_training_loss_only():
     net = activity_net()
     model = Model(lower(net), seed=0, dtype=np.float64)
-    trainer = Trainer(model, net.dataset, net.train)
+    trainer = Trainer(model, net.dataset, net.train, shuffle=True)
     phase = next(p for p in trainer.iteration() if p.kind == LOSS)
     data_loss = model.loss_fn.forward(model.outputs[-1], net.dataset.y_train[trainer.batches(0)[0]])
     assert phase.penalty == pytest.approx(model.op_penalty()) and phase.penalty > 0
@@ -83,7 +84,7 @@ train { optimizer adam lr=1e-2; epochs 15; seed 0 }
     for l1 in (0.0, 0.05):
         net = netc.loads(text % l1, name="sparse.net")
         model = Model(lower(net), seed=0)
-        trainer = Trainer(model, net.dataset, net.train)
+        trainer = Trainer(model, net.dataset, net.train, shuffle=True)
         for _ in range(15):
             trainer.run_epoch()
         model.forward(net.dataset.x_val, training=False)
@@ -207,7 +208,7 @@ def test_maxnorm_caps_every_units_incoming_weights_after_each_update():
     for constraint in ("", "constrain maxnorm=0.5;"):
         net = netc.loads(text % constraint, name="c.net")
         model = Model(lower(net), seed=0, dtype=np.float64)
-        trainer = Trainer(model, net.dataset, net.train)
+        trainer = Trainer(model, net.dataset, net.train, shuffle=True)
         trainer.run_epoch()
         largest[constraint] = {name: float(np.sqrt((w * w).sum(axis=model.weight_axes[name])).max())
                                for name, w in model.weights.items()}
@@ -224,7 +225,7 @@ def test_maxnorm_can_be_set_from_the_command_line():
     from netc.spec import overrides
     net = netc.loads("model m { input 2; dense 2 }", check_data=False)
     train, _ = overrides.apply(net.train, net.data, ["constrain.maxnorm=3"])
-    assert train["constrain"] == {"maxnorm": 3.0}
+    assert train.constrain == Constrain(maxnorm=3.0)
     with pytest.raises(overrides.OverrideError):
         overrides.apply(net.train, net.data, ["constrain.maxnorm=0"])
 
@@ -247,7 +248,7 @@ def test_constant_init_and_the_units_that_stay_copies():
         net = netc.loads(text.format(last=last), name="sym.net")
         model = Model(lower(net), seed=0, dtype=np.float64)
         assert (model["dense1.W"] == 0.1).all()
-        trainer = Trainer(model, net.dataset, net.train)
+        trainer = Trainer(model, net.dataset, net.train, shuffle=True)
         for _ in range(3):
             trainer.run_epoch()
         W = model["dense1.W"]

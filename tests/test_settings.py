@@ -107,6 +107,8 @@ SAME = [
     ("clip value 2", ["clip=value", "clip.limit=2"]),
     ("early_stop patience=3", ["early_stop.patience=3"]),
     ("early_stop metric=val_accuracy min_delta=0.01", ["early_stop.metric=val_accuracy", "early_stop.min_delta=0.01"]),
+    ("constrain maxnorm=3", ["constrain.maxnorm=3"]),
+    ("mixup 0.2", ["mixup=0.2"]),
 ]
 
 
@@ -120,6 +122,7 @@ def test_file_and_set_give_the_same_settings(statement, sets):
 @pytest.mark.parametrize("statement, sets", [
     ("split 0.5", ["split=0.5"]), ('validation "v.npz"', ['validation="v.npz"']),
     ("shuffle false", ["shuffle=false"]), ("standardize", ["standardize=true"]), ("minmax", ["minmax=true"]),
+    ("augment noise=0.1", ["augment.noise=0.1"]),  # shift, flip and cutout need an image input
 ])
 def test_file_and_set_give_the_same_data_settings(statement, sets):
     _, data = overrides.apply(TrainSettings(), data_of(""), sets)
