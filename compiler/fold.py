@@ -45,6 +45,9 @@ def fold_graph(g: nx.DiGraph) -> tuple[nx.DiGraph, list[tuple[str, str]]]:
         for succ in list(h.successors(norm)):
             h.add_edge(layer, succ, port=h.edges[norm, succ]["port"])
             a = h.nodes[succ]
+            # the inputs the shapes pass recorded (what lower reads): the layer now stands for the
+            # normalization, whose output has the layer's shape, so the consumer's kernel still fits
+            a["inputs"] = tuple(layer if i == norm else i for i in a["inputs"])
             if a.get("ref") == norm:  # `add batchnorm1`: now the folded layer's output
                 a["ref"] = layer
                 a["attrs"] = {**a["attrs"], "node": layer}
@@ -57,7 +60,7 @@ def fold_graph(g: nx.DiGraph) -> tuple[nx.DiGraph, list[tuple[str, str]]]:
         a["folded"] = norm
         preds = sorted(h.predecessors(layer), key=lambda p: h.edges[p, layer]["port"])
         kernel = KERNELS[a["op"]](a["attrs"], tuple(example_shape(h, p) for p in preds))
-        a["params"], a["param_count"] = kernel.param_shapes(), kernel.param_count()
+        a["kernel"], a["params"], a["param_count"] = kernel, kernel.param_shapes(), kernel.param_count()
     for i, n in enumerate(h.graph["order"]):
         h.nodes[n]["index"] = i
     return h, pairs

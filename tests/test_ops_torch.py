@@ -16,6 +16,7 @@ F = torch.nn.functional
 from netc.runtime.gradcheck import rel_error  # noqa: E402
 from netc.runtime.losses import LOSSES, make_loss  # noqa: E402
 from netc.runtime.ops import KERNELS, Ctx  # noqa: E402
+from netc.spec.settings import Constrain  # noqa: E402
 
 TOL = 1e-6
 B, D = 8, 5
@@ -327,7 +328,7 @@ def test_maxnorm_matches_torch_renorm(op, shape):
     norms = np.sqrt((w * w).sum(axis=axes))
     limit = float(np.median(norms))  # some units above the cap, some below
     ours = w.copy()
-    max_norm({"w": ours}, {"w": axes}, {"maxnorm": limit})
+    max_norm({"w": ours}, {"w": axes}, Constrain(maxnorm=limit))
     if op == "dense":
         theirs = torch.renorm(torch.tensor(w.T), 2, 0, limit).numpy().T
     elif op == "maxout":  # (k, in, out) -> rows (k, out) of length in
