@@ -235,7 +235,7 @@ def batchnorm_batch(g, train, data, facts, spans=None):
     """A batch-statistics normalization whose statistics see too few values per unit: on vectors
     the batch itself (B values per feature), on images B*H*W per channel, so `batch 2` is fine
     for a batchnorm on 8x8 images and not for one on vectors."""
-    batch = train["batch"]
+    batch = train.batch
     for n, a in g.nodes(data=True):
         kernel = _kernel(g, n)
         if kernel.category != "normalization" or not kernel.batch_stats:
