@@ -82,9 +82,15 @@ def torch_trainer(model, dataset, settings: TrainSettings, device: str | None, *
     return TorchTrainer(model, dataset, settings, device, dist, shuffle=shuffle)
 
 
-def finish() -> None:
-    """Leave the torchrun job cleanly, if this process joined one (no-op otherwise)."""
+def finish(wait: bool = False) -> None:
+    """Leave the torchrun job cleanly, if this process joined one (no-op otherwise). With `wait`
+    (the run completed), first wait at a barrier for every rank to get there."""
     import sys
     torch = sys.modules.get("torch")
     if torch is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
+        if wait:
+            # a rank that tears gloo down while another is still working (rank 0 saving the
+            # checkpoint) can abort in gloo's threads ("terminate called without an active
+            # exception", seen under load): leave together
+            torch.distributed.barrier()
         torch.distributed.destroy_process_group()

@@ -29,14 +29,17 @@ from .spec.settings import DataSettings
 def run(args) -> int:
     """`netc run`: train, printing progress and metrics; optionally save and resume checkpoints.
     The exit status, or a NetcError for bad input (2) and a run that failed (1)."""
+    completed = False
     try:
-        return _run(args)
+        status = _run(args)
+        completed = True
+        return status
     except NetcError as e:
         if engines.rank() != 0:  # every rank meets the same error: rank 0 alone reports it
             return e.status
         raise
     finally:
-        engines.finish()
+        engines.finish(wait=completed)
 
 
 def _run(args) -> int:
