@@ -227,7 +227,7 @@ def sign_agreement(grad: np.ndarray) -> float:
     whole array otherwise), the fraction of nonzero entries sharing the majority sign, averaged
     over units. 1.0 means every unit's incoming weights all move the same way (the notes: with
     all-positive inputs a unit's weight gradients share one sign), about 0.5 means no pattern."""
-    g = np.asarray(grad, np.float64)
+    g = np.asarray(grad)  # only signs are read: no float64 copy
     cols = g.reshape(-1, g.shape[-1]) if g.ndim == 2 else g.reshape(-1, 1)
     pos = (cols > 0).sum(axis=0)
     neg = (cols < 0).sum(axis=0)
@@ -238,9 +238,64 @@ def sign_agreement(grad: np.ndarray) -> float:
     return float((np.maximum(pos, neg)[keep] / total[keep]).mean())
 
 
+# Above this many entries, parameter statistics are reduced a chunk at a time (each chunk
+# converted to float64 on its own): a 4096 x 4096 weight would otherwise make several 128 MB
+# float64 copies per statistic, about a second per parameter per debugger step.
+CHUNKED = 1 << 20
+_CHUNK = 1 << 16
+
+
+def _chunks(*arrays: np.ndarray):
+    """Matching float64 chunks of the flattened arrays (None passes through as None)."""
+    flats = [None if a is None else np.asarray(a).reshape(-1) for a in arrays]
+    n = next(f.size for f in flats if f is not None)
+    for i in range(0, n, _CHUNK):
+        yield [None if f is None else f[i:i + _CHUNK].astype(np.float64) for f in flats]
+
+
+def _sq(x: np.ndarray) -> float:
+    """The sum of squares of a float64 chunk, without BLAS (whose threads wake for every small
+    call: on a busy machine that costs more than the sum)."""
+    return float(np.einsum("i,i->", x, x))
+
+
+def _big_param_stats(w: np.ndarray, grad: np.ndarray | None,
+                     before: np.ndarray | None) -> tuple[float, float, float | None, float | None, float, float]:
+    """mean, std, gradient norm, update ratio, norm and near-zero fraction of a big parameter, in
+    float64 a chunk at a time: the mean first, then the squared deviations from it (two passes,
+    as np.std, so a parameter far from zero keeps its small std)."""
+    total = sq = gsq = bsq = dsq = 0.0
+    near = 0
+    for x, g, b in _chunks(w, grad, before):
+        total += float(x.sum())
+        sq += _sq(x)
+        near += int(np.count_nonzero(np.abs(x) < NEAR_ZERO))
+        if g is not None:
+            gsq += _sq(g)
+        if b is not None:
+            bsq += _sq(b)
+            d = x - b
+            dsq += _sq(d)
+    n = w.size
+    mean = total / n
+    dev = 0.0
+    for (x,) in _chunks(w):
+        x -= mean
+        dev += _sq(x)
+    ratio = (np.sqrt(dsq) / np.sqrt(bsq) if bsq > 0 else None) if before is not None else None
+    return (mean, float(np.sqrt(dev / n)), None if grad is None else float(np.sqrt(gsq)),
+            None if ratio is None else float(ratio), float(np.sqrt(sq)), near / n)
+
+
 def param_stats(name: str, w: np.ndarray, grad: np.ndarray | None = None,
                 before: np.ndarray | None = None) -> ParamStats:
-    """Statistics of parameter `w`; with `before` (its value before the update), the update ratio."""
+    """Statistics of parameter `w`; with `before` (its value before the update), the update ratio.
+    In float64 whatever w's dtype (big parameters a chunk at a time: the same figures to
+    rounding)."""
+    if w.size > CHUNKED:
+        mean, std, gn, ratio, norm, near = _big_param_stats(w, grad, before)
+        return ParamStats(name, tuple(w.shape), mean, std, gn, ratio, norm=norm, near_zero=near,
+                          grad_sign_agreement=None if grad is None else sign_agreement(grad))
     x = np.asarray(w, np.float64)
     gn = None if grad is None else float(np.sqrt(np.vdot(np.asarray(grad, np.float64), grad)))
     ratio = None
