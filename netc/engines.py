@@ -8,7 +8,7 @@ import os
 
 from .experiments.extras import require
 from .prepare import fail
-from .spec.settings import DataSettings, TrainSettings
+from .spec.settings import TrainSettings
 
 
 def world() -> int:
@@ -47,14 +47,8 @@ def check_options(args) -> None:
                  hint="use --device cpu, or run on a machine with an NVIDIA GPU and a CUDA build of PyTorch")
 
 
-def check_batch(net, train: TrainSettings, data: DataSettings | None = None) -> None:
-    """Under torchrun the file's batch is the global batch: it must split evenly over the ranks.
-    augment and mixup are the NumPy engine's only (this engine refuses them, exit 2)."""
-    for what, on, span in (("augment", data and data.augment, net.spec.data_spans.get("augment")),
-                           ("mixup", train.mixup, net.spec.train_spans.get("mixup"))):
-        if on:
-            fail(net, f"--engine torch does not apply {what} yet: it trains on the batches as they are",
-                 span, f"train with the NumPy engine (leave out --engine torch), or remove {what}")
+def check_batch(net, train: TrainSettings) -> None:
+    """Under torchrun the file's batch is the global batch: it must split evenly over the ranks."""
     n = world()
     if n > 1 and train.batch % n:
         fail(net, f"batch {train.batch} does not split evenly over {n} processes: under torchrun "

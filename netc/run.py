@@ -55,7 +55,7 @@ def _run(args) -> int:
     net, train, data, ds = prepare(args.file, args.set, args.epochs, args.seed,
                                    warnings=not args.quiet and lead, data_seed=getattr(args, "data_seed", None))
     if getattr(args, "engine", "numpy") == "torch":
-        engines.check_batch(net, train, data)
+        engines.check_batch(net, train)
     if getattr(args, "bootstrap", None) is not None:  # a bagging ensemble's member
         from .runtime.data import bootstrap
         ds = bootstrap(ds, train.seed, args.bootstrap)

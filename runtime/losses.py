@@ -24,6 +24,9 @@ class Loss(ABC):
     # The same loss in PyTorch, as an expression of `output` and `target` (torch.nn as `nn`):
     # generated model.py files (and a torch engine) use it.
     torch_code: ClassVar[str] = ""
+    # The same loss against targets in `target_array`'s form (float, out's shape: mixup's mixed
+    # targets), as an expression of `output` and `target`; empty for a loss without that form.
+    torch_target_code: ClassVar[str] = ""
 
     @abstractmethod
     def forward(self, out: np.ndarray, target: np.ndarray) -> float:
@@ -128,6 +131,7 @@ class CrossEntropy(Loss):
 
     name = "cross_entropy"
     torch_code = "nn.functional.cross_entropy(output, target.reshape(-1).long())"
+    torch_target_code = "nn.functional.cross_entropy(output, target)"  # probability targets
 
     def target_array(self, target, out):
         """Labels (B,) as one-hot probability rows (B, N); probability rows as they are."""
@@ -181,6 +185,7 @@ class MSE(Loss):
     torch_code = ("nn.functional.mse_loss(output, (nn.functional.one_hot(target.long(), output.shape[1]) "
                   "if target.dim() == 1 and output.shape[1] > 1 and not target.is_floating_point() "
                   "else target.reshape(output.shape)).to(output.dtype))")
+    torch_target_code = "nn.functional.mse_loss(output, target)"
 
     def forward(self, out, target):
         diff = out - _like(out, target, self.name)
@@ -205,6 +210,7 @@ class BCE(Loss):
     name = "bce"
     torch_code = ("nn.functional.binary_cross_entropy_with_logits(output, "
                   "target.reshape(output.shape).to(output.dtype))")
+    torch_target_code = "nn.functional.binary_cross_entropy_with_logits(output, target)"
 
     def forward(self, out, target):
         t = _like(out, target, self.name)

@@ -13,7 +13,7 @@ iteration), so a run stays reproducible; evaluation never mixes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,26 +21,43 @@ import numpy as np
 @dataclass(frozen=True)
 class Mix:
     """One batch's draw: the weight `lam` of the batch itself and the permutation `perm` of its
-    partner examples."""
+    partner examples. `rows`, when given, are the batch's rows this process computes (one rank's
+    part of the global batch under torchrun, `part`): the inputs, targets and accuracy are then
+    those rows' own, while their partners may be any of the batch's rows."""
 
     lam: float
     perm: np.ndarray
+    rows: np.ndarray | None = None
+
+    def part(self, rows: np.ndarray) -> "Mix":
+        """The same draw for a process that computes only the batch's rows `rows`."""
+        return replace(self, rows=np.asarray(rows))
+
+    def _own(self, a: np.ndarray) -> np.ndarray:
+        return a if self.rows is None else a[self.rows]
 
     def inputs(self, x: np.ndarray) -> np.ndarray:
-        """lam * x + (1 - lam) * x[perm], a new array in x's dtype and shape."""
-        return (self.lam * x + (1.0 - self.lam) * x[self.perm]).astype(x.dtype, copy=False)
+        """lam * x + (1 - lam) * x[perm] for the whole batch `x` (its `rows` only, when given), a
+        new array in x's dtype."""
+        mixed = self.lam * self._own(x) + (1.0 - self.lam) * x[self._own(self.perm)]
+        return mixed.astype(x.dtype, copy=False)
 
     def targets(self, loss, y: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """The mixed targets for `loss` given the labels or targets `y` and the output `out`
-        (B, N): lam * T + (1 - lam) * T[perm] with T = loss.target_array(y, out)."""
-        t = loss.target_array(y, out)
-        return self.lam * t + (1.0 - self.lam) * t[self.perm]
+        """The mixed targets for `loss` given the whole batch's labels or targets `y` and the
+        output `out` (B, N) of the batch (of its `rows`, when given): lam * T + (1 - lam) * T[perm]
+        with T = loss.target_array(y, out), row by row."""
+        y = np.asarray(y)
+        own = loss.target_array(self._own(y), out)
+        partners = loss.target_array(self._own(y[self.perm]), out)
+        return self.lam * own + (1.0 - self.lam) * partners
 
     def accuracy(self, loss, out: np.ndarray, y: np.ndarray) -> float:
         """The accuracy against the mixed targets, as the authors' code counts it: lam times the
-        accuracy on the batch's own labels plus (1 - lam) times that on the partners' labels."""
+        accuracy on the batch's own labels plus (1 - lam) times that on the partners' labels
+        (`y`: the whole batch's labels; `out`: the output of the batch, or of its `rows`)."""
         y = np.asarray(y)
-        return self.lam * loss.accuracy(out, y) + (1.0 - self.lam) * loss.accuracy(out, y[self.perm])
+        return (self.lam * loss.accuracy(out, self._own(y))
+                + (1.0 - self.lam) * loss.accuracy(out, self._own(y[self.perm])))
 
 
 def draw(alpha: float, batch: int, rng: np.random.Generator) -> Mix:

@@ -39,6 +39,14 @@ model s { input 2; dense 24 init=he bias=false; batchnorm stats=average; relu; d
 train { loss mse; optimizer sgd lr=0.05 momentum=0.9 nesterov=true; schedule step every=1 gamma=0.5
         batch 20; epochs 3; regularize l2 1e-3; clip norm 0.5; seed 1 }
 """
+# An activity penalty (its module found through the op table's adds_penalty fact) on a hidden
+# layer and on the output, with Adam and l2 (the weight penalty and the activity penalty together)
+ACTIVITY = """
+data { source blobs n=96 classes=3; split 0.8; standardize }
+model a { input 2; dense 16 init=he; relu; activity l1=1e-3 l2=1e-2; dense 3 init=xavier; activity l2=1e-3 }
+train { loss cross_entropy; optimizer adam lr=0.01; batch 16; epochs 2; regularize l2 1e-3; seed 4 }
+"""
+SPECS = {"rmsprop": RMSPROP, "sgd": SGD, "activity": ACTIVITY}
 
 
 def trainers(net, dtype=np.float64):
@@ -62,11 +70,10 @@ def saved(path) -> dict[str, np.ndarray]:
 
 
 def load(name):
-    return netc.loads({"rmsprop": RMSPROP, "sgd": SGD}[name], name=f"{name}.net") if name in ("rmsprop", "sgd") \
-        else netc.load(EXAMPLES / name)
+    return netc.loads(SPECS[name], name=f"{name}.net") if name in SPECS else netc.load(EXAMPLES / name)
 
 
-@pytest.mark.parametrize("name,epochs", [("digits.net", 2), ("rmsprop", 2), ("sgd", 3)])
+@pytest.mark.parametrize("name,epochs", [("digits.net", 2), ("rmsprop", 2), ("sgd", 3), ("activity", 2)])
 def test_torch_engine_agrees_step_by_step_in_float64(name, epochs):
     """Every iteration: the same phases, the same loss (1e-9), the same weights, buffers and
     optimizer moments after the update (1e-7); every epoch: the same metrics."""
@@ -98,6 +105,66 @@ def test_torch_engine_agrees_step_by_step_in_float64(name, epochs):
     assert a.optimizer.steps == b.optimizer.steps == b.position.iteration
     assert [r.val_loss for r in a.position.history] == pytest.approx([r.val_loss for r in b.position.history],
                                                                       rel=1e-9)
+
+
+# digits_cnn.net (conv, batch norm, max pooling, dropout: masks shared, Adam, a cosine schedule)
+# with the data section's augment and the train section's mixup, alone and together
+AUGMENTED = {"augment": ("augment shift=1 cutout=3", ""), "mixup": ("", "mixup 0.2"),
+             "both": ("augment shift=1 flip=horizontal cutout=3 noise=0.1", "mixup 0.4")}
+
+
+def augmented(which: str):
+    data, train = AUGMENTED[which]
+    text = (EXAMPLES / "digits_cnn.net").read_text().replace("split 0.8", f"split 0.8\n    {data}") \
+        .replace("seed 0", f"seed 0\n    {train}")
+    return netc.loads(text, name="digits_cnn.net", base_dir=EXAMPLES)
+
+
+@pytest.mark.parametrize("which", sorted(AUGMENTED))
+def test_augment_and_mixup_agree_step_by_step_in_float64(which):
+    """The torch engine applies netc's own augmentation and mixup (the same generators): each
+    iteration the network's input is the NumPy engine's, bit for bit (and not the raw rows),
+    the loss agrees to 1e-9 (mixed targets), the weights and Adam's moments to 1e-7."""
+    a, b = trainers(augmented(which))
+    assert (b.data.augment is not None) == ("augment" in AUGMENTED[which][0]) and \
+        bool(b.settings.mixup) == ("mixup" in AUGMENTED[which][1])
+    for step in range(6):
+        idx = a.batches(0)[step]
+        pa = [p for p in a.iteration() if p.kind in (LOSS, UPDATE)]
+        seen = a.model.outputs[0].reshape(len(idx), -1)
+        pb = list(b.iteration())
+        assert [p.kind for p in pb] == [p.kind for p in pa]
+        assert np.array_equal(np.asarray(b._x).reshape(len(idx), -1), seen), step
+        assert not np.array_equal(seen, a.data.x_train[idx]), step
+        assert pb[0].loss == pytest.approx(pa[0].loss, rel=1e-9), (step, pa[0].loss, pb[0].loss)
+        wa, wb = a.model.state_dict(), b.model.state_dict()
+        for key in wa:
+            assert rel(wa[key], wb[key]) < 1e-7, (step, key, rel(wa[key], wb[key]))
+        oa, ob = a.optimizer.state, b.optimizer.state
+        for key in ob:
+            for slot in oa[key]:
+                assert rel(oa[key][slot], ob[key][slot]) < 1e-7, (step, key, slot)
+    pos_a, pos_b = a.position, b.position
+    assert pos_b.loss_sum == pytest.approx(pos_a.loss_sum, rel=1e-9)
+    assert pos_b.correct == pytest.approx(pos_a.correct, rel=1e-9)  # mixup counts lam-weighted hits
+
+
+def test_the_torch_engine_augments_and_mixes_training_batches_only():
+    """Validation (and any evaluation) and an evaluation-mode iteration see the examples as they
+    are: the same numbers as a run without augment and mixup, with the same weights."""
+    _, b = trainers(augmented("both"))
+    _, plain = trainers(netc.load(EXAMPLES / "digits_cnn.net"))
+    list(b.iteration())  # a training iteration: the weights move
+    plain.model.load_state_dict(b.model.state_dict())
+    ds = b.data
+    assert b.evaluate(ds.x_val, ds.y_val) == plain.evaluate(ds.x_val, ds.y_val)
+    assert b.evaluate(ds.x_train, ds.y_train) == plain.evaluate(ds.x_train, ds.y_train)
+    plain.position.batch = plain.position.iteration = 1
+    for t in (b, plain):  # netc stats --mode eval: run to the loss, stop before any update
+        next(p for p in t.iteration(training=False) if p.kind == LOSS)
+    idx = b.batches(0)[1]
+    np.testing.assert_array_equal(np.asarray(b._x).reshape(len(idx), -1), ds.x_train[idx])
+    np.testing.assert_array_equal(b.model.output.detach().numpy(), plain.model.output.detach().numpy())
 
 
 def test_replay_through_the_state_declaration():

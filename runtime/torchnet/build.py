@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..losses import LOSSES
 from ..ops.base import Ctx
 from .codegen import (class_name, identifiers, module_source, state_names, to_netc_state, to_torch_state,
                       torch_forms)
@@ -64,8 +65,10 @@ class SharedWeightMask:
 
 
 class TorchNet:
-    """The plan's network as an nn.Module (`module`), its loss (`loss(output, target)`), and the
-    names of its parameters in both schemes (`names`)."""
+    """The plan's network as an nn.Module (`module`), its loss (`loss(output, target)`, and
+    `target_loss(output, target)` against targets in the form `Loss.target_array` gives, mixup's
+    mixed targets; None for a loss without that form), and the names of its parameters in both
+    schemes (`names`)."""
 
     def __init__(self, plan, model_name: str, dtype=np.float32, device: str = "cpu"):
         self.plan = plan
@@ -79,6 +82,8 @@ class TorchNet:
         self.device = torch.device(device)
         self.module: nn.Module = namespace[class_name(model_name)]().to(dtype=self.dtype, device=self.device)
         self.loss = namespace["loss"]
+        code = LOSSES[plan.loss].torch_target_code
+        self.target_loss = eval(f"lambda output, target: {code}", {"nn": nn}) if code else None
         self.names = state_names(plan)
         self.masks: list = []  # SharedMask modules and SharedWeightMask hooks
 
@@ -91,6 +96,13 @@ class TorchNet:
                 wrapped = SharedMask(step.kernel, getattr(self.module, ident))
                 setattr(self.module, ident, wrapped)
                 self.masks.append(wrapped)
+
+    def penalty_modules(self) -> list[nn.Module]:
+        """The submodules of the steps whose op adds a term to the training loss (the op table's
+        `adds_penalty` fact): each keeps the term of its last forward in `penalty`. Looked up in
+        `module` as it is now (after a batch-norm conversion, say)."""
+        return [getattr(self.module, ident) for step, ident in zip(self.plan.steps, identifiers(self.plan))
+                if step.kernel.adds_penalty]
 
     def set_rng(self, rng: np.random.Generator) -> None:
         """The generator the shared masks of the next forward pass draw from, in graph order."""

@@ -8,8 +8,8 @@ only the engine's steps (`batch_arrays`, `forward_pass`, `batch_loss`, `backward
 (parameters and buffers under netc's names and layout) and `TorchOptimizer` (torch.optim's moments
 as netc's optimizer slots), so checkpoints are netc's whichever engine writes them.
 
-What stays netc's: the data pipeline (split, scaling, each epoch's shuffle and the batches), the
-initial weights (the NumPy engine's seeded draws), the dropout masks (drawn by netc's kernel from
+What stays netc's: the data pipeline (split, scaling, each epoch's shuffle and the batches, the
+augmentation and mixup: `Trainer.prepare_batch` itself, with its generators), the initial weights (the NumPy engine's seeded draws), the dropout masks (drawn by netc's kernel from
 the same per-iteration generator: `SharedMask`), the schedule, early stopping and the metrics.
 What is torch's: forward, backward and the update (torch.optim, the same rules), in the run's
 dtype on `device`. The forward and the backward are one call each, so the iteration pauses at the
@@ -18,7 +18,9 @@ loss, the update and the epoch's end only (no per-node phases: the debugger stay
 Data-parallel (torchrun, `Distributed` active): the training rows come from `EpochSampler`, a
 torch DistributedSampler whose `set_epoch` selects netc's shuffle of that epoch; the file's `batch`
 is the global batch, `batch / world` rows per rank; DistributedDataParallel averages the
-gradients, so with equal parts a step is one process's step on the global batch. Each batch's loss
+gradients, so with equal parts a step is one process's step on the global batch. Augmentation and
+mixup are drawn for the whole global batch on every rank, each keeping its part, so they are the
+one-process run's too. Each batch's loss
 and correct count are summed over ranks before the loss is shown or checked (every rank sees the
 same numbers and stops together), validation is split over ranks and summed. Batch norm is
 `nn.SyncBatchNorm` where PyTorch has it (CUDA) and netc's `syncbn.CpuSyncBatchNorm` on
@@ -70,12 +72,16 @@ class EpochSampler(DistributedSampler):
         super().__init__(range(n), num_replicas=world, rank=rank, shuffle=shuffle, drop_last=False)
         self.order = order
 
-    def __iter__(self):
+    def all_rows(self) -> np.ndarray:
+        """Every rank's rows of the epoch set by `set_epoch`: netc's order, padded as torch pads."""
         rows = self.order(self.epoch)
         pad = self.total_size - len(rows)
         if pad:  # torch's padding: the first rows again (cyclically when the pad is longer)
             rows = np.concatenate([rows, np.resize(rows, pad)])
-        return iter(rows[self.rank:self.total_size:self.num_replicas].tolist())
+        return rows
+
+    def __iter__(self):
+        return iter(self.all_rows()[self.rank:self.total_size:self.num_replicas].tolist())
 
 
 class TorchModel:
@@ -230,27 +236,31 @@ class TorchTrainer(Trainer):
             if dataset is not None:
                 self.sampler = EpochSampler(len(dataset.x_train), self.dist.world, self.dist.rank,
                                             self.epoch_order, shuffle)
-        self._rows: np.ndarray | None = None
+        self._x: np.ndarray | None = None  # its inputs as the network sees them (augmented, mixed)
+        self._global: tuple | None = None  # under torchrun: ((seed, epoch), the global batches)
         self._counts = (0, 0.0)
 
     # --- the batches -----------------------------------------------------------------------------
 
     def batches(self, epoch: int) -> list[np.ndarray]:
         """Alone: the NumPy engine's batches. Under torchrun: this rank's part of each global
-        batch, from the distributed sampler set to the epoch (a last part smaller than the ops
-        take, `min_batch`, is dropped on every rank alike: the parts are equal)."""
+        batch, from the distributed sampler set to the epoch: rows r, r + world, ... of each
+        group of `batch` rows of the sampler's order (a last part smaller than the ops take,
+        `min_batch`, is dropped on every rank alike: the parts are equal)."""
         if self.sampler is None:
             return super().batches(epoch)
         key = (self.seed, epoch)
         if self._chunks is not None and self._chunks[0] == key:
             return self._chunks[1]
         self.sampler.set_epoch(epoch)
-        rows = np.fromiter(iter(self.sampler), dtype=np.intp)
-        size = self.settings.batch // self.dist.world
-        chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
+        rows = self.sampler.all_rows()
+        size = self.settings.batch
+        whole = [rows[i:i + size] for i in range(0, len(rows), size)]
+        chunks = [g[self.dist.rank::self.dist.world] for g in whole]
         if len(chunks) > 1 and len(chunks[-1]) < self.min_batch:
             chunks.pop()
-        self._chunks = (key, chunks)
+            whole.pop()
+        self._chunks, self._global = (key, chunks), (key, whole)
         return chunks
 
     def dropout_rng(self, iteration: int) -> np.random.Generator:
@@ -262,31 +272,48 @@ class TorchTrainer(Trainer):
     # --- the engine's steps ----------------------------------------------------------------------
 
     def prepare_batch(self, x, iteration: int):
-        """The batch as it is: netc.engines.check_batch refuses augment and mixup for this engine."""
-        return x, None
+        """The NumPy engine's own augmentation and mixup (`Trainer.prepare_batch`, the same
+        generators): alone, of this batch. Under torchrun, of the whole global batch, which every
+        rank gathers from its own copy of the data, keeping its part (and the mixup draw for its
+        rows, `Mix.part`): each rank's examples and their partners are the one-process run's."""
+        if self.sampler is None:
+            return super().prepare_batch(x, iteration)
+        whole = self._global[1][self.position.batch]
+        mine = np.arange(self.dist.rank, len(whole), self.dist.world)
+        xs, mix = super().prepare_batch(np.asarray(self.data.x_train[whole], self.model.dtype), iteration)
+        return xs[mine], (mix.part(mine) if mix is not None else None)
 
     def batch_arrays(self, idx):
-        """The batch's inputs as a tensor on the device (no copy on the CPU) and its targets."""
-        self._rows = idx
-        x = torch.from_numpy(np.ascontiguousarray(self.data.x_train[idx]))
-        return x.to(device=self.device, dtype=self.net.dtype), self.data.y_train[idx]
+        """The batch's inputs in the run's dtype (NumPy; no copy when they are in it already)
+        and its targets."""
+        return np.asarray(self.data.x_train[idx], self.model.dtype), self.data.y_train[idx]
 
     def forward_pass(self, b, x, rng):
-        """The whole network forward in one call (no per-node pauses), masks drawn from `rng`."""
+        """The whole network forward in one call (no per-node pauses) on the inputs `x` as a
+        tensor on the device (no copy on the CPU), masks drawn from `rng`."""
+        self._x = x
         self.net.set_rng(rng)
         self.run_module.train(b.training)
-        self.model.output = self.run_module(x)
+        self.model.output = self.run_module(torch.from_numpy(np.ascontiguousarray(x)).to(self.device))
         return ()
 
     def batch_loss(self, y, mix=None) -> tuple[float, float]:
-        """The batch's loss (over the global batch under torchrun) plus the weight penalty."""
-        if mix is not None:  # netc.engines.check_batch refuses mixup for this engine first
-            raise TypeError("the torch engine does not mix batches")
+        """The batch's loss (over the global batch under torchrun) plus the weight penalty; with
+        a mixup draw `mix`, against the mixed targets netc's `Mix.targets` makes (as the NumPy
+        engine's loss reads them), and the accuracy counted as `Mix.accuracy` counts it."""
         out = self.model.output
-        self._loss = self.net.loss(out, torch.from_numpy(np.asarray(y)).to(self.device))
-        n, correct = len(y), 0.0
-        if self.classification:
-            correct = self.model.loss_fn.accuracy(out.detach().cpu().numpy(), y) * n
+        fn, n, correct = self.model.loss_fn, len(y), 0.0
+        if mix is None:
+            self._loss = self.net.loss(out, torch.from_numpy(np.asarray(y)).to(self.device))
+            if self.classification:
+                correct = fn.accuracy(out.detach().cpu().numpy(), y) * n
+        else:
+            out_np = out.detach().cpu().numpy()
+            whole = y if mix.rows is None else self.data.y_train[self._global[1][self.position.batch]]
+            target = mix.targets(fn, whole, out_np)
+            self._loss = self.net.target_loss(out, torch.from_numpy(np.ascontiguousarray(target)).to(self.device))
+            if self.classification:
+                correct = mix.accuracy(fn, out_np, whole) * n
         value = float(self._loss.detach())
         if self.dist.active:
             total, correct, n = self.dist.all_sum([value * n, correct, float(n)], self.device)
@@ -301,8 +328,7 @@ class TorchTrainer(Trainer):
         activity penalties the modules of `activity` nodes kept in their forward (their gradients
         are added by the modules' own backward hooks)."""
         reg = self.settings.regularize
-        total = sum(float(m.penalty) for m in self.net.module.modules()
-                    if type(m).__name__ == "ActivityRegularization")
+        total = sum(float(m.penalty) for m in self.net.penalty_modules())
         if not reg:
             return total
         for w in self.model.weights.values():
@@ -376,8 +402,7 @@ class TorchTrainer(Trainer):
         weights and the same masks to name the first node to blame."""
         ref = self.model.reference
         ref.load_state_dict(self.model.state_dict())
-        x = np.asarray(self.data.x_train[self._rows], ref.dtype)
-        ref.forward(x, training=True, rng=self.dropout_rng(phase.batch.iteration))
+        ref.forward(np.asarray(self._x, ref.dtype), training=True, rng=self.dropout_rng(phase.batch.iteration))
         return super().divergence(phase)
 
     def stop_agreed(self, requested: bool) -> bool:
