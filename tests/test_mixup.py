@@ -206,14 +206,22 @@ def test_hinge_with_mixup_is_a_located_error():
     assert "mixup" in err.message or "alpha" in err.message
 
 
-@pytest.mark.parametrize("extra", [["--set", "mixup=0.2"], ["--set", "augment.shift=1"]])
-def test_torch_engine_refuses_augment_and_mixup(extra, capsys):
+def test_torch_engine_applies_augment_and_mixup_from_the_command_line(capsys):
+    """`--set` mixup and augment reach the torch engine: its float64 epoch is the NumPy engine's
+    (which a run without them is not)."""
     require("torch")
+    import json
     from netc import cli
-    assert cli.main(["run", str(EXAMPLES / "digits_cnn.net"), "--engine", "torch", "--epochs", "1",
-                     "--quiet", *extra]) == 2
-    err = capsys.readouterr().err
-    assert "--engine torch does not apply" in err and "Traceback" not in err
+    base = ["run", str(EXAMPLES / "digits_cnn.net"), "--epochs", "1", "--dtype", "float64", "--json"]
+    sets = ["--set", "mixup=0.2", "--set", "augment.shift=1"]
+    finals = []
+    for extra in (["--engine", "torch", *sets], sets, ["--engine", "torch"]):
+        assert cli.main([*base, *extra]) == 0
+        finals.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    torch_run, numpy_run, plain = finals
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
+        assert torch_run[key] == pytest.approx(numpy_run[key], rel=1e-9), key
+    assert torch_run["train_loss"] != pytest.approx(plain["train_loss"], rel=1e-3)
 
 
 def test_set_mixup():

@@ -33,6 +33,10 @@ model ddp {
 train { loss cross_entropy; optimizer adam lr=0.01; batch 32; epochs 3; regularize l2 1e-3; clip norm 1.0; seed 5 }
 """
 STEPS = 12  # 3 epochs of 4 global batches
+# Augmentation (noise: the pixel keys need images) and mixup are drawn for the whole global batch
+# on every rank, each keeping its part, so they are the one-process run's too (per-rank draws
+# would not be, nor would partners taken from the rank's own part only).
+AUGMENTED = SPEC.replace("standardize }", "standardize; augment noise=0.3 }").replace("seed 5 }", "mixup 0.4; seed 5 }")
 
 
 def netc_cmd(*args, processes: int = 1):
@@ -43,9 +47,11 @@ def netc_cmd(*args, processes: int = 1):
                           timeout=300)
 
 
-def test_two_processes_equal_one_with_the_global_batch(tmp_path):
+@pytest.mark.parametrize("text", [SPEC, AUGMENTED], ids=["plain", "augment+mixup"])
+def test_two_processes_equal_one_with_the_global_batch(tmp_path, text):
     spec = tmp_path / "ddp.net"
-    spec.write_text(SPEC)
+    assert text == SPEC or ("augment noise=0.3" in text and "mixup 0.4" in text)
+    spec.write_text(text)
     common = ["--engine", "torch", "--dtype", "float64", "--json"]
     one = netc_cmd("run", str(spec), "--save", str(tmp_path / "one.npz"), *common)
     assert one.returncode == 0, one.stderr
