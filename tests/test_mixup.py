@@ -224,6 +224,33 @@ def test_torch_engine_applies_augment_and_mixup_from_the_command_line(capsys):
     assert torch_run["train_loss"] != pytest.approx(plain["train_loss"], rel=1e-3)
 
 
+@pytest.mark.parametrize("name", ["cross_entropy", "bce", "mse", "hinge"])
+def test_every_mixable_loss_has_a_torch_form_for_mixed_targets(name):
+    """The torch engine's loss of mixed targets (Loss.torch_target_code) is the NumPy loss's, value
+    and gradient, float64; the losses mixup refuses have none."""
+    require("torch")
+    import torch
+    from netc.runtime.losses import LOSSES
+    from netc.runtime.torchnet.build import target_loss
+    from netc.spec.schema import MIXUP_LOSSES
+    assert set(MIXUP_LOSSES) <= set(LOSSES)
+    fn = target_loss(name)
+    if name not in MIXUP_LOSSES:
+        assert fn is None
+        return
+    rng = np.random.default_rng(5)
+    width = 1 if name == "bce" else 4
+    out, y = rng.normal(size=(6, width)) * 2, rng.integers(0, 2 if name == "bce" else 4, 6)
+    loss = make_loss(name)
+    t = draw(0.4, 6, rng).targets(loss, y, out)
+    value, grad = loss.forward(out, t), loss.backward()
+    z = torch.tensor(out, requires_grad=True)
+    ref = fn(z, torch.tensor(t))
+    ref.backward()
+    assert value == pytest.approx(ref.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
 def test_set_mixup():
     net = _net("")
     train, _ = overrides.apply(net.train, net.data, ["mixup=0.2"])

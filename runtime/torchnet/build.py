@@ -64,6 +64,14 @@ class SharedWeightMask:
         module.mask = torch.from_numpy(mask).to(device=module.weight.device, dtype=module.weight.dtype)
 
 
+def target_loss(name: str):
+    """PyTorch's form of netc's loss `name` against targets in the form `Loss.target_array` gives
+    (floats of the output's shape: mixup's mixed targets), a function (output, target) -> the
+    mean loss as a tensor; None for a loss without that form (hinge)."""
+    code = LOSSES[name].torch_target_code
+    return eval(f"lambda output, target: {code}", {"nn": nn}) if code else None  # the loss table's own text
+
+
 class TorchNet:
     """The plan's network as an nn.Module (`module`), its loss (`loss(output, target)`, and
     `target_loss(output, target)` against targets in the form `Loss.target_array` gives, mixup's
@@ -82,8 +90,7 @@ class TorchNet:
         self.device = torch.device(device)
         self.module: nn.Module = namespace[class_name(model_name)]().to(dtype=self.dtype, device=self.device)
         self.loss = namespace["loss"]
-        code = LOSSES[plan.loss].torch_target_code
-        self.target_loss = eval(f"lambda output, target: {code}", {"nn": nn}) if code else None
+        self.target_loss = target_loss(plan.loss)
         self.names = state_names(plan)
         self.masks: list = []  # SharedMask modules and SharedWeightMask hooks
 
