@@ -36,7 +36,8 @@ STEPS = 12  # 3 epochs of 4 global batches
 # Augmentation (noise: the pixel keys need images) and mixup are drawn for the whole global batch
 # on every rank, each keeping its part, so they are the one-process run's too (per-rank draws
 # would not be, nor would partners taken from the rank's own part only).
-AUGMENTED = SPEC.replace("standardize }", "standardize; augment noise=0.3 }").replace("seed 5 }", "mixup 0.4; seed 5 }")
+AUGMENTED = SPEC.replace("standardize }", "standardize; augment noise=0.3 }") \
+    .replace("seed 5 }", "mixup 0.4; seed 5 }")
 
 
 def netc_cmd(*args, processes: int = 1):

@@ -69,7 +69,8 @@ def target_loss(name: str):
     (floats of the output's shape: mixup's mixed targets), a function (output, target) -> the
     mean loss as a tensor; None for a loss without that form (hinge)."""
     code = LOSSES[name].torch_target_code
-    return eval(f"lambda output, target: {code}", {"nn": nn}) if code else None  # the loss table's own text
+    # the code is the loss table's own text, as the generated model.py's `loss` is
+    return eval(f"lambda output, target: {code}", {"nn": nn}) if code else None
 
 
 class TorchNet:

@@ -9,8 +9,9 @@ only the engine's steps (`batch_arrays`, `forward_pass`, `batch_loss`, `backward
 as netc's optimizer slots), so checkpoints are netc's whichever engine writes them.
 
 What stays netc's: the data pipeline (split, scaling, each epoch's shuffle and the batches, the
-augmentation and mixup: `Trainer.prepare_batch` itself, with its generators), the initial weights (the NumPy engine's seeded draws), the dropout masks (drawn by netc's kernel from
-the same per-iteration generator: `SharedMask`), the schedule, early stopping and the metrics.
+augmentation and mixup: `Trainer.prepare_batch` itself, with its generators), the initial weights
+(the NumPy engine's seeded draws), the dropout masks (drawn by netc's kernel from the same
+per-iteration generator: `SharedMask`), the schedule, early stopping and the metrics.
 What is torch's: forward, backward and the update (torch.optim, the same rules), in the run's
 dtype on `device`. The forward and the backward are one call each, so the iteration pauses at the
 loss, the update and the epoch's end only (no per-node phases: the debugger stays NumPy's).
@@ -310,8 +311,8 @@ class TorchTrainer(Trainer):
         else:
             out_np = out.detach().cpu().numpy()
             whole = y if mix.rows is None else self.data.y_train[self._global[1][self.position.batch]]
-            target = mix.targets(fn, whole, out_np)
-            self._loss = self.net.target_loss(out, torch.from_numpy(np.ascontiguousarray(target)).to(self.device))
+            target = torch.from_numpy(np.ascontiguousarray(mix.targets(fn, whole, out_np)))
+            self._loss = self.net.target_loss(out, target.to(self.device))
             if self.classification:
                 correct = mix.accuracy(fn, out_np, whole) * n
         value = float(self._loss.detach())
@@ -398,11 +399,13 @@ class TorchTrainer(Trainer):
         return result
 
     def divergence(self, phase):
-        """The error for a non-finite loss: the NumPy engine reruns the batch with the module's
-        weights and the same masks to name the first node to blame."""
+        """The error for a non-finite loss: the NumPy engine reruns the batch (as the network saw
+        it: augmented, mixed) with the module's weights and the same masks to name the first node
+        to blame."""
         ref = self.model.reference
         ref.load_state_dict(self.model.state_dict())
-        ref.forward(np.asarray(self._x, ref.dtype), training=True, rng=self.dropout_rng(phase.batch.iteration))
+        rng = self.dropout_rng(phase.batch.iteration)
+        ref.forward(np.asarray(self._x, ref.dtype), training=True, rng=rng)
         return super().divergence(phase)
 
     def stop_agreed(self, requested: bool) -> bool:
