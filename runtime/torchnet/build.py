@@ -94,6 +94,8 @@ class TorchNet:
         self.target_loss = target_loss(plan.loss)
         self.names = state_names(plan)
         self.masks: list = []  # SharedMask modules and SharedWeightMask hooks
+        # the attributes of the steps whose op adds a penalty to the loss (the op table's fact)
+        self._penalizing = [ident for step, ident in zip(plan.steps, identifiers(plan)) if step.kernel.adds_penalty]
 
     def share_masks(self) -> None:
         """Replace every stochastic op's submodule by a SharedMask drawing netc's masks (set_rng)."""
@@ -109,8 +111,7 @@ class TorchNet:
         """The submodules of the steps whose op adds a term to the training loss (the op table's
         `adds_penalty` fact): each keeps the term of its last forward in `penalty`. Looked up in
         `module` as it is now (after a batch-norm conversion, say)."""
-        return [getattr(self.module, ident) for step, ident in zip(self.plan.steps, identifiers(self.plan))
-                if step.kernel.adds_penalty]
+        return [getattr(self.module, ident) for ident in self._penalizing]
 
     def set_rng(self, rng: np.random.Generator) -> None:
         """The generator the shared masks of the next forward pass draw from, in graph order."""

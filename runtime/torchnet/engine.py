@@ -21,9 +21,9 @@ torch DistributedSampler whose `set_epoch` selects netc's shuffle of that epoch;
 is the global batch, `batch / world` rows per rank; DistributedDataParallel averages the
 gradients, so with equal parts a step is one process's step on the global batch. Augmentation and
 mixup are drawn for the whole global batch on every rank, each keeping its part, so they are the
-one-process run's too. Each batch's loss
-and correct count are summed over ranks before the loss is shown or checked (every rank sees the
-same numbers and stops together), validation is split over ranks and summed. Batch norm is
+one-process run's too. Each batch's loss and correct count are summed over ranks before the loss
+is shown or checked (every rank sees the same numbers and stops together), validation is split
+over ranks and summed. Batch norm is
 `nn.SyncBatchNorm` where PyTorch has it (CUDA) and netc's `syncbn.CpuSyncBatchNorm` on
 the CPU, where it has not (runtime/torchnet/syncbn.py).
 """
@@ -237,7 +237,7 @@ class TorchTrainer(Trainer):
             if dataset is not None:
                 self.sampler = EpochSampler(len(dataset.x_train), self.dist.world, self.dist.rank,
                                             self.epoch_order, shuffle)
-        self._x: np.ndarray | None = None  # its inputs as the network sees them (augmented, mixed)
+        self._x: np.ndarray | None = None  # the running batch's inputs as the network sees them
         self._global: tuple | None = None  # under torchrun: ((seed, epoch), the global batches)
         self._counts = (0, 0.0)
 
@@ -264,6 +264,10 @@ class TorchTrainer(Trainer):
         self._chunks, self._global = (key, chunks), (key, whole)
         return chunks
 
+    def global_batch(self) -> np.ndarray:
+        """Under torchrun: the rows of the whole global batch this rank's next part belongs to."""
+        return self._global[1][self.position.batch]
+
     def dropout_rng(self, iteration: int) -> np.random.Generator:
         """netc's generator of the iteration; under torchrun each rank draws its own stream."""
         if self.dist.active:
@@ -279,7 +283,7 @@ class TorchTrainer(Trainer):
         rows, `Mix.part`): each rank's examples and their partners are the one-process run's."""
         if self.sampler is None:
             return super().prepare_batch(x, iteration)
-        whole = self._global[1][self.position.batch]
+        whole = self.global_batch()
         mine = np.arange(self.dist.rank, len(whole), self.dist.world)
         xs, mix = super().prepare_batch(np.asarray(self.data.x_train[whole], self.model.dtype), iteration)
         return xs[mine], (mix.part(mine) if mix is not None else None)
@@ -310,7 +314,7 @@ class TorchTrainer(Trainer):
                 correct = fn.accuracy(out.detach().cpu().numpy(), y) * n
         else:
             out_np = out.detach().cpu().numpy()
-            whole = y if mix.rows is None else self.data.y_train[self._global[1][self.position.batch]]
+            whole = y if mix.rows is None else self.data.y_train[self.global_batch()]
             target = torch.from_numpy(np.ascontiguousarray(mix.targets(fn, whole, out_np)))
             self._loss = self.net.target_loss(out, target.to(self.device))
             if self.classification:
@@ -326,8 +330,8 @@ class TorchTrainer(Trainer):
     @torch.no_grad()
     def penalty_value(self) -> float:
         """l1 sum|W| + (l2 / 2) sum W^2 over the penalized weights, as netc's `penalty`, plus the
-        activity penalties the modules of `activity` nodes kept in their forward (their gradients
-        are added by the modules' own backward hooks)."""
+        activity penalties the modules of the ops that add one (`TorchNet.penalty_modules`) kept in
+        their forward (their gradients are added by the modules' own backward hooks)."""
         reg = self.settings.regularize
         total = sum(float(m.penalty) for m in self.net.penalty_modules())
         if not reg:
