@@ -36,8 +36,9 @@ STEPS = 12  # 3 epochs of 4 global batches
 # Augmentation (noise: the pixel keys need images) and mixup are drawn for the whole global batch
 # on every rank, each keeping its part, so they are the one-process run's too (per-rank draws
 # would not be, nor would partners taken from the rank's own part only).
+# With an activity penalty too: its value is the global batch's on every rank, as the loss's is.
 AUGMENTED = SPEC.replace("standardize }", "standardize; augment noise=0.3 }") \
-    .replace("seed 5 }", "mixup 0.4; seed 5 }")
+    .replace("seed 5 }", "mixup 0.4; seed 5 }").replace("layernorm; gelu", "layernorm; gelu; activity l1=1e-3 l2=1e-2")
 
 
 def netc_cmd(*args, processes: int = 1):
@@ -51,7 +52,7 @@ def netc_cmd(*args, processes: int = 1):
 @pytest.mark.parametrize("text", [SPEC, AUGMENTED], ids=["plain", "augment+mixup"])
 def test_two_processes_equal_one_with_the_global_batch(tmp_path, text):
     spec = tmp_path / "ddp.net"
-    assert text == SPEC or ("augment noise=0.3" in text and "mixup 0.4" in text)
+    assert text == SPEC or ("augment noise=0.3" in text and "mixup 0.4" in text and "activity" in text)
     spec.write_text(text)
     common = ["--engine", "torch", "--dtype", "float64", "--json"]
     one = netc_cmd("run", str(spec), "--save", str(tmp_path / "one.npz"), *common)

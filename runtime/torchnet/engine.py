@@ -303,9 +303,10 @@ class TorchTrainer(Trainer):
         return ()
 
     def batch_loss(self, y, mix=None) -> tuple[float, float]:
-        """The batch's loss (over the global batch under torchrun) plus the weight penalty; with
-        a mixup draw `mix`, against the mixed targets netc's `Mix.targets` makes (as the NumPy
-        engine's loss reads them), and the accuracy counted as `Mix.accuracy` counts it."""
+        """(the batch's loss plus the penalties, the penalties): the loss and the activity
+        penalties are the global batch's under torchrun; with a mixup draw `mix`, the loss is
+        against the mixed targets netc's `Mix.targets` makes (as the NumPy engine's loss reads
+        them), and the accuracy counted as `Mix.accuracy` counts it."""
         out = self.model.output
         fn, n, correct = self.model.loss_fn, len(y), 0.0
         if mix is None:
@@ -320,20 +321,22 @@ class TorchTrainer(Trainer):
             if self.classification:
                 correct = mix.accuracy(fn, out_np, whole) * n
         value = float(self._loss.detach())
-        if self.dist.active:
-            total, correct, n = self.dist.all_sum([value * n, correct, float(n)], self.device)
-            value, n = total / n, int(n)
+        # the activity penalties the modules of the ops that add one kept in their forward (a
+        # mean over this batch, or part; their gradients come from the modules' backward hooks)
+        activity = sum(float(m.penalty) for m in self.net.penalty_modules())
+        if self.dist.active:  # the global batch's means: the parts' sums over their total size
+            sums = self.dist.all_sum([value * n, correct, activity * n, float(n)], self.device)
+            total, correct, act, n = sums
+            value, activity, n = total / n, act / n, int(n)
         self._counts = (n, correct)
-        extra = self.penalty_value()
+        extra = activity + self.weight_penalty()
         return value + extra, extra
 
     @torch.no_grad()
-    def penalty_value(self) -> float:
-        """l1 sum|W| + (l2 / 2) sum W^2 over the penalized weights, as netc's `penalty`, plus the
-        activity penalties the modules of the ops that add one (`TorchNet.penalty_modules`) kept in
-        their forward (their gradients are added by the modules' own backward hooks)."""
+    def weight_penalty(self) -> float:
+        """l1 sum|W| + (l2 / 2) sum W^2 over the penalized weights, as netc's `penalty`."""
         reg = self.settings.regularize
-        total = sum(float(m.penalty) for m in self.net.penalty_modules())
+        total = 0.0
         if not reg:
             return total
         for w in self.model.weights.values():
