@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,12 +11,10 @@ import netc
 from netc.runtime.stats import MAP_CHANNELS, activation_stats, channel_stats
 
 from conftest import EXAMPLES
+from cli_runner import netc_cli
 
 NORMS = EXAMPLES / "norms.net"
 
-
-def netc_cli(*args):
-    return subprocess.run([sys.executable, "-m", "netc", *map(str, args)], capture_output=True, text=True)
 
 
 def test_channel_stats_by_hand():

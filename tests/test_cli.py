@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
 from conftest import EXAMPLES
+from cli_runner import netc_cli
 
 
 def netc(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "netc", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
+    return netc_cli(*args, cwd=cwd)
 
 
 def test_help_lists_every_command():

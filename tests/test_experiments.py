@@ -14,6 +14,7 @@ import pytest
 
 from conftest import require
 from netc.experiments import aggregate, records
+from cli_runner import netc_cli
 
 MOONS = """data {{
     source moons n=200 noise=0.2
@@ -37,8 +38,7 @@ train {{
 
 
 def netc(*args, cwd=None, timeout=300, **kw):
-    return subprocess.run([sys.executable, "-m", "netc", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, **kw)
+    return netc_cli(*args, cwd=cwd, timeout=timeout, **kw)
 
 
 def spec(tmp_path, name="m.net", width=8, lr=0.1, epochs=3):

@@ -3,8 +3,6 @@ right after a dense or conv merges into that layer's weights, and the folded net
 same evaluation outputs (float64, 1e-10 relative); a batchnorm anywhere else is left alone."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ from netc.compiler.fold import fold_network
 from netc.compiler.lower import lower
 from netc.runtime.fold import fold_model
 from netc.runtime.model import Model
+from cli_runner import netc_cli
 
 MLP = """
 data { source blobs n=64 classes=3 }
@@ -110,13 +109,11 @@ def test_a_network_without_batchnorm_is_unchanged():
 
 
 def test_graph_fold_shows_the_folded_layers():
-    r = subprocess.run([sys.executable, "-m", "netc", "graph", str(EXAMPLES / "bn_before.net"), "--fold"],
-                       capture_output=True, text=True)
+    r = netc_cli("graph", str(EXAMPLES / "bn_before.net"), "--fold")
     assert r.returncode == 0, r.stderr
     assert "batchnorm" not in r.stdout.replace("(+ batchnorm", "")
     assert "(+ batchnorm1 folded)" in r.stdout and "(+ batchnorm2 folded)" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "netc", "graph", str(EXAMPLES / "bn_after.net"), "--fold"],
-                       capture_output=True, text=True)
+    r = netc_cli("graph", str(EXAMPLES / "bn_after.net"), "--fold")
     assert r.returncode == 0 and r.stdout.count(": batchnorm") == 2  # after the ReLU: both stay
 
 
@@ -128,8 +125,7 @@ def test_export_fold_to_onnx_and_torch(tmp_path):
     import importlib.util
     from safetensors.torch import load_file
     f = EXAMPLES / "bn_before.net"
-    r = subprocess.run([sys.executable, "-m", "netc", "export", str(f), "--to", "onnx", "--fold",
-                        "-o", str(tmp_path / "m.onnx")], capture_output=True, text=True)
+    r = netc_cli("export", str(f), "--to", "onnx", "--fold", "-o", str(tmp_path / "m.onnx"))
     assert r.returncode == 0, r.stderr
     import onnx
     assert "BatchNormalization" not in {n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node}
@@ -139,8 +135,7 @@ def test_export_fold_to_onnx_and_torch(tmp_path):
     expected = model.forward(x, training=False)
     got = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input": x})[0]
     assert rel(expected, got) < 1e-5
-    r = subprocess.run([sys.executable, "-m", "netc", "export", str(f), "--to", "torch", "--fold",
-                        "--dtype", "float64", "-o", str(tmp_path / "t")], capture_output=True, text=True)
+    r = netc_cli("export", str(f), "--to", "torch", "--fold", "--dtype", "float64", "-o", str(tmp_path / "t"))
     assert r.returncode == 0, r.stderr
     assert "BatchNorm" not in (tmp_path / "t" / "model.py").read_text()
     spec = importlib.util.spec_from_file_location("folded_model", tmp_path / "t" / "model.py")

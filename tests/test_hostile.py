@@ -24,6 +24,7 @@ from netc.runtime.model import Model
 from netc.runtime.train import Trainer
 
 from conftest import EXAMPLES, ROOT
+from cli_runner import netc_cli
 
 # --- 3. checkpoint contents are not trusted -----------------------------------------------------
 
@@ -230,8 +231,7 @@ def test_the_genuine_checkpoint_is_accepted_everywhere(saved, capsys):
 
 def test_debug_refuses_a_forged_checkpoint_before_drawing(saved, tmp_path):
     ck = forge(saved, tmp_path, lambda a, m: a.update({"model/dense1.W": a["model/dense1.W"][:3]}))
-    r = subprocess.run([sys.executable, "-m", "netc", "debug", str(saved[0]), "--weights", str(ck)],
-                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    r = netc_cli("debug", str(saved[0]), "--weights", str(ck), timeout=120)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "model/dense1.W has shape (3, 10)" in r.stderr and str(ck) in r.stderr
 
@@ -261,8 +261,7 @@ train {{
 
 def netc(*args, cwd=None, env=None, timeout=300):
     full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "netc", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=timeout, env=full_env)
+    return netc_cli(*args, cwd=cwd, timeout=timeout, env=full_env)
 
 
 def spec(tmp_path, name="m.net", **kw):

@@ -3,8 +3,6 @@ course's raw-vs-standardized contours, and the L2-vs-KL convexity figure."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ import netc
 from netc.runtime import landscape as ls
 
 from conftest import EXAMPLES, require
+from cli_runner import netc_cli
 
 NET = """
 model m {
@@ -26,7 +25,7 @@ train { loss cross_entropy }
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "netc", *map(str, args)], capture_output=True, text=True)
+    return netc_cli(*args)
 
 
 def test_grid_along_coordinates_is_the_loss_with_those_weights_moved():

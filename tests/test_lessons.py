@@ -3,14 +3,13 @@ with a margin (the single-seed course experiments are in test_stepper.py and tes
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from conftest import EXAMPLES
+from cli_runner import netc_cli
 
 
 def _netc_json(*args):
-    r = subprocess.run([sys.executable, "-m", "netc", *map(str, args), "--json"], capture_output=True, text=True)
+    r = netc_cli(*args, "--json")
     assert r.returncode == 0, r.stderr
     return {v["label"]: v for v in json.loads(r.stdout)["variants"]}
 
@@ -62,8 +61,7 @@ def test_a_learning_rate_that_kills_relus(tmp_path):
 def test_mse_trains_on_class_labels():
     """The notes compare L2 and cross-entropy on the same classifier: mse takes class labels as
     one-hot targets."""
-    r = subprocess.run([sys.executable, "-m", "netc", "run", EXAMPLES / "moons.net", "--set", "loss=mse",
-                        "--epochs", "3", "--json"], capture_output=True, text=True)
+    r = netc_cli("run", EXAMPLES / "moons.net", "--set", "loss=mse", "--epochs", "3", "--json")
     assert r.returncode == 0, r.stderr
     final = json.loads(r.stdout.splitlines()[-1])
     assert final["train_loss"] < 0.25  # below the 0.25 of predicting 1/2 everywhere: it learns

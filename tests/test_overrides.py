@@ -2,8 +2,6 @@
 grammar; anything more (a `;`, a brace, a newline, a comment, a second value) is an error, exit 2."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import pytest
 
@@ -11,6 +9,7 @@ import netc
 from conftest import EXAMPLES
 from netc.spec import overrides
 from netc.spec.overrides import OverrideError
+from cli_runner import netc_cli
 
 DIGITS = EXAMPLES / "digits.net"
 
@@ -75,8 +74,7 @@ def test_unknown_key_has_did_you_mean(net):
 
 @pytest.mark.parametrize("item", ["epochs=2; this is not valid", "epochs=2 } model x { input 2 }"])
 def test_the_command_line_exits_2_on_a_spliced_value(item):
-    r = subprocess.run([sys.executable, "-m", "netc", "run", str(DIGITS), "--set", item],
-                       capture_output=True, text=True)
+    r = netc_cli("run", str(DIGITS), "--set", item)
     assert r.returncode == 2, r.stdout
     assert r.stderr.startswith("netc: error: --set epochs: cannot read") and "Traceback" not in r.stderr
     assert r.stdout == ""

@@ -3,8 +3,6 @@ ratio), and the course's sign lesson: all-positive inputs give same-sign weight 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from netc.runtime.stats import param_stats, sign_agreement
 
 from conftest import EXAMPLES
+from cli_runner import netc_cli
 
 
 def test_sign_agreement_of_all_positive_inputs():
@@ -36,8 +35,7 @@ def test_param_stats_fields():
 
 
 def test_stats_params_cli():
-    r = subprocess.run([sys.executable, "-m", "netc", "stats", EXAMPLES / "dead_relu.net", "--params", "--json"],
-                       capture_output=True, text=True)
+    r = netc_cli("stats", EXAMPLES / "dead_relu.net", "--params", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     rows = {p["name"]: p for p in out["params"]}
@@ -48,6 +46,5 @@ def test_stats_params_cli():
     w_norm, g_norm = rows["dense2.W"]["norm"], rows["dense2.W"]["grad_norm"]
     assert rows["dense2.W"]["update_ratio"] == pytest.approx(1.5 * g_norm / w_norm, rel=1e-4)
     assert [n["name"] for n in out["nodes"]] == ["input", "dense1", "relu1", "dense2", "relu2", "dense3"]
-    r = subprocess.run([sys.executable, "-m", "netc", "stats", EXAMPLES / "dead_relu.net", "--params"],
-                       capture_output=True, text=True)
+    r = netc_cli("stats", EXAMPLES / "dead_relu.net", "--params")
     assert "grad sign" in r.stdout and "update/w" in r.stdout

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from conftest import require
 
 import netc
 from netc.runtime import inference
+from cli_runner import netc_cli
 
 DROP = """
 model m {
@@ -103,9 +102,6 @@ def test_recalibrate_computes_population_statistics():
     np.testing.assert_allclose(model["batchnorm2.running_var"], bn2.running_var.numpy(), rtol=1e-9)
     assert model.plan.steps[2].kernel.attrs["stats"] == "ema"  # the node's own setting is back
 
-
-def netc_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "netc", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 
 def test_eval_mc_and_recalibrate_from_the_command_line(tmp_path):

@@ -5,8 +5,6 @@ through `netc gradcheck`), `dense ... dropconnect=P`, `constrain maxnorm=C`, `in
 finite differences), test_ops_torch.py (the exported torch modules) and test_registry.py."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,6 +16,7 @@ from netc.runtime.model import Model
 from netc.runtime.netcheck import TOLERANCE, check_network
 from netc.runtime.train import LOSS, Trainer
 from netc.spec.settings import Constrain
+from cli_runner import netc_cli
 
 ACTIVITY = """
 data {{ source blobs n=64 classes=3 }}
@@ -139,11 +138,11 @@ def test_cli_check_and_run_with_the_new_regularizers(tmp_path):
                  "model m {\n    input 2\n    dense 16\n    relu\n    noise 0.1\n"
                  "    activity l1=1e-3 l2=1e-3\n    dense 2 init=xavier\n}\n"
                  "train { epochs 2 }\n")
-    r = subprocess.run([sys.executable, "-m", "netc", "run", str(f), "--quiet"], capture_output=True, text=True)
+    r = netc_cli("run", str(f), "--quiet")
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([sys.executable, "-m", "netc", "gradcheck", str(f)], capture_output=True, text=True)
+    r = netc_cli("gradcheck", str(f))
     assert r.returncode == 0, r.stdout + r.stderr
-    r = subprocess.run([sys.executable, "-m", "netc", "stats", str(f)], capture_output=True, text=True)
+    r = netc_cli("stats", str(f))
     assert r.returncode == 0, r.stderr
     assert "+ activity penalty" in r.stdout.splitlines()[0]
 
@@ -189,13 +188,11 @@ def test_dropconnect_trains_and_mc_dropout_sees_it(tmp_path):
     f.write_text("data { source moons n=200 }\nmodel m {\n    input 2\n    dense 16\n    tanh\n"
                  "    dense 32 dropconnect=0.3\n    relu\n    dense 2 init=xavier\n}\n"
                  "train { epochs 3; optimizer adam lr=1e-2 }\n")
-    r = subprocess.run([sys.executable, "-m", "netc", "run", str(f), "--quiet", "--save", str(tmp_path / "dc.ckpt")],
-                       capture_output=True, text=True)
+    r = netc_cli("run", str(f), "--quiet", "--save", str(tmp_path / "dc.ckpt"))
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([sys.executable, "-m", "netc", "gradcheck", str(f)], capture_output=True, text=True)
+    r = netc_cli("gradcheck", str(f))
     assert r.returncode == 0, r.stdout + r.stderr
-    r = subprocess.run([sys.executable, "-m", "netc", "eval", str(f), "--weights", str(tmp_path / "dc.ckpt"),
-                        "--mc", "5"], capture_output=True, text=True)
+    r = netc_cli("eval", str(f), "--weights", str(tmp_path / "dc.ckpt"), "--mc", "5")
     assert r.returncode == 0, r.stderr  # dense with dropconnect is stochastic: MC passes are possible
 
 
@@ -289,8 +286,7 @@ def test_the_torch_engine_trains_the_new_regularizers_as_netc_does(tmp_path):
                  "    dense 2 init=xavier\n}\ntrain { epochs 2; constrain maxnorm=0.5; optimizer sgd lr=0.5; seed 0 }\n")
     finals = []
     for extra in ([], ["--engine", "torch"]):
-        r = subprocess.run([sys.executable, "-m", "netc", "run", str(f), "--quiet", "--json", *extra],
-                           capture_output=True, text=True)
+        r = netc_cli("run", str(f), "--quiet", "--json", *extra)
         assert r.returncode == 0, r.stderr
         finals.append(json.loads(r.stdout.splitlines()[-1]))
     for key in ("train_loss", "val_loss"):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import EXAMPLES
+from cli_runner import netc_cli
 
 TINY = """data {{
     source {source}
@@ -37,8 +38,7 @@ train {{
 
 def netc(*args, cwd=None, timeout=300):
     env = dict(os.environ, PYTHONWARNINGS="error::DeprecationWarning")
-    return subprocess.run([sys.executable, "-m", "netc", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, env=env)
+    return netc_cli(*args, cwd=cwd, timeout=timeout, env=env)
 
 
 def spec(tmp_path, name="m.net", **kw):

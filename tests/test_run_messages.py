@@ -11,6 +11,7 @@ import sys
 import time
 
 from conftest import EXAMPLES
+from cli_runner import netc_cli
 
 SPEC = """data {{
     source {source}
@@ -35,8 +36,7 @@ train {{
 
 
 def netc(*args, cwd=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "netc", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=timeout)
+    return netc_cli(*args, cwd=cwd, timeout=timeout)
 
 
 def spec(tmp_path, name="m.net", **kw):

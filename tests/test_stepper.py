@@ -4,8 +4,6 @@ the course's experiments as the debugger and `netc stats` show them."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ from netc.runtime.breakpoints import BreakpointError, parse_breakpoint
 from netc.runtime.model import Model
 from netc.runtime.stepper import Stepper
 from netc.runtime.train import Trainer
+from cli_runner import netc_cli
 
 
 def stepper(name="digits.net", **kw):
@@ -208,8 +207,7 @@ def test_breakpoints_parse_and_hit():
 # --- netc stats and the course's experiments ---------------------------------------------------
 
 def stats_json(*args):
-    r = subprocess.run([sys.executable, "-m", "netc", "stats", *map(str, args), "--json"],
-                       capture_output=True, text=True)
+    r = netc_cli("stats", *args, "--json")
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -225,8 +223,7 @@ def test_stats_json_keys_and_values():
 
 
 def test_stats_table_and_modes():
-    r = subprocess.run([sys.executable, "-m", "netc", "stats", str(EXAMPLES / "digits.net"), "--mode", "eval"],
-                       capture_output=True, text=True)
+    r = netc_cli("stats", str(EXAMPLES / "digits.net"), "--mode", "eval")
     assert r.returncode == 0 and r.stdout.startswith("eval mode, batch of 64")
     assert "grad norm" in r.stdout and "hidden2.dropout1" in r.stdout
     train = {x["name"]: x for x in stats_json(EXAMPLES / "digits.net", "--mode", "train")}
@@ -270,8 +267,7 @@ def test_he_keeps_relu_activations_level():
 
 def test_dead_relus_show_as_zero_fraction_near_one(tmp_path):
     ck = tmp_path / "dead.ckpt"
-    r = subprocess.run([sys.executable, "-m", "netc", "run", str(EXAMPLES / "dead_relu.net"), "--quiet",
-                        "--save", str(ck)], capture_output=True, text=True)
+    r = netc_cli("run", str(EXAMPLES / "dead_relu.net"), "--quiet", "--save", str(ck))
     assert r.returncode == 0, r.stderr
     rows = {x["name"]: x for x in stats_json(EXAMPLES / "dead_relu.net", "--weights", ck, "--mode", "eval")}
     assert rows["relu2"]["zero_frac"] > 0.95
