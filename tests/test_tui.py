@@ -368,7 +368,8 @@ async def until(condition, timeout: float = 10.0) -> None:
 
 def test_continue_keeps_the_screen_live():
     async def go():
-        app = DebuggerApp(open_session(DIGITS, epochs=3))  # long enough not to end before the pause
+        # moons for 8 epochs: long enough (120 iterations) not to end before the pause, a second to run
+        app = DebuggerApp(open_session(str(EXAMPLES / "moons.net"), epochs=8))
         async with app.run_test(size=SIZE) as pilot:
             # Keys are posted as a terminal would send them (pilot.press would wait for the app to
             # be idle, which it is not while it runs).

@@ -205,7 +205,8 @@ def test_init_examples_open_on_the_overview_and_flag_their_lesson(tmp_path):
 
 def test_loss_panel_shows_validation_per_epoch():
     async def go():
-        app = DebuggerApp(open_session(DIGITS, epochs=2))
+        # moons: 15 iterations an epoch of a small network (digits' 23 of a wider one took 4x longer)
+        app = DebuggerApp(open_session(str(EXAMPLES / "moons.net"), epochs=2))
         async with app.run_test(size=(160, 48)) as pilot:
             await pilot.press("c")
             await settle(app, pilot)
