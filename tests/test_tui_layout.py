@@ -322,7 +322,8 @@ def test_stepping_onto_image_nodes_shows_their_channels():
             text = text_of(view)
             assert "▀" in text and "of 16" in view.border_title
             shown, _ = shown_tiles(view)
-            mean_row = next(line for line in text.splitlines() if line.startswith("mean"))
+            # the table's row, below the maps (the summary above may wrap onto a line starting "mean")
+            mean_row = [line for line in text.splitlines() if line.startswith("mean")][-1]
             from netc.tui.fmt import short
             assert mean_row.split()[1:] == [short(float(m), noise=cs.mean_noise) for m in cs.mean[:shown]]
             await pilot.press("n")                             # conv_bn1.batchnorm1: mean 0, var 1 each
