@@ -234,6 +234,20 @@ def test_lint_warnings_on_start_and_in_a_panel():
     run(go())
 
 
+def test_no_lint_warnings_fits_the_smallest_panel():
+    async def go():
+        app = DebuggerApp(open_session(str(EXAMPLES / "moons.net")))  # no warnings
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press("w")
+            await pilot.pause()
+            view = app.query_one(WarningsView)
+            width = view.scrollable_content_region.width
+            assert " ".join(text_of(view).split()) == "no lint warnings: netc check finds nothing to say about this file"
+            assert len(view._lines) > 1 and all(line.cell_len <= width for line in view._lines)
+    run(go())
+
+
 def test_long_comments_wrap_in_the_source_panel():
     async def go():
         app = DebuggerApp(open_session(DIGITS))

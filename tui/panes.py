@@ -74,7 +74,8 @@ class WarningsView(ScrollLines):
     def _draw(self) -> None:
         width = max(self.scrollable_content_region.width, 20)
         if not self.warnings:
-            self.show([Text("no lint warnings: netc check finds nothing to say about this file", style="dim")])
+            none = "no lint warnings: netc check finds nothing to say about this file"
+            self.show([Text(w, style="dim") for w in textwrap.wrap(none, width)])
             return
         out = []
         for text in self.warnings:
