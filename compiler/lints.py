@@ -36,6 +36,9 @@ STEP_SIZED = ("adam", "rmsprop")
 # Batch statistics over this many values or fewer per unit are noise (2 values normalize to -1 and
 # +1 whatever they were); on images each unit (channel) also sees its H*W pixels.
 BATCH_STATS_MIN = 2
+# A regression target this large (its training mean or std, in its own units) makes mse and its
+# gradients millions of times those of standardized targets: "targets in the thousands".
+TARGET_SCALE_LIMIT = 1000.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class DataFacts:
     classes: int | None
     scale_ratio: float | None  # largest / smallest raw feature range (constant features ignored)
     source_span: Span | None
+    target_scale: float | None = None  # a real regression target's max(|mean|, std), as trained on
 
 
 def _warn(code: str, message: str, span: Span, hint: str) -> Diagnostic:
@@ -168,6 +172,26 @@ def feature_scale(g, train, data, facts, spans=None):
                                        "add 'standardize' (or 'minmax') to the data section")
 
 
+def target_scale_hint(facts: DataFacts | None, data: DataSettings | None) -> str | None:
+    """The advice for a regression target in the thousands that is not standardized (the
+    target-scale lint, and the hint of a run that diverges), or None."""
+    if facts is None or facts.target_scale is None or data is None or data.standardize_target:
+        return None
+    if facts.target_scale < TARGET_SCALE_LIMIT:
+        return None
+    return (f"the regression target is about {facts.target_scale:.3g} in size: add 'standardize target' "
+            "to the data section (training sees it with mean 0 and std 1; netc reports the mse in "
+            "the target's own units)")
+
+
+def target_scale(g, train, data, facts, spans=None):
+    hint = target_scale_hint(facts, data) if not train.classification else None
+    if hint:
+        yield _warn("target-scale", f"the regression target is unscaled and large (about "
+                    f"{facts.target_scale:.3g}): the first mse is in the millions and its gradients "
+                    f"as large", facts.source_span, hint)
+
+
 def _probability(kernel) -> bool:
     """Whether an activation squashes into (0, 1): its declared saturation range lies within [0, 1]."""
     sat = kernel.saturation if kernel.category == "activation" else None
@@ -286,7 +310,7 @@ def _statistics_only(data: DataSettings | None) -> bool:
 
 LINTS = [double_softmax, bias_before_batchnorm, dropout_before_batchnorm, init_activation, symmetric_init, class_count,
          feature_scale, sigmoid_before_bce, activation_on_logits, dropout_placement, batchnorm_momentum,
-         learning_rate, batchnorm_batch]
+         learning_rate, batchnorm_batch, target_scale]
 
 
 def run_lints(g: nx.DiGraph, train: TrainSettings, data: DataSettings | None, facts: DataFacts | None,

@@ -10,7 +10,7 @@ from pathlib import Path
 import networkx as nx
 
 from ..spec.check import CheckedSpec
-from ..spec.diagnostics import Collector, Diagnostic, Source, Span, SpecError, printable
+from ..spec.diagnostics import Diagnostic, Source, Span, SpecError, printable
 from ..spec.settings import DataSettings, TrainSettings
 from .lints import DataFacts
 
@@ -42,6 +42,7 @@ class Network:
     spec: CheckedSpec = field(repr=False)
     data_description: str | None = None
     dataset: object = field(default=None, repr=False)  # the data as loaded for the checks, if it was
+    label_description: str | None = None  # which column the labels came from, classes, mapping
 
     @property
     def order(self) -> list[str]:
@@ -88,30 +89,6 @@ class Network:
     def render_warnings(self) -> str:
         """The warnings in `FILE:LINE:COL: warning: ...` form, one block each."""
         return "\n".join(w.render(self.source) for w in self.warnings)
-
-
-def check_data(spec: CheckedSpec, graph: nx.DiGraph, base_dir: Path, errors: Collector):
-    """The data pass: load the data once, check its width against `input N`, and return its facts
-    for the lints (DataFacts, a description, the Dataset); a data problem becomes an error at its
-    data statement, recorded in `errors`."""
-    from ..runtime.data import DataError, load_data  # numpy-heavy: only when asked
-
-    out = graph.graph["output"]
-    default_classes = graph.nodes[out]["shape"][1] if out else None
-    try:
-        ds = load_data(spec.data, seed=spec.train.seed, base_dir=base_dir, default_classes=default_classes)
-    except MemoryError:
-        errors.error("the data is too large to load in memory", spec.data_spans.get("source"))
-        return None, None, None
-    except DataError as e:
-        errors.error(e.message, e.span_in(spec.data_spans), e.hint)
-        return None, None, None
-    in_node = graph.graph["input"]
-    if in_node is not None:
-        mismatch = input_mismatch(tuple(graph.nodes[in_node]["shape"][1:]), ds.features, "the data")
-        if mismatch:
-            errors.error(mismatch[0], graph.nodes[in_node]["span"], mismatch[1])
-    return data_facts(ds, spec), describe_dataset(ds), ds
 
 
 def input_mismatch(shape: tuple[int, ...], features: int, what: str) -> tuple[str, str] | None:
@@ -162,7 +139,11 @@ def data_facts(ds, spec: CheckedSpec) -> DataFacts:
     """What the data-aware lints need to know of a loaded Dataset."""
     ranges = [r for r in ds.raw_feature_range.tolist() if r > 0]
     ratio = max(ranges) / min(ranges) if ranges else None
-    return DataFacts(ds.features, ds.classes, ratio, spec.data_spans.get("source"))
+    y = ds.y_train
+    scale = None
+    if y.dtype.kind == "f" and len(y):  # a real regression target (class labels are int64)
+        scale = float(max(abs(y.mean()), y.std()))
+    return DataFacts(ds.features, ds.classes, ratio, spec.data_spans.get("source"), scale)
 
 
 def describe_dataset(ds) -> str:

@@ -8,7 +8,7 @@ Each pass is a named function from a plain value to a plain value:
 | expand   | netc.spec.check.expand        | CheckedSpec -> CheckedSpec with `layers` (blocks, repeats unrolled) |
 | graph    | compiler.graph.build_graph    | layers -> nx.DiGraph (a node per layer, stream and add/concat edges) |
 | shapes   | compiler.graph.infer_shapes   | nx.DiGraph -> nx.DiGraph with each node's kernel (built once), shape, params |
-| data     | compiler.network.check_data   | (CheckedSpec, graph) -> DataFacts (the data loaded once, its width checked) |
+| data     | compiler.datafit.check_data   | (CheckedSpec, graph) -> DataFacts (the data loaded once, checked as a run checks it: data_problems) |
 | lints    | compiler.lints.run_lints      | (graph, settings, DataFacts, spans) -> warnings (run once per command) |
 | lower    | compiler.lower.lower          | Network -> Plan (the graph's kernels in execution order)         |
 
@@ -25,7 +25,8 @@ from ..spec.diagnostics import Collector, Diagnostic, Source, Span, SpecError
 from .graph import build_graph, infer_shapes
 from .lints import run_lints
 from .lower import lower
-from .network import Network, augment_mismatch, check_data as data_pass, read_source
+from .datafit import check_data as data_pass, describe_labels
+from .network import Network, augment_mismatch, read_source
 
 PASSES = ("check", "expand", "graph", "shapes", "data", "lints", "lower")
 FUNCTIONS = {"check": check, "expand": expand, "graph": build_graph, "shapes": infer_shapes,
@@ -50,20 +51,22 @@ def compile_source(source: Source, base_dir: Path | str = ".", check_data: bool 
         raise SpecError([Diagnostic("error", "the file nests too deeply", Span.point(1, 1),
                                     "expressions, repeats and block calls nest a few hundred levels at most")],
                         source) from None
-    facts, description, dataset = None, None, None
+    facts, description, dataset, data_warnings = None, None, None, []
     if check_data and spec.data is not None and not errors.has_errors:
-        facts, description, dataset = data_pass(spec, graph, Path(base_dir), errors)
+        facts, description, dataset, data_warnings = data_pass(spec, graph, Path(base_dir), errors)
     in_node = graph.graph.get("input")
-    if spec.data is not None and spec.data.augment and in_node is not None and not errors.has_errors:
+    if (spec.data is not None and spec.data.augment and in_node is not None and dataset is None
+            and not errors.has_errors):  # with the data loaded, the data pass checked it
         wrong = augment_mismatch(tuple(graph.nodes[in_node]["shape"][1:]), spec.data.augment, description)
         if wrong:
             errors.error(wrong[0], spec.data_spans.get(f"augment.{wrong[2]}") or spec.data_spans.get("augment"),
                          wrong[1])
     if errors.has_errors:
         raise SpecError(errors.items, source)
-    warnings = run_lints(graph, spec.train, spec.data, facts, spec.train_spans) if lint else []
+    warnings = (run_lints(graph, spec.train, spec.data, facts, spec.train_spans) if lint else []) + data_warnings
+    labels = describe_labels(dataset) if dataset is not None else None
     return Network(spec.model_name, graph, spec.data, spec.train, warnings, source, Path(base_dir), spec,
-                   description, dataset)
+                   description, dataset, labels)
 
 
 def load_path(path: str | Path, check_data: bool = True, lint: bool = True) -> Network:

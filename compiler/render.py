@@ -65,6 +65,8 @@ def summary_table(network) -> str:
                (f"   buffers (not trained): {network.buffer_count:,}" if network.buffer_count else ""))
     if network.data_description:
         out.append(f"data: {network.data_description}")
+    if getattr(network, "label_description", None):
+        out.append(f"labels: {network.label_description}")
     t = network.train
     out.append(f"train: {t.loss}, {t.optimizer.name} lr={t.optimizer.lr:g}, batch {t.batch}, "
                f"{t.epochs} epoch{'s' if t.epochs != 1 else ''}")

@@ -109,3 +109,34 @@ def recalibrate(args) -> int:
     print(f"\n{split:<10} before  loss {before[0]:.4f}{acc(before[1])}")
     print(f"{split:<10} after   loss {after[0]:.4f}{acc(after[1])}")
     return EXIT_OK
+
+
+def target_units_mse(trainer, ds) -> dict[str, float]:
+    """With `standardize target`: the mean squared error of the model's predictions in the
+    target's own units (predictions and targets turned back with the training split's mean and
+    std), in evaluation mode, per split present: {'train': ..., 'validation': ...}."""
+    from .runtime.data.prepare import unscale_target
+    from .runtime.train import EVAL_BATCH
+    out = {}
+    m = trainer.model
+    for name, x, y in (("train", trainer.data.x_train, ds.y_train), ("validation", trainer.data.x_val, ds.y_val)):
+        if x is None or len(x) == 0:
+            continue
+        total, count = 0.0, 0
+        for i in range(0, len(x), EVAL_BATCH):
+            pred = unscale_target(ds.target_scaling, np.asarray(m.forward(x[i:i + EVAL_BATCH], training=False),
+                                                                np.float64))
+            true = unscale_target(ds.target_scaling, y[i:i + EVAL_BATCH]).reshape(pred.shape)
+            total += float(np.sum((pred - true) ** 2))
+            count += pred.size
+        out[name] = total / count
+    return out
+
+
+def target_units_line(trainer, ds) -> str:
+    """'mse in the target's units: train 2871, validation 3341 (validation rmse 57.8)': what the
+    standardized losses of the table are in the target's own units."""
+    mse = target_units_mse(trainer, ds)
+    last = "validation" if "validation" in mse else "train"
+    return (f"mse in the target's units: {', '.join(f'{k} {v:.4g}' for k, v in mse.items())} "
+            f"({last} rmse {mse[last] ** 0.5:.4g}); the loss columns are in standardized units")

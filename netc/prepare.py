@@ -11,7 +11,8 @@ import numpy as np
 from .compiler import load_path
 from .compiler.lints import run_lints
 from .compiler.lower import lower
-from .compiler.network import augment_mismatch, data_facts, describe_dataset, input_mismatch
+from .compiler.datafit import data_problems
+from .compiler.network import data_facts
 from .runtime import memory
 from .runtime.data import DataError, load_data
 from .runtime.model import Model
@@ -32,13 +33,16 @@ def fail(network, message: str, span=None, hint: str | None = None, status: int 
 
 
 def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, warnings: bool = True,
-            data_seed: int | None = None, whole_split_batch: bool = False):
+            data_seed: int | None = None, whole_split_batch: bool = False,
+            label_names: tuple[str, ...] | None = None, target_scaling: dict | None = None):
     """The compiled network (its `warnings` those of the lints pass, run once here with the data and
     the overridden settings), its (overridden) settings and its data, all checked to fit. The data
     is split and shuffled with the run's seed, or with `data_seed` when given (an ensemble's
     members share one split while their seeds differ). With `whole_split_batch` (netc stats, which
     measures one batch), a batch larger than the training split becomes the whole split, said on
-    stderr, instead of an error."""
+    stderr, instead of an error. `label_names` / `target_scaling`: a checkpoint's string-label
+    classes and target statistics (runtime/checkpoint.py data_facts), so the data is mapped and
+    scaled as its weights were trained."""
     net = load_path(path, check_data=False, lint=False)  # the lints run once, below
     if net.data is None:
         fail(net, "the file has no data section: there is nothing to train on", net.spec.model_span,
@@ -48,91 +52,29 @@ def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, wa
     train, data = overrides.apply(net.train, net.data, extra)
     try:
         dataset = load_data(data, seed=train.seed if data_seed is None else data_seed,
-                            base_dir=net.base_dir, default_classes=net.output_width)
+                            base_dir=net.base_dir, default_classes=net.output_width,
+                            label_names=label_names, target_scaling=target_scaling)
     except DataError as e:
         raise e.located(net.source, e.span_in(net.spec.data_spans)) from None
     except MemoryError:
         fail(net, "the data is too large to load in memory", net.spec.data_spans.get("source"))
     # the lints pass, once, now that the data (and any --set) is known: the data-aware ones too
     lints = run_lints(net.graph, train, data, data_facts(dataset, net.spec), net.spec.train_spans)
-    net.warnings = lints  # what the network's readers (the debugger's warnings panel) show
-    for w in lints if warnings else ():
-        print(w.render(net.source), file=sys.stderr)
     n = len(dataset.x_train)
     if whole_split_batch and train.batch > n:
         print(f"netc: batch {train.batch} is more than the training split's {n} examples: "
               f"using all {n}", file=sys.stderr)
         train = dataclasses.replace(train, batch=n)
-    check_fit(net, dataset, train)
+    # the data pass's checks (compiler/datafit.py), as netc check runs them
+    problems = data_problems(net.graph, dataset, train, data, net.spec.train_spans, net.spec.data_spans,
+                             file_data=net.data, file_batch=net.train.batch)
+    net.warnings = lints + [d for d in problems if d.severity != "error"]  # the debugger's panel shows them
+    for w in net.warnings if warnings else ():
+        print(w.render(net.source), file=sys.stderr)
+    for d in problems:  # the first error ends the command (netc check lists them all)
+        if d.severity == "error":
+            raise NetcError(d.message, d.span, d.hint, source=net.source if d.span else None)
     return net, train, data, dataset
-
-
-def check_fit(net, ds, train: TrainSettings) -> None:
-    """Exit 2 with a located message if the data does not fit the network or the settings."""
-    g = net.graph
-    in_span = g.nodes[g.graph["input"]]["span"]
-    out_span = g.nodes[g.graph["output"]]["span"]
-    src = net.data.source
-    name = src.params.get("path") or src.params.get("images") or src.name
-    labels = src.params.get("labels") or name  # an IDX source keeps its labels in a file of their own
-    mismatch = input_mismatch(net.input_shape, ds.features, name)
-    if mismatch:
-        fail(net, mismatch[0], in_span, mismatch[1])
-    wrong = ds.augment and augment_mismatch(net.input_shape, ds.augment, describe_dataset(ds))
-    if wrong:
-        if ds.augment != net.data.augment:  # it came from --set
-            fail(None, f"{wrong[0]} (augment from the command line)", None, wrong[1])
-        spans = net.spec.data_spans
-        fail(net, wrong[0], spans.get(f"augment.{wrong[2]}") or spans.get("augment"), wrong[1])
-    if len(net.output_shape) != 1:
-        fail(net, f"the model's output is an image {'x'.join(map(str, net.output_shape))}, but the loss "
-                  f"{train.loss} takes a vector per example", out_span,
-             "end the model with flatten (or globalpool) and dense")
-    loss, width = train.loss, net.output_width
-    ys = [ds.y_train] + ([ds.y_val] if ds.y_val is not None else [])
-    if train.classification:
-        if any(y.ndim != 1 for y in ys):
-            fail(net, f"{loss} needs one class label per example, but the labels of {labels} have shape "
-                       f"{ys[0].shape}", net.spec.train_spans.get("loss") or out_span,
-                  "for one-hot labels y, store y.argmax(axis=1) instead")
-        if any(y.dtype.kind not in "iu" for y in ys):
-            whole = all(np.all(np.isfinite(y)) and np.all(y == np.round(y)) for y in ys)
-            hint = ("the labels are written as floats (0.0, 1.0): write them as integers (0, 1), "
-                    "or store y.astype(int)") if whole else "use loss mse for a regression target"
-            if whole and min(float(y.min()) for y in ys if len(y)) < 0:
-                hint = "class labels count from 0: map them to 0..K-1 (e.g. -1/1 to 0/1)"
-            fail(net, f"{loss} needs integer class labels, but the labels of {labels} are "
-                       f"{'floats' if whole else 'not whole numbers'}",
-                  net.spec.train_spans.get("loss") or out_span, hint)
-        top = max(int(y.max()) for y in ys if len(y))
-        low = min(int(y.min()) for y in ys if len(y))
-        limit = 2 if loss == "bce" else width
-        if low < 0 or top >= limit:
-            what = "0 and 1" if loss == "bce" else f"0..{width - 1} for an output {width} wide"
-            hint = f"end the model with dense {top + 1}" if loss != "bce" and low >= 0 else None
-            if low < 0:
-                hint = "class labels count from 0: map them to 0..K-1 (e.g. -1/1 to 0/1)"
-            fail(net, f"the labels of {labels} go from {low} to {top}, but {loss} needs labels in {what}",
-                  out_span, hint)
-        if loss == "bce" and width != 1:
-            fail(net, f"bce needs an output 1 wide, not {width}", out_span, "end the model with dense 1")
-    else:
-        target_width = 1 if ds.y_train.ndim == 1 else ds.y_train.shape[1]
-        one_hot = (ds.y_train.ndim == 1 and ds.y_train.dtype.kind in "iu" and ds.classes is not None
-                   and width > 1)
-        if one_hot and ds.classes > width:
-            fail(net, f"{loss}: the labels of {labels} have {ds.classes} classes but the output is {width} "
-                      f"wide (mse reads class labels as one-hot rows)", out_span, f"end the model with dense {ds.classes}")
-        if not one_hot and target_width != width:
-            fail(net, f"{loss}: the targets of {labels} are {target_width} wide but the output is {width}",
-                  out_span, f"end the model with dense {target_width}")
-    n = len(ds.x_train)
-    if train.batch > n:
-        message = f"batch {train.batch} is larger than the training split ({n} examples)"
-        hint = f"use a batch of at most {n}, or a larger split"
-        if train.batch != net.train.batch:  # it came from the command line
-            fail(None, f"{message} (batch from the command line)", None, hint)
-        fail(net, message, net.spec.train_spans.get("batch"), hint)
 
 
 def cast_dataset(ds, dtype):

@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 from . import engines
-from .compiler.network import describe_dataset
+from .compiler.datafit import describe_labels
+from .compiler.lints import target_scale_hint
+from .compiler.network import data_facts, describe_dataset
 from .prepare import build_model, cast_dataset, dtype_of, fail, prepare
 from .report import Report
 from .runtime import checkpoint, divergence, savefile
@@ -52,8 +54,11 @@ def _run(args) -> int:
         fail(None, "--save needs a checkpoint path", None, "e.g. --save run.ckpt")
     if args.resume is not None and not args.resume:
         fail(None, "--resume needs a checkpoint path")
+    # a resumed run maps string labels and scales the target as its checkpoint was trained
+    saved = checkpoint.data_facts(args.resume) if args.resume else {}
     net, train, data, ds = prepare(args.file, args.set, args.epochs, args.seed,
-                                   warnings=not args.quiet and lead, data_seed=getattr(args, "data_seed", None))
+                                   warnings=not args.quiet and lead, data_seed=getattr(args, "data_seed", None),
+                                   **saved)
     if getattr(args, "engine", "numpy") == "torch":
         engines.check_batch(net, train)
     if getattr(args, "bootstrap", None) is not None:  # a bagging ensemble's member
@@ -86,7 +91,8 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
               net.spec.train_spans.get("early_stop"), "use split 0.8 (or a validation file)")
     observers = _observers(args, net, train, data, ds, model)
     opt = train.optimizer
-    report.start([describe_dataset(ds),
+    labels = describe_labels(ds)
+    report.start([describe_dataset(ds)] + ([f"labels: {labels}"] if labels else []) + [
                   f"{net.name}: {net.param_count:,} parameters · {train.loss} · {opt.name} "
                   f"lr={opt.lr:g} · batch {train.batch} · {train.epochs} epoch{'s' if train.epochs != 1 else ''} "
                   f"· seed {train.seed}"], classification=trainer.classification, eval_train=eval_train,
@@ -104,7 +110,7 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
             if r is None:
                 break
             report.epoch(r, trainer.evaluate(trainer.data.x_train, ds.y_train) if eval_train else None)
-            _warn_divergence(watch.observe(r), net, data)
+            _warn_divergence(watch.observe(r), net, data, ds)
             observers.epoch(r, trainer)
             if args.save:
                 _save(args.save, trainer, net.source.text)
@@ -116,10 +122,8 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
         # no node holds a non-finite value: the loss itself overflowed; point at its statement
         span = step.span if step is not None else (net.spec.train_spans.get("loss")
                                                    or net.graph.nodes[net.graph.graph["output"]]["span"])
-        hint = getattr(e, "hint", None)
-        if hint and data.standardize:
-            hint = hint.replace(", or standardize the inputs", "").replace(", add clip", " or add clip")
-        fail(net, e.message, span, hint, status=EXIT_RUN_FAILED)
+        fail(net, e.message, span, _divergence_hint(getattr(e, "hint", None), net, data, ds),
+             status=EXIT_RUN_FAILED)
     if stop.requested:
         observers.finish("interrupted", trainer, time.perf_counter() - started)
         # the handlers stay installed: a second signal during this save stops it, and the
@@ -143,6 +147,9 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
     if trainer.position.stopped_early:
         note = f"early stop after epoch {trainer.position.epoch}, best weights restored"
     weights, after = _ending(args, trainer, train)
+    if ds.target_scaling is not None:
+        from .posthoc import target_units_line
+        after = (target_units_line(trainer, ds),) + after
     report.finish(trainer.final_result(), trainer.position.best_epoch, net.param_count,
                   time.perf_counter() - started, note, weights=weights, after=after)
     observers.finish("completed", trainer, time.perf_counter() - started)
@@ -237,13 +244,23 @@ def _say(text: str) -> None:
         pass
 
 
-def _warn_divergence(message: str | None, net, data: DataSettings) -> None:
+def _divergence_hint(hint: str | None, net, data: DataSettings, ds) -> str | None:
+    """What to try when a run diverges: `hint` without the advice the file already follows
+    (standardized inputs) and, for a regression target in the thousands that is not
+    standardized, `standardize target` first (the likeliest cause)."""
+    if hint and (data.standardize or data.minmax):
+        hint = hint.replace(", or standardize the inputs", "").replace(", add clip", " or add clip")
+    scale = target_scale_hint(data_facts(ds, net.spec), data)  # None for class labels
+    if scale:
+        return scale + (f"; else {hint}" if hint else "")
+    return hint
+
+
+def _warn_divergence(message: str | None, net, data: DataSettings, ds) -> None:
     """Print the divergence watch's warning at the optimizer statement, with what to try."""
     if not message:
         return
-    hint = divergence.HINT
-    if data.standardize or data.minmax:
-        hint = hint.replace(", or standardize the inputs", "").replace(", add clip", " or add clip")
+    hint = _divergence_hint(divergence.HINT, net, data, ds)
     span = net.spec.train_spans.get("optimizer") or net.spec.train_spans.get("loss")
     _say(Diagnostic("warning", f"{message} [diverging]", span, hint, "diverging").render(net.source))
 
@@ -258,7 +275,8 @@ def _save(path: str, trainer, spec_text: str) -> None:
 
 def evaluate(args) -> int:
     """`netc eval FILE --weights CKPT`: the validation metrics of saved weights."""
-    net, train, data, ds = prepare(args.file, args.set, None, args.seed)
+    # the weights know the string labels' classes and the target's scaling they were trained with
+    net, train, data, ds = prepare(args.file, args.set, None, args.seed, **checkpoint.data_facts(args.weights))
     model = build_model(net, train, dtype_of(args), weights=args.weights, dataset=ds, evaluates_train=True)
     trainer = Trainer(model, cast_dataset(ds, model.dtype), train, shuffle=False)
     rows = [("train", *trainer.evaluate(trainer.data.x_train, ds.y_train))]
@@ -273,13 +291,21 @@ def evaluate(args) -> int:
         import json
         short = {"train": "train", "validation": "val"}
         rec = {f"{short[name]}_{k}": v for name, loss, acc in rows for k, v in (("loss", loss), ("accuracy", acc))}
+        if ds.target_scaling is not None:
+            from .posthoc import target_units_mse
+            rec.update({f"{short[k]}_mse_target_units": v for k, v in target_units_mse(trainer, ds).items()})
         if mc is not None:
             rec["mc_dropout"] = mc
         print(json.dumps(_json_safe(rec), allow_nan=False))
     else:
-        print(f"{describe_dataset(ds)}\nweights: {printable(args.weights)}\n")
+        labels = describe_labels(ds)
+        print(describe_dataset(ds) + (f"\nlabels: {labels}" if labels else "") +
+              f"\nweights: {printable(args.weights)}\n")
         for name, loss, acc in rows:
             print(f"{name:<10}  loss {loss:.4f}" + (f"  accuracy {100 * acc:.2f}%" if acc is not None else ""))
+        if ds.target_scaling is not None:
+            from .posthoc import target_units_line
+            print(target_units_line(trainer, ds))
         if mc is not None:
             from .posthoc import mc_lines
             print()

@@ -231,6 +231,9 @@ def _load(archive: _Archive, trainer, spec_text: str, cast: bool) -> dict:
         p.kind.check(p.name, descs[p.name], p.template(trainer), cast)
     values = {}
     for p in value_parts:
+        if p.name not in meta and p.kind.optional:
+            values[p.name] = None
+            continue
         if p.name not in meta:
             raise StateError(f"the metadata has no {p.name}")
         values[p.name] = p.kind.parse(meta[p.name], p.name)
@@ -254,8 +257,26 @@ def restore(path: str | Path, trainer, spec_text: str) -> None:
     """Put a saved run back into `trainer` (every part of the declaration), after checking all of
     it; CheckpointError (and `trainer` untouched) if anything does not fit."""
     values = load(path, trainer, spec_text)
-    for p in trainstate.PARTS:
-        p.set(trainer, values[p.name])
+    try:
+        for p in trainstate.PARTS:
+            p.set(trainer, values[p.name])
+    except StateError as e:
+        raise CheckpointError(f"{path}: {e.message}", e.hint or MISFIT) from None
+
+
+def data_facts(path: str | Path) -> dict:
+    """What the data must be loaded with for the weights in `path`, read from the metadata alone
+    (JSON) before the data is loaded, so the data is mapped and scaled as the weights know it:
+    {"label_names": the string labels' classes in index order, or None (numbered labels, or a
+    checkpoint from before they were kept); "target_scaling": the target's training statistics
+    with `standardize target`, or None} (keyword arguments of netc's prepare and load_data).
+    CheckpointError if it is not a netc checkpoint or they are malformed."""
+    meta = peek(path)
+    try:
+        return {"label_names": trainstate.parse_label_names(meta.get("label_names"), "label_names"),
+                "target_scaling": trainstate.parse_target_scaling(meta.get("target_scaling"), "target_scaling")}
+    except StateError as e:
+        raise CheckpointError(f"{path}: {e.message}", MISFIT) from None
 
 
 def weights(path: str | Path, spec_text: str, model, settings) -> dict[str, np.ndarray]:

@@ -115,8 +115,10 @@ class Value:
     """A plain value (JSON in a checkpoint): `to_plain` makes it plain, `parse` checks a plain
     value and returns the live one (StateError if it does not fit)."""
 
-    def __init__(self, parse: Callable[[Any, str], Any], to_plain: Callable[[Any], Any] = lambda v: v):
-        self.parse, self.to_plain = parse, to_plain
+    def __init__(self, parse: Callable[[Any, str], Any], to_plain: Callable[[Any], Any] = lambda v: v,
+                 optional: bool = False):
+        # optional: a checkpoint without it (written before the part existed) reads as None
+        self.parse, self.to_plain, self.optional = parse, to_plain, optional
 
     def copy(self, value):
         return copy.deepcopy(value)
@@ -221,6 +223,65 @@ def parse_int(value, where: str) -> int:
     return value
 
 
+MAX_LABEL_NAMES, MAX_LABEL_NAME = 10_000, 200  # as runtime/data/csvfile.py bounds them
+
+
+def parse_label_names(value, where: str) -> tuple[str, ...] | None:
+    """None, or a list of distinct non-empty class names (strings), bounded in count and length."""
+    if value is None:
+        return None
+    if (not isinstance(value, list) or not value or len(value) > MAX_LABEL_NAMES
+            or not all(isinstance(v, str) and 0 < len(v) <= MAX_LABEL_NAME for v in value)
+            or len(set(value)) != len(value)):
+        raise StateError(f"{where} is not a list of distinct class names")
+    return tuple(value)
+
+
+def _data_label_names(t):
+    return None if t.data is None else getattr(t.data, "label_names", None)
+
+
+def _check_label_names(t, value) -> None:
+    """The classes a checkpoint was trained with must be the data's (netc maps the data's string
+    labels with the checkpoint's names before it gets here: a mismatch is a bug or a forgery)."""
+    have = _data_label_names(t)
+    if t.data is not None and tuple(value or ()) != tuple(have or ()):
+        raise StateError(f"the checkpoint's classes ({', '.join(value or ()) or 'numbered'}) are not "
+                         f"the data's ({', '.join(have or ()) or 'numbered'})")
+
+
+def parse_target_scaling(value, where: str) -> dict | None:
+    """None, or {"mean": [...], "std": [...]} (`standardize target`): as many finite numbers in
+    each, at least one, the stds > 0; returned as float64 arrays."""
+    if value is None:
+        return None
+    ok = (isinstance(value, dict) and set(value) == {"mean", "std"}
+          and all(isinstance(value[k], list) and 0 < len(value[k]) <= 1_000_000 for k in ("mean", "std"))
+          and len(value["mean"]) == len(value["std"])
+          and all(_is(v, float) and math.isfinite(v) for k in ("mean", "std") for v in value[k])
+          and all(v > 0 for v in value["std"]))
+    if not ok:
+        raise StateError(f"{where} is not a target's mean and std")
+    return {k: np.array(value[k], dtype=np.float64) for k in ("mean", "std")}
+
+
+def _data_target_scaling(t):
+    return None if t.data is None else getattr(t.data, "target_scaling", None)
+
+
+def _check_target_scaling(t, value) -> None:
+    """The target statistics a checkpoint was trained with must be the data's (netc loads the data
+    with the checkpoint's statistics before it gets here)."""
+    have = _data_target_scaling(t)
+    if t.data is None:
+        return
+    same = (value is None) == (have is None) and (value is None or all(
+        np.shape(value[k]) == np.shape(have[k]) and np.allclose(value[k], have[k]) for k in ("mean", "std")))
+    if not same:
+        raise StateError("the checkpoint's target standardization is not the data's",
+                         "the file's 'standardize target' changed since the checkpoint was saved")
+
+
 # --- the declaration -----------------------------------------------------------------------------
 
 def _model_template(t) -> dict[str, Desc]:
@@ -238,6 +299,12 @@ def _set_attr(owner_of, attr):
 
 
 PARTS: list[Part] = [
+    # first: checked before any other part is put back
+    Part("label_names", Value(parse_label_names, lambda v: None if v is None else list(v), optional=True),
+         _data_label_names, _check_label_names),
+    Part("target_scaling", Value(parse_target_scaling, lambda v: None if v is None else
+                                 {k: [float(x) for x in v[k]] for k in ("mean", "std")}, optional=True),
+         _data_target_scaling, _check_target_scaling),
     Part("model", Arrays(), lambda t: {**t.model.params, **t.model.buffers},
          lambda t, v: t.model.load_state_dict(v), _model_template),
     Part("optim", Groups(), lambda t: t.optimizer.state, _set_attr(lambda t: t.optimizer, "state"),
@@ -277,4 +344,5 @@ def state_bytes(trainer) -> int:
 
 
 __all__ = ["PARTS", "Part", "Arrays", "Groups", "Value", "StateError", "capture", "restore",
-           "state_bytes", "parse_dataclass", "parse_position", "EpochResult"]
+           "state_bytes", "parse_dataclass", "parse_position", "parse_label_names",
+           "parse_target_scaling", "EpochResult"]

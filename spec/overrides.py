@@ -27,13 +27,27 @@ class OverrideError(NetcError):
 
 
 def _one_value(stmt: Stmt) -> bool:
-    return stmt.variants is None and len(stmt.positional) == 1 and not stmt.keywords
+    return stmt.variants is None and len(stmt.positional) == 1 and not stmt.keywords and not stmt.distinct_by
+
+
+def _flags(stmt: Stmt) -> tuple[str, ...]:
+    """The settings keys of a data statement that is present or not: `minmax`; `standardize`
+    and, for each other value of its distinct_by parameter, `standardize_target`."""
+    if stmt.variants is not None or stmt.keywords:
+        return ()
+    if not stmt.positional:
+        return (stmt.keyword,)
+    if stmt.distinct_by:
+        param = stmt.positional[0]
+        return (stmt.keyword,) + tuple(f"{stmt.keyword}_{c}" for c in param.choices if c != param.default)
+    return ()
 
 
 # key -> (section, statement): the statements that hold one value (`batch 64`, `split 0.8`)
 SIMPLE = {k: (section, s) for section in ("train", "data") for k, s in STATEMENTS[section].items() if _one_value(s)}
-# the data statements that are flags: present or not (`standardize`)
-FLAGS = tuple(k for k, s in STATEMENTS["data"].items() if s.variants is None and not s.positional and not s.keywords)
+# the data statements that are flags: present or not (`standardize`, `standardize target`)
+FLAGS = tuple(k for s in STATEMENTS["data"].values() for k in _flags(s))
+SCALINGS = ("standardize", "minmax")  # inputs are scaled one way: turning one on turns the other off
 VARIANT_KEYS = ("optimizer", "schedule", "clip")  # `--set optimizer=sgd` switches the kind
 DEFAULT_CLIP = "norm"  # the kind a file without `clip` gains from `--set clip.limit=V`
 
@@ -119,7 +133,7 @@ def _apply_one(train: TrainSettings, data: DataSettings | None, key: str, value:
         return dataclasses.replace(train, **{key: put(stmt.positional[0])}), data
     if key in FLAGS:
         on = put(P(key, "bool"))
-        other = {k: False for k in FLAGS if k != key} if on else {}  # inputs are scaled one way
+        other = {k: False for k in SCALINGS if k != key} if on and key in SCALINGS else {}
         return train, dataclasses.replace(need_data(), **{key: on}, **other)
     head, _, sub = key.partition(".")
     if head in VARIANT_KEYS and not sub:

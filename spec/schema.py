@@ -81,6 +81,9 @@ class Stmt:
     multiple: bool = False
     aliases: tuple[str, ...] = field(default=())
     default_variant: str | None = None
+    # a positional parameter whose values make distinct statements, each given at most once:
+    # `standardize` and `standardize target` (settings keys standardize and standardize_target)
+    distinct_by: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "positional", tuple(self.positional))
@@ -234,7 +237,11 @@ DATA = [
          [P("fraction", "float", 0.8, "train fraction", min=0, max=1, min_open=True)]),
     Stmt("validation", "data", "a separate validation file instead of a split",
          [P("path", "string", doc='"f.npz" or "f.csv"')]),
-    Stmt("standardize", "data", "zero mean, unit variance inputs (training-split statistics)"),
+    Stmt("standardize", "data", "zero mean, unit variance inputs (training-split statistics); "
+         "`standardize target`: the same for a regression target (both may be given)",
+         [P("what", "choice", "inputs", "inputs, or target (a regression target; predictions and "
+            "the reported mse are turned back into its units)", choices=("inputs", "target"))],
+         distinct_by="what"),
     Stmt("minmax", "data", "inputs scaled to [0, 1] (training-split statistics)"),
     Stmt("shuffle", "data", "shuffle before splitting and every epoch",
          [P("enabled", "bool", True, "true or false")]),
@@ -248,6 +255,9 @@ DATA = [
                "and Taylor)", min=0, max=1024),
              P("noise", "float", 0.0, "add Gaussian noise of this standard deviation to every input value",
                min=0)]),
+    Stmt("labels", "data", "how the class labels are numbered in the data",
+         [P("base", "choice", "zero_based", "zero_based (0..K-1) or one_based (1..K, shifted to 0..K-1)",
+            choices=("zero_based", "one_based"))]),
 ]
 # The augment keys that move or hide pixels: they need images (`input C H W`); noise does not.
 IMAGE_AUGMENTS = ("shift", "flip", "cutout")

@@ -167,6 +167,8 @@ class DataSettings:
     minmax: bool = False
     shuffle: bool = default("data", "shuffle")
     augment: Augment | None = None
+    labels: str = default("data", "labels")  # zero_based, or one_based (1..K, shifted to 0..K-1)
+    standardize_target: bool = False  # `standardize target`: a regression target's mean and std
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (for JSON), the source's kind under "kind"."""
@@ -212,12 +214,23 @@ def _calls(section: ast.Section | None, kind: str, errors: Collector) -> dict[st
         if stmt.body is not None:
             errors.error(f"{stmt.keyword} takes no {{ }} body", stmt.body_span)
         call = bind(stmt, schema, {}, errors)
-        if schema.keyword in calls:
+        key = statement_key(schema, call.values if call is not None else {})
+        if key in calls:
             errors.error(f"'{stmt.keyword}' is given twice in the {kind} section", stmt.keyword_span,
-                         f"first given at line {calls[schema.keyword].stmt.span.line}")
+                         f"first given at line {calls[key].stmt.span.line}")
         elif call is not None:
-            calls[schema.keyword] = call
+            calls[key] = call
     return calls
+
+
+def statement_key(schema, values: Mapping[str, Any]) -> str:
+    """The statement's key among its section's: its keyword or, when its `distinct_by` parameter
+    has a value other than its default, KEYWORD_VALUE (`standardize target`: standardize_target)."""
+    if schema.distinct_by is None:
+        return schema.keyword
+    param = next(p for p in schema.positional + schema.keywords if p.name == schema.distinct_by)
+    value = values.get(schema.distinct_by, param.default)
+    return schema.keyword if value == param.default else f"{schema.keyword}_{value}"
 
 
 def _only(call: Call) -> Any:
@@ -239,8 +252,8 @@ def data_settings(section: ast.Section | None, errors: Collector) -> tuple[DataS
     elif not any(s.keyword == "source" for s in section.body):
         errors.error("the data section has no source", section.kind_span,
                      "e.g. source digits, or source \"data.csv\"")
-    values: dict[str, Any] = {k: _only(calls[k]) for k in ("split", "validation", "shuffle") if k in calls}
-    values.update({k: k in calls for k in ("standardize", "minmax")})
+    values: dict[str, Any] = {k: _only(calls[k]) for k in ("split", "validation", "shuffle", "labels") if k in calls}
+    values.update({k: k in calls for k in ("standardize", "minmax", "standardize_target")})
     if src.name in WHOLE_SPLIT_SOURCES and "split" not in calls:
         values["split"] = 1.0
     if "augment" in calls:

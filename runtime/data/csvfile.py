@@ -21,13 +21,18 @@ _REAL_SYNTAX = re.compile(r"[.eEnNiI]")
 _DELIMITERS = (",", ";", "\t")
 
 
-def read_csv(ref: FileRef, label: str, header: bool | str) -> Raw:
+def read_csv(ref: FileRef, label: str, header: bool | str,
+             label_names: tuple[str, ...] | None = None) -> Raw:
     """Examples from a CSV file: one row per example, one column of which is the label.
 
     label: 'first', 'last' or a column name (which needs a header row).
     header: 'auto' (the first row is a header when any cell is not a number), True or False.
     Returns x: (N, columns - 1) float64 and y: (N,) labels, int64 when every label cell is
     written as a non-negative integer, float64 otherwise. feature_names come from the header.
+    A label column with a cell that is not a number holds class names (`setosa`, ...): they are
+    mapped to 0..K-1 in sorted order (`label_names` on the result), or, given `label_names` (the
+    mapping a checkpoint was trained with, or the training file's for a validation file), in
+    that order, a name outside it being an error. Nothing in the file is ever executed.
     DataError (naming the file, and the line and column where they apply) for a bad label or
     header setting, fewer than two columns, no data rows, ragged rows, cells that are not
     numbers, and NaN/Inf values.
@@ -51,8 +56,15 @@ def read_csv(ref: FileRef, label: str, header: bool | str) -> Raw:
     if not body:
         raise ref.error("has a header row but no data rows")
     label_col = _label_column(ref, label, names, width)
-
-    table = _parse(ref, body, delimiter, width, lines[0][0], names, header_forbidden=header is False)
+    described = _column(label_col, names) + (
+        f", the {label} column (label={label}{', the default' if label == 'last' else ''})"
+        if label in ("first", "last") else f" (label={label})")
+    cells = _label_cells(body, delimiter, label_col)
+    # class names when no label is a number; a column mixing numbers and names is an error (a
+    # typo, more likely than a class named like a number), reported at its first name
+    strings = cells is not None and (label_names is not None or not any(_is_number(c) for c in cells))
+    table = _parse(ref, body, delimiter, width, lines[0][0], names, header_forbidden=header is False,
+                   text_col=label_col if strings else None, label_col=label_col)
     feature_cols = [c for c in range(width) if c != label_col]
     bad = first_nonfinite(table)
     if bad is not None:
@@ -60,6 +72,11 @@ def read_csv(ref: FileRef, label: str, header: bool | str) -> Raw:
         raise ref.error(f"line {body[row][0]}, {_column(col, names)}: {table[row, col]} is not a "
                         "finite number", hint="remove or impute missing values before training")
     x = np.ascontiguousarray(table[:, feature_cols])
+    feature_names = tuple(names[c] for c in feature_cols) if names else None
+    if strings:
+        y, mapping = _map_names(ref, body, cells, label_names, label_col, names)
+        return Raw(ref.name, x, y, feature_names=feature_names, path=str(ref.resolved), classes=len(mapping),
+                   class_names=mapping, label_column=described, label_names=mapping)
     y = table[:, label_col]
     if _written_as_integers(body, delimiter, label_col) and y.min() >= 0:
         # NOTE: float64 -> int64 of a value at or above 2**63 wraps to a negative class silently
@@ -71,8 +88,49 @@ def read_csv(ref: FileRef, label: str, header: bool | str) -> Raw:
                             hint="class labels count from 0; for a regression target write it as "
                                  "a real number (e.g. 1.5e20) and use loss mse")
         y = y.astype(np.int64)
-    feature_names = tuple(names[c] for c in feature_cols) if names else None
-    return Raw(ref.name, x, y, feature_names=feature_names, path=str(ref.resolved))
+    return Raw(ref.name, x, y, feature_names=feature_names, path=str(ref.resolved), label_column=described)
+
+
+# Class names are data: bounded so a hostile file cannot fill the checkpoint's metadata.
+MAX_CLASS_NAMES = 10_000
+MAX_CLASS_NAME = 200
+
+
+def _label_cells(body: list[tuple[int, str]], delimiter: str | None, col: int) -> list[str] | None:
+    """The label column's cells, stripped, or None when a row is too short to have one (the
+    table's own parse then reports the ragged row)."""
+    out = []
+    for _, line in body:
+        cells = _cells(line, delimiter)
+        if col >= len(cells):
+            return None
+        out.append(cells[col].strip())
+    return out
+
+
+def _map_names(ref: FileRef, body, cells: list[str], given: tuple[str, ...] | None, col: int,
+               names) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(N,) int64 class indices of string labels, and the names in index order (sorted, or
+    `given`)."""
+    for (no, _), cell in zip(body, cells):
+        if not cell:
+            raise ref.error(f"line {no}, {_column(col, names)}: the label is empty",
+                            hint="every row needs a label; remove or fill the rows without one")
+        if len(cell) > MAX_CLASS_NAME:
+            raise ref.error(f"line {no}, {_column(col, names)}: a label of {len(cell)} characters "
+                            f"(at most {MAX_CLASS_NAME})", hint="is this column the label?")
+    mapping = tuple(given) if given is not None else tuple(sorted(set(cells)))
+    if len(mapping) > MAX_CLASS_NAMES:
+        raise ref.error(f"{_column(col, names)} has {len(mapping)} distinct labels (at most "
+                        f"{MAX_CLASS_NAMES} class names)", hint="is this column the label? label=NAME picks another")
+    index = {name: i for i, name in enumerate(mapping)}
+    for (no, _), cell in zip(body, cells):
+        if cell not in index:
+            shown = ", ".join(mapping[:10]) + (", ..." if len(mapping) > 10 else "")
+            raise ref.error(f"line {no}, {_column(col, names)}: the label {cell!r} is not one of the "
+                            f"classes {shown}", hint="the weights (or the training file) know only these "
+                            "classes: use data with the same class names")
+    return np.array([index[c] for c in cells], dtype=np.int64), mapping
 
 
 def _delimiter(line: str) -> str | None:
@@ -120,12 +178,18 @@ def _label_column(ref: FileRef, label: str, names: tuple[str, ...] | None, width
 
 
 def _parse(ref: FileRef, body: list[tuple[int, str]], delimiter: str | None, width: int,
-           width_line: int, names: tuple[str, ...] | None, header_forbidden: bool) -> np.ndarray:
+           width_line: int, names: tuple[str, ...] | None, header_forbidden: bool,
+           text_col: int | None = None, label_col: int | None = None) -> np.ndarray:
     """(rows, width) float64; on failure, finds the first bad line and cell for the message.
-    `width_line` is the line the expected width was read from (the header, when there is one)."""
+    `width_line` is the line the expected width was read from (the header, when there is one).
+    Column `text_col` (string labels) is not parsed: it holds 0."""
+    cols = [c for c in range(width) if c != text_col]
     try:
         table = np.loadtxt([line for _, line in body], delimiter=delimiter, comments=None,
-                           quotechar='"', dtype=np.float64, ndmin=2)
+                           quotechar='"', dtype=np.float64, ndmin=2,
+                           usecols=cols if text_col is not None else None)
+        if text_col is not None and table.shape[1] == len(cols):
+            return np.insert(table, text_col, 0.0, axis=1)
         if table.shape[1] == width:
             return table
     except ValueError:
@@ -139,6 +203,9 @@ def _parse(ref: FileRef, body: list[tuple[int, str]], delimiter: str | None, wid
                             hint=_delimiter_hint(delimiter) if len(cells) == 1 else None)
         row = []
         for col, cell in enumerate(cells):
+            if col == text_col:
+                row.append(0.0)
+                continue
             try:
                 row.append(float(cell))
             except ValueError:
@@ -146,6 +213,9 @@ def _parse(ref: FileRef, body: list[tuple[int, str]], delimiter: str | None, wid
                 hint = None
                 if index == 0 and header_forbidden:
                     hint = "the first row looks like a header; set header=true or header=auto"
+                elif col == label_col and cell.strip():
+                    hint = ("the label column mixes numbers and names: write every label as a "
+                            "number, or every label as a class name")
                 raise ref.error(f"line {no}, {_column(col, names)}: {what}", hint=hint) from None
         rows.append(row)
     return np.array(rows, dtype=np.float64).reshape(len(rows), width)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...spec.settings import Augment, DataSettings
 from .errors import DataError
-from .prepare import apply_scaling, fit_scaling, split_indices
+from .prepare import apply_scaling, fit_scaling, fit_target_scaling, scale_target, split_indices
 from .raw import Raw, count_classes
 from .sources import Context, load_source, load_validation
 
@@ -27,7 +27,11 @@ class Dataset:
     ({"kind": "standardize", "mean", "std"} or {"kind": "minmax", "lo", "hi"}), or None.
     augment: the data section's `augment` setting (netc.spec.settings.Augment) that the
     trainer applies to each training batch (runtime/data/augment.py), or None; the arrays here
-    are never augmented.
+    are never augmented. label_column: how a CSV's label column was chosen (for messages), else
+    None. label_names: string labels' names in class-index order (a CSV with `setosa`, ...), else
+    None. one_based: the labels were written 1..K and shifted to 0..K-1 (`labels one_based`).
+    target_scaling: with `standardize target`, {"mean": (K,), "std": (K,)} of the training
+    split's regression target, which y_train and y_val are standardized with; else None.
     """
 
     name: str
@@ -41,10 +45,15 @@ class Dataset:
     feature_names: tuple[str, ...] | None
     scaling: dict | None
     augment: Augment | None = None
+    label_column: str | None = None
+    label_names: tuple[str, ...] | None = None
+    one_based: bool = False
+    target_scaling: dict | None = None
 
 
 def load_data(settings: DataSettings, *, seed: int = 0, base_dir: str | Path = ".",
-              default_classes: int | None = None) -> Dataset:
+              default_classes: int | None = None, label_names: tuple[str, ...] | None = None,
+              target_scaling: dict | None = None) -> Dataset:
     """Load, split and scale the examples a data section describes.
 
     settings: the data section (netc.spec.settings.DataSettings: source, split F, validation
@@ -52,16 +61,21 @@ def load_data(settings: DataSettings, *, seed: int = 0, base_dir: str | Path = "
     (the .net file's folder). With `validation`, that file is the validation set and the
     whole source trains; otherwise the (seeded, if shuffle) first round(F * N) rows train.
     Scaling statistics come from the training rows only. The same settings and seed give
-    identical arrays; the arrays are fresh copies the caller may modify.
+    identical arrays; the arrays are fresh copies the caller may modify. String labels are mapped
+    to classes in sorted order, or in the order `label_names` gives (a checkpoint's); the
+    validation file uses the source's mapping. With `labels one_based`, every label is shifted
+    down by one. With `standardize target`, the regression target is standardized with the
+    training split's mean and std, or with `target_scaling` when given (a checkpoint's).
     Raises DataError for anything the user must fix.
     """
     scaling_kind = _scaling_kind(settings)
-    ctx = Context(seed, Path(base_dir), default_classes)
+    ctx = Context(seed, Path(base_dir), default_classes, label_names)
     source = settings.source
-    raw = load_source(source, ctx)
+    raw = _shift(load_source(source, ctx), settings, source.params.get("path") or source.name)
+    ctx = dataclasses.replace(ctx, label_names=raw.label_names)  # the validation file maps as the source
 
     if settings.validation is not None:
-        val = load_validation(settings.validation, source, ctx)
+        val = _shift(load_validation(settings.validation, source, ctx), settings, str(settings.validation))
         x_train, y_train = raw.x.copy(), raw.y.copy()
         x_val, y_val = val.x, _match_labels(raw, val, str(settings.validation))
     else:
@@ -70,6 +84,10 @@ def load_data(settings: DataSettings, *, seed: int = 0, base_dir: str | Path = "
         x_val, y_val = (raw.x[rest], raw.y[rest]) if len(rest) else (None, None)
 
     scaling = fit_scaling(scaling_kind, x_train)
+    target = _target_scaling(settings, raw, y_train, target_scaling)
+    if target is not None:
+        y_train = scale_target(target, y_train)
+        y_val = None if y_val is None else scale_target(target, y_val)
     top = count_classes(y_train, y_val)
     return Dataset(
         name=raw.name,
@@ -83,7 +101,46 @@ def load_data(settings: DataSettings, *, seed: int = 0, base_dir: str | Path = "
         feature_names=raw.feature_names,
         scaling=scaling,
         augment=settings.augment,
+        label_column=raw.label_column,
+        label_names=raw.label_names,
+        one_based=settings.labels == "one_based",
+        target_scaling=target,
     )
+
+
+def _shift(raw: Raw, settings: DataSettings, name: str) -> Raw:
+    """With `labels one_based`, the labels 1..K as class indices 0..K-1 (DataError if they are
+    not integers from 1)."""
+    if settings.labels != "one_based":
+        return raw
+    y = raw.y
+    if raw.label_names is not None or y.dtype != np.int64 or y.ndim != 1:
+        what = "class names" if raw.label_names is not None else "not whole numbers"
+        raise DataError(f"labels one_based: the labels of {name} are {what}, not 1..K", statement="labels",
+                        hint="labels one_based is for integer labels written from 1; remove it")
+    if len(y) and int(y.min()) < 1:
+        raise DataError(f"labels one_based: the labels of {name} include {int(y.min())}, but 1-based "
+                        "labels start at 1", statement="labels",
+                        hint="the labels already count from 0: remove labels one_based")
+    classes = None if raw.classes is None else raw.classes - 1
+    return dataclasses.replace(raw, y=y - 1, classes=classes)
+
+
+def _target_scaling(settings: DataSettings, raw: Raw, y_train: np.ndarray, saved: dict | None) -> dict | None:
+    """With `standardize target`, the target statistics to standardize with: `saved` (a
+    checkpoint's: its weights predict in those units) or the training split's; else None."""
+    if not settings.standardize_target:
+        return None
+    if raw.label_names is not None:
+        raise DataError(f"standardize target: the labels of {raw.name} are class names, not a "
+                        "regression target", statement="standardize_target",
+                        hint="standardize target is for a regression target (loss mse): remove it")
+    target = saved if saved is not None else fit_target_scaling(y_train)
+    width = 1 if y_train.ndim == 1 else y_train.shape[1]
+    if len(target["mean"]) != width:
+        raise DataError(f"standardize target: the saved statistics are for {len(target['mean'])} "
+                        f"target columns, the data has {width}", statement="standardize_target")
+    return target
 
 
 def _scaling_kind(settings: DataSettings) -> str | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ...spec.diagnostics import NetcError
 
-STATEMENTS = ("source", "split", "validation", "standardize", "minmax")
+STATEMENTS = ("source", "split", "validation", "standardize", "minmax", "labels", "standardize_target")
 
 
 class DataError(NetcError):
@@ -12,8 +12,8 @@ class DataError(NetcError):
     Attributes:
         message: what is wrong; when a file is involved it starts with the path as written in
             the .net file, and names the line/row and column where that applies.
-        statement: which data statement it concerns: 'source', 'split', 'validation',
-            'standardize' or 'minmax'.
+        statement: which data statement it concerns: one of STATEMENTS (the data settings' keys:
+            'standardize_target' is `standardize target`).
         param: the statement's parameter at fault ('label', 'images', 'n', ...) or None.
         path: the resolved path of the file involved, or None.
         hint: how to fix it, or None.

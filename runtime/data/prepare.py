@@ -66,6 +66,33 @@ def fit_scaling(kind: str | None, x_train: np.ndarray) -> dict | None:
     raise ValueError(f"unknown scaling {kind!r}")
 
 
+def fit_target_scaling(y_train: np.ndarray) -> dict:
+    """`standardize target`: the regression target's statistics on the training split,
+    {"mean": (K,), "std": (K,)} for targets (N,) (K = 1) or (N, K); a constant column keeps std 1
+    (it is only centred), as fit_scaling does for inputs."""
+    y = np.asarray(y_train, np.float64).reshape(len(y_train), -1)
+    mean, std = y.mean(axis=0), y.std(axis=0)
+    constant = std <= 1e-12 * np.maximum(1.0, np.abs(mean))
+    return {"mean": mean, "std": np.where(constant, 1.0, std)}
+
+
+def scale_target(scaling: dict, y: np.ndarray) -> np.ndarray:
+    """Targets (N,) or (N, K) in standardized units: (y - mean) / std, float64, same shape."""
+    y = np.asarray(y, np.float64)
+    mean, std = scaling["mean"], scaling["std"]
+    return (y - mean[0]) / std[0] if y.ndim == 1 else (y - mean) / std
+
+
+def unscale_target(scaling: dict, y: np.ndarray) -> np.ndarray:
+    """The inverse of scale_target: standardized values (N,), (N, 1) or (N, K) back in the
+    target's own units, float64, same shape."""
+    y = np.asarray(y, np.float64)
+    mean, std = scaling["mean"], scaling["std"]
+    if y.ndim == 1 or (y.shape[1] == 1 and len(mean) == 1):
+        return y * std[0] + mean[0]
+    return y * std + mean
+
+
 def apply_scaling(scaling: dict | None, x: np.ndarray) -> np.ndarray:
     """x (M, D) scaled with statistics from `fit_scaling`, as a new (M, D) float64 array.
 

@@ -22,6 +22,8 @@ class Raw:
     classes: int | None = None
     class_names: tuple[str, ...] | None = None
     path: str | None = None
+    label_column: str | None = None  # a CSV's label column, for messages: "column 5 ('species'), ..."
+    label_names: tuple[str, ...] | None = None  # string labels, mapped to 0..K-1 in this order
 
     def __post_init__(self):
         assert self.x.ndim == 2 and self.x.dtype == np.float64, (self.x.shape, self.x.dtype)

@@ -25,6 +25,7 @@ class Context:
     seed: int = 0
     base_dir: Path = Path(".")
     default_classes: int | None = None
+    label_names: tuple[str, ...] | None = None  # string labels' mapping to keep (a checkpoint's)
 
 
 def _npz(params: dict, ctx: Context) -> Raw:
@@ -33,7 +34,8 @@ def _npz(params: dict, ctx: Context) -> Raw:
 
 def _csv(params: Mapping, ctx: Context) -> Raw:
     ref = resolve(params["path"], ctx.base_dir)
-    return read_csv(ref, label=params["label"], header=params["header"])
+    return read_csv(ref, label=params["label"], header=params["header"],
+                    label_names=ctx.label_names)
 
 
 def _idx(params: dict, ctx: Context) -> Raw:
@@ -86,7 +88,8 @@ def load_validation(path: str, source: Choice, ctx: Context) -> Raw:
         return read_npz(ref)
     if suffixes[-1:] == [".csv"] or suffixes[-2:] == [".csv", ".gz"]:
         like = source if source.name == "csv" else make_source("csv", path=path)
-        return read_csv(ref, label=like.params["label"], header=like.params["header"])
+        return read_csv(ref, label=like.params["label"], header=like.params["header"],
+                        label_names=ctx.label_names)
     raise ref.error("has an unknown extension for a validation set",
                     hint="use an .npz file (arrays x and y) or a .csv / .csv.gz file")
 

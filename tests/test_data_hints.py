@@ -1,0 +1,235 @@
+"""Data hints (issue 16), each on a crafted file the test writes: 1-based labels (and `labels
+one_based`), the label column named in netc check's summary, a label column that is plainly not a
+label, netc check running the same data checks as netc run, and string labels mapped to classes
+(kept in the checkpoint, used by netc eval)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import netc
+from netc.runtime import checkpoint
+
+SPEC = """data {{
+    source "{csv}"{extra}
+}}
+model m {{
+    input 2
+    dense 8
+    relu
+    dense {out}
+}}
+train {{
+    loss {loss}
+    optimizer adam lr=1e-2
+    batch 16
+    epochs 3
+    seed 0
+}}
+"""
+
+
+def netc_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "netc", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def write_csv(path, labels, header="x1,x2,species", seed=0):
+    rng = np.random.default_rng(seed)
+    rows = [header] if header else []
+    for lab in labels:
+        a, b = rng.normal(size=2)
+        rows.append(f"{a:.4f},{b:.4f},{lab}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def write_spec(tmp_path, csv, out=3, loss="cross_entropy", extra="", name="m.net"):
+    p = tmp_path / name
+    p.write_text(SPEC.format(csv=csv.name, out=out, loss=loss, extra=extra))
+    return p
+
+
+def both(path, *more):
+    """netc check and netc run on the same file: (check result, run result)."""
+    return netc_cli("check", path, *more), netc_cli("run", path, "--quiet", *more)
+
+
+# --- 1-based labels -------------------------------------------------------------------------------
+
+def test_one_based_labels_are_recognised_and_shifted_by_labels_one_based(tmp_path):
+    csv = write_csv(tmp_path / "one.csv", [1, 2, 3] * 20)
+    p = write_spec(tmp_path, csv)
+    for r in both(p):
+        assert r.returncode == 2, r.stdout
+        assert "go from 1 to 3, but cross_entropy needs labels in 0..2 for an output 3 wide: they look " \
+               "1-based (1..K)" in r.stderr
+        assert "hint: add 'labels one_based' to the data section" in r.stderr
+        assert "end the model with dense 4" not in r.stderr  # the old, wrong advice
+    fixed = write_spec(tmp_path, csv, extra="\n    labels one_based", name="fixed.net")
+    check, run = both(fixed)
+    assert check.returncode == 0 and run.returncode == 0, check.stderr + run.stderr
+    assert "1-based in the file, shifted to 0..K-1 (labels one_based)" in check.stdout
+    assert "3 classes found" in check.stdout
+    ds = netc.load(fixed).dataset
+    assert sorted(set(ds.y_train.tolist()) | set(ds.y_val.tolist())) == [0, 1, 2]
+    # the same from the command line
+    assert netc_cli("run", p, "--quiet", "--set", "labels=one_based").returncode == 0
+
+
+def test_one_based_bce_labels(tmp_path):
+    csv = write_csv(tmp_path / "b.csv", [1, 2] * 20)
+    r = netc_cli("check", write_spec(tmp_path, csv, out=1, loss="bce"))
+    assert r.returncode == 2 and "they look 1-based" in r.stderr
+
+
+def test_labels_one_based_refuses_labels_that_start_at_zero(tmp_path):
+    csv = write_csv(tmp_path / "zero.csv", [0, 1, 2] * 10)
+    p = write_spec(tmp_path, csv, extra="\n    labels one_based")
+    for r in both(p):
+        assert r.returncode == 2
+        assert "labels one_based: the labels of zero.csv include 0" in r.stderr
+        assert f"{p}:3:5:" in r.stderr  # located at the labels statement
+        assert "remove labels one_based" in r.stderr
+
+
+def test_labels_statement_is_checked_against_the_schema(tmp_path):
+    csv = write_csv(tmp_path / "one.csv", [1, 2, 3] * 10)
+    r = netc_cli("check", write_spec(tmp_path, csv, extra="\n    labels one_base"))
+    assert r.returncode == 2 and "did you mean 'one_based'?" in r.stderr
+
+
+# --- the label column in netc check's summary -----------------------------------------------------
+
+def test_check_summary_names_the_default_label_column_and_the_classes(tmp_path):
+    csv = write_csv(tmp_path / "c.csv", [0, 1, 2] * 10)
+    r = netc_cli("check", write_spec(tmp_path, csv))
+    assert r.returncode == 0, r.stderr
+    assert "labels: column 3 ('species'), the last column (label=last, the default); 3 classes found" in r.stdout
+    csv = write_csv(tmp_path / "n.csv", [0, 1, 2] * 10, header=None)
+    r = netc_cli("check", write_spec(tmp_path, csv, name="n.net"))
+    assert "labels: column 3, the last column (label=last, the default); 3 classes found" in r.stdout
+
+
+# --- a label column that is not a label -----------------------------------------------------------
+
+def test_an_id_column_as_label_is_flagged(tmp_path):
+    csv = write_csv(tmp_path / "ids.csv", range(300), header="x1,x2,id")
+    r3, run3 = both(write_spec(tmp_path, csv, out=3))
+    for r in (r3, run3):
+        assert r.returncode == 2
+        assert "300 distinct values over 300 examples, which is not a class label" in r.stderr
+        assert "is this column the label?" in r.stderr and "label=NAME" in r.stderr
+        assert "end the model with dense 300" not in r.stderr
+    wide = write_spec(tmp_path, csv, out=300, name="wide.net")
+    r = netc_cli("check", wide)
+    assert r.returncode == 0
+    assert "[label-column]" in r.stdout and "most examples are a class of their own" in r.stdout
+
+
+def test_a_real_valued_label_column_with_a_classification_loss(tmp_path):
+    csv = write_csv(tmp_path / "price.csv", [f"{v:.2f}" for v in np.linspace(10, 99, 40)], header="x1,x2,price")
+    for r in both(write_spec(tmp_path, csv)):
+        assert r.returncode == 2
+        assert "the labels of price.csv (the label is column 3 ('price'), the last column (label=last, " \
+               "the default)) are real numbers, not whole ones" in r.stderr
+        assert "use loss mse for a regression target; label=NAME in the source statement picks another column" in r.stderr
+
+
+# --- netc check runs netc run's data checks -------------------------------------------------------
+
+@pytest.mark.parametrize("labels,out,loss,expect", [
+    ([0, 1, 5] * 10, 3, "cross_entropy", "go from 0 to 5, but cross_entropy needs labels in 0..2"),
+    ([0, 1, 2] * 10, 1, "bce", "go from 0 to 2, but bce needs labels in 0 and 1"),
+    ([0, 1] * 10, 2, "bce", "bce needs an output 1 wide, not 2"),
+    ([0, 1, 2] * 3, 3, "cross_entropy", "batch 16 is larger than the training split (7 examples)"),
+])
+def test_check_rejects_what_run_rejects(tmp_path, labels, out, loss, expect):
+    p = write_spec(tmp_path, write_csv(tmp_path / "d.csv", labels), out=out, loss=loss)
+    check, run = both(p)
+    assert check.returncode == run.returncode == 2
+    assert expect in check.stderr and expect in run.stderr
+    # one function: the same message, at the same place
+    line = next(x for x in run.stderr.splitlines() if "error:" in x)
+    assert line in check.stderr
+
+
+# --- string labels --------------------------------------------------------------------------------
+
+IRIS = ["setosa", "versicolor", "virginica"]
+
+
+def test_string_labels_are_mapped_in_sorted_order_and_kept_with_the_checkpoint(tmp_path):
+    names = ["virginica", "setosa", "versicolor"] * 20
+    csv = write_csv(tmp_path / "iris.csv", names)
+    p = write_spec(tmp_path, csv)
+    r = netc_cli("check", p)
+    assert r.returncode == 0, r.stderr
+    assert "strings mapped in sorted order: setosa=0, versicolor=1, virginica=2" in r.stdout
+    ds = netc.load(p).dataset
+    assert ds.label_names == tuple(IRIS) and ds.y_train.dtype == np.int64
+    y_all = np.concatenate([ds.y_train, ds.y_val])
+    assert sorted(set(y_all.tolist())) == [0, 1, 2]
+    ck = tmp_path / "iris.ckpt"
+    r = netc_cli("run", p, "--save", ck)
+    assert r.returncode == 0, r.stderr
+    assert "setosa=0, versicolor=1, virginica=2" in r.stdout  # the mapping is printed
+    assert checkpoint.peek(ck)["label_names"] == IRIS
+    with np.load(ck, allow_pickle=False) as z:  # a plain archive: nothing to unpickle
+        assert "meta" in z.files
+    ev = netc_cli("eval", p, "--weights", ck)
+    assert ev.returncode == 0 and "setosa=0, versicolor=1, virginica=2" in ev.stdout
+
+
+def test_eval_uses_the_checkpoints_mapping_on_a_file_with_fewer_classes(tmp_path):
+    csv = write_csv(tmp_path / "iris.csv", IRIS * 20)
+    p = write_spec(tmp_path, csv)
+    ck = tmp_path / "iris.ckpt"
+    assert netc_cli("run", p, "--save", ck, "--quiet").returncode == 0
+    # the same file name, now with the virginica rows only: sorted on its own it would be class 0
+    write_csv(csv, ["virginica"] * 30)
+    ds = netc.load(p).dataset
+    assert ds.label_names == ("virginica",) and set(ds.y_train.tolist()) == {0}
+    r = netc_cli("eval", p, "--weights", ck, "--json")
+    assert r.returncode == 0, r.stderr
+    assert checkpoint.data_facts(ck)["label_names"] == tuple(IRIS)
+    # a class the weights never saw is an error naming the line
+    write_csv(csv, ["virginica"] * 29 + ["rosa"])
+    r = netc_cli("eval", p, "--weights", ck)
+    assert r.returncode == 2
+    assert "the label 'rosa' is not one of the classes setosa, versicolor, virginica" in r.stderr
+    assert "line 31" in r.stderr
+
+
+def test_eval_accuracy_follows_the_stored_mapping(tmp_path):
+    """Evaluated on the training file's virginica rows alone, the accuracy is the share of those
+    rows the model calls class 2 (virginica as trained), not class 0."""
+    csv = write_csv(tmp_path / "iris.csv", IRIS * 40)
+    p = write_spec(tmp_path, csv, extra="\n    split 1.0")
+    ck = tmp_path / "iris.ckpt"
+    assert netc_cli("run", p, "--save", ck, "--quiet").returncode == 0
+    lines = csv.read_text().splitlines()
+    only = [lines[0]] + [line for line in lines[1:] if line.endswith("virginica")]
+    csv.write_text("\n".join(only) + "\n")
+    model = netc.Model(netc.lower(netc.load(p)), seed=0)
+    model.load_state_dict(checkpoint.weights(ck, p.read_text(), model, netc.load(p).train))
+    x = np.array([[float(v) for v in line.split(",")[:2]] for line in only[1:]])
+    expected = float(np.mean(model.forward(x, training=False).argmax(axis=1) == 2))
+    r = json.loads(netc_cli("eval", p, "--weights", ck, "--json").stdout)
+    assert r["train_accuracy"] == pytest.approx(expected)
+
+
+def test_a_validation_file_uses_the_training_mapping(tmp_path):
+    train = write_csv(tmp_path / "train.csv", IRIS * 10)
+    write_csv(tmp_path / "val.csv", ["virginica", "versicolor"] * 5, seed=1)
+    p = write_spec(tmp_path, train, extra='\n    validation "val.csv"')
+    ds = netc.load(p).dataset
+    assert ds.label_names == tuple(IRIS)
+    assert set(ds.y_val.tolist()) == {1, 2}
+    write_csv(tmp_path / "val.csv", ["virginica", "tulip"], seed=1)
+    r = netc_cli("check", p)
+    assert r.returncode == 2 and "the label 'tulip' is not one of the classes" in r.stderr
