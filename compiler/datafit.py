@@ -167,8 +167,10 @@ def _class_label_problems(ds, ys, loss, width, labels, column, loss_span, out_sp
 
 
 def describe_labels(ds) -> str | None:
-    """The summary's line on the labels: which CSV column they came from, how many classes and,
-    for string labels, the mapping to class indices (None when there is nothing to say)."""
+    """The summary's line on the labels ("labels: ...") or regression target ("target: ..."):
+    which CSV column they came from, how many classes, for string labels the mapping to class
+    indices, 1-based labels shifted, a standardized target's statistics (None when there is
+    nothing to say: no CSV column, nothing changed)."""
     parts = []
     column = _label_column(ds)
     if column:
@@ -181,9 +183,22 @@ def describe_labels(ds) -> str | None:
         parts.append(f"strings mapped in sorted order: {shown}" + (", ..." if len(names) > 12 else ""))
     if getattr(ds, "one_based", False):
         parts.append("1-based in the file, shifted to 0..K-1 (labels one_based)")
-    if not parts or not column and not getattr(ds, "one_based", False):
+    scaling = getattr(ds, "target_scaling", None)
+    if scaling is not None:
+        parts.append(target_scaling_text(scaling))
+    if not parts or not column and not getattr(ds, "one_based", False) and scaling is None:
         return None
-    return "; ".join(parts)
+    return ("target: " if ds.classes is None else "labels: ") + "; ".join(parts)
 
 
-__all__ = ["data_problems", "describe_labels", "LABEL_CODE", "MANY_CLASSES"]
+def target_scaling_text(scaling: dict) -> str:
+    """'standardized with the training split's mean 152.1 and std 77.09 (standardize target): the
+    losses are in standardized units'."""
+    def nums(a):
+        vals = [f"{v:.4g}" for v in a]
+        return vals[0] if len(vals) == 1 else "(" + ", ".join(vals) + ")"
+    return (f"standardized with the training split's mean {nums(scaling['mean'])} and std "
+            f"{nums(scaling['std'])} (standardize target): the losses are in standardized units")
+
+
+__all__ = ["check_data", "data_problems", "describe_labels", "target_scaling_text", "LABEL_CODE", "MANY_CLASSES"]

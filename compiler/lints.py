@@ -188,8 +188,8 @@ def target_scale(g, train, data, facts, spans=None):
     hint = target_scale_hint(facts, data) if not train.classification else None
     if hint:
         yield _warn("target-scale", f"the regression target is unscaled and large (about "
-                    f"{facts.target_scale:.3g}): the first mse is in the millions and its gradients "
-                    f"as large", facts.source_span, hint)
+                    f"{facts.target_scale:.3g}): the first mse is about {facts.target_scale ** 2:.0e}, "
+                    f"and its gradients as large", facts.source_span, hint)
 
 
 def _probability(kernel) -> bool:

@@ -141,7 +141,8 @@ def data_facts(ds, spec: CheckedSpec) -> DataFacts:
     ratio = max(ranges) / min(ranges) if ranges else None
     y = ds.y_train
     scale = None
-    if y.dtype.kind == "f" and len(y):  # a real regression target (class labels are int64)
+    # a regression target: real numbers, or whole ones read as int64 (prices) under a regression loss
+    if len(y) and (y.dtype.kind == "f" or (y.ndim == 1 and not spec.train.classification)):
         scale = float(max(abs(y.mean()), y.std()))
     return DataFacts(ds.features, ds.classes, ratio, spec.data_spans.get("source"), scale)
 

@@ -66,7 +66,7 @@ def summary_table(network) -> str:
     if network.data_description:
         out.append(f"data: {network.data_description}")
     if getattr(network, "label_description", None):
-        out.append(f"labels: {network.label_description}")
+        out.append(network.label_description)
     t = network.train
     out.append(f"train: {t.loss}, {t.optimizer.name} lr={t.optimizer.lr:g}, batch {t.batch}, "
                f"{t.epochs} epoch{'s' if t.epochs != 1 else ''}")

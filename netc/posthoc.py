@@ -134,9 +134,9 @@ def target_units_mse(trainer, ds) -> dict[str, float]:
 
 
 def target_units_line(trainer, ds) -> str:
-    """'mse in the target's units: train 2871, validation 3341 (validation rmse 57.8)': what the
-    standardized losses of the table are in the target's own units."""
+    """'mse in the target's own units: train 2871, validation 3341 (validation rmse 57.8)': what
+    the losses (in standardized units) are in the target's own units."""
     mse = target_units_mse(trainer, ds)
     last = "validation" if "validation" in mse else "train"
-    return (f"mse in the target's units: {', '.join(f'{k} {v:.4g}' for k, v in mse.items())} "
-            f"({last} rmse {mse[last] ** 0.5:.4g}); the loss columns are in standardized units")
+    return (f"mse in the target's own units: {', '.join(f'{k} {v:.4g}' for k, v in mse.items())} "
+            f"({last} rmse {mse[last] ** 0.5:.4g}); the losses above are in standardized units")

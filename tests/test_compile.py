@@ -108,6 +108,7 @@ LINT_FILES = {
     "symmetric_init.net": "symmetric-init",
     "conv_bias_before_batchnorm.net": "bias-before-batchnorm",
     "batchnorm_batch.net": "batchnorm-batch",
+    "target_scale.net": "target-scale",
 }
 
 
@@ -133,7 +134,7 @@ def test_clean_examples_have_no_warnings():
 
 def test_no_example_outside_lints_raises_a_new_lint():
     new = {"sigmoid-before-bce", "activation-on-logits", "dropout-placement", "batchnorm-momentum",
-           "learning-rate", "batchnorm-batch"}
+           "learning-rate", "batchnorm-batch", "target-scale"}
     for path in ALL_EXAMPLES:
         if path.parent.name != "lints":
             assert not new & {w.code for w in netc.load(path).warnings}, path
@@ -267,7 +268,9 @@ def test_default_train_settings_without_a_train_section():
 def test_csv_source_settings(tmp_path):
     (tmp_path / "d.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n")
     p = tmp_path / "m.net"
-    p.write_text('data { source "d.csv" label=y header=true }\nmodel m { input 2; dense 2 }\n')
+    # batch 2: netc check runs the data checks of a run, and the default batch (32) is larger
+    # than these 3 training examples
+    p.write_text('data { source "d.csv" label=y header=true }\nmodel m { input 2; dense 2 }\ntrain { batch 2 }\n')
     net = netc.load(p)
     assert net.data.source == Choice("csv", {"path": "d.csv", "label": "y", "header": True})
 
