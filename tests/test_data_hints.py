@@ -233,3 +233,155 @@ def test_a_validation_file_uses_the_training_mapping(tmp_path):
     write_csv(tmp_path / "val.csv", ["virginica", "tulip"], seed=1)
     r = netc_cli("check", p)
     assert r.returncode == 2 and "the label 'tulip' is not one of the classes" in r.stderr
+
+
+# --- standardize target and the target-scale hints ------------------------------------------------
+
+REGRESSION = """data {{
+    source "prices.csv"
+    standardize{extra}
+}}
+model m {{
+    input 3
+    dense 16
+    relu
+    dense 1 init=xavier
+}}
+train {{
+    loss mse
+    optimizer {opt}
+    batch 32
+    epochs {epochs}
+    seed 0
+}}
+"""
+
+
+def write_prices(tmp_path, rows=200, scale=60000.0, centre=250000.0):
+    """Three features and a price in the hundreds of thousands (written with decimals)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 3))
+    y = centre + scale * (x @ np.array([1.0, -0.5, 0.3])) + 0.05 * scale * rng.normal(size=rows)
+    lines = ["rooms,age,distance,price"] + [",".join(f"{v:.3f}" for v in a) + f",{b:.2f}" for a, b in zip(x, y)]
+    (tmp_path / "prices.csv").write_text("\n".join(lines) + "\n")
+    return y
+
+
+def write_regression(tmp_path, extra="", opt="adam lr=1e-2", epochs=20, name="r.net"):
+    p = tmp_path / name
+    p.write_text(REGRESSION.format(extra=extra, opt=opt, epochs=epochs))
+    return p
+
+
+def test_standardize_target_trains_in_standardized_units_and_reports_the_targets_units(tmp_path):
+    y = write_prices(tmp_path)
+    p = write_regression(tmp_path, extra="\n    standardize target")
+    check = netc_cli("check", p)
+    assert check.returncode == 0, check.stderr
+    assert "[target-scale]" not in check.stdout + check.stderr
+    assert "target: column 4 ('price'), the last column (label=last, the default); standardized with " \
+           "the training split's mean" in check.stdout
+    ds = netc.load(p).dataset
+    n = len(ds.y_train)
+    # the training split's statistics: standardized training targets have mean 0 and std 1
+    assert abs(ds.y_train.mean()) < 1e-9 and ds.y_train.std() == pytest.approx(1.0)
+    assert ds.target_scaling["std"][0] == pytest.approx(np.std(ds.y_train * ds.target_scaling["std"][0]))
+    assert 200_000 < ds.target_scaling["mean"][0] < 300_000 and n == 160
+    ck = tmp_path / "r.ckpt"
+    run = netc_cli("run", p, "--save", ck)
+    assert run.returncode == 0, run.stderr
+    assert "the losses are in standardized units" in run.stdout
+    line = next(x for x in run.stdout.splitlines() if x.startswith("mse in the target's own units"))
+    # the scaling kept with the checkpoint, as JSON numbers
+    saved = checkpoint.peek(ck)["target_scaling"]
+    assert saved["mean"] == pytest.approx(ds.target_scaling["mean"].tolist())
+    assert saved["std"] == pytest.approx(ds.target_scaling["std"].tolist())
+    ev = json.loads(netc_cli("eval", p, "--weights", ck, "--json").stdout)
+    # the target-units mse is the standardized loss times std^2 (one target column)
+    std = ds.target_scaling["std"][0]
+    assert ev["val_mse_target_units"] == pytest.approx(ev["val_loss"] * std ** 2, rel=1e-3)
+    assert ev["train_mse_target_units"] == pytest.approx(ev["train_loss"] * std ** 2, rel=1e-3)
+    assert f"validation {ev['val_mse_target_units']:.4g}" in line  # run and eval agree
+    text = netc_cli("eval", p, "--weights", ck)
+    assert text.returncode == 0 and line in text.stdout and "(standardized target)" in text.stdout
+    # the model learned: far better than predicting the mean (mse = var of the target)
+    assert ev["val_mse_target_units"] < 0.2 * np.var(y)
+
+
+def test_eval_uses_the_checkpoints_target_statistics(tmp_path):
+    write_prices(tmp_path)
+    p = write_regression(tmp_path, extra="\n    standardize target")
+    ck = tmp_path / "r.ckpt"
+    assert netc_cli("run", p, "--save", ck, "--quiet").returncode == 0
+    before = json.loads(netc_cli("eval", p, "--weights", ck, "--json").stdout)
+    # the same file shifted by a constant: evaluated with its own statistics the error would be
+    # the same; with the checkpoint's, the predictions are off by the shift
+    lines = (tmp_path / "prices.csv").read_text().splitlines()
+    shifted = [lines[0]] + [",".join(r.split(",")[:3] + [f"{float(r.split(',')[3]) + 100000:.2f}"]) for r in lines[1:]]
+    (tmp_path / "prices.csv").write_text("\n".join(shifted) + "\n")
+    after = json.loads(netc_cli("eval", p, "--weights", ck, "--json").stdout)
+    assert after["val_mse_target_units"] > before["val_mse_target_units"] + 0.5 * 100000 ** 2
+
+
+def test_standardize_target_from_the_command_line_and_with_a_classification_loss(tmp_path):
+    write_prices(tmp_path)
+    p = write_regression(tmp_path, epochs=2)
+    r = netc_cli("run", p, "--quiet", "--set", "standardize_target=true")
+    assert r.returncode == 0, r.stderr
+    assert "mse in the target's own units" in r.stdout
+    csv = write_csv(tmp_path / "iris.csv", IRIS * 10)
+    bad = write_spec(tmp_path, csv, extra="\n    standardize target", name="bad.net")
+    for r in both(bad):
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert f"{bad}:3:5: error: standardize target: the labels of iris.csv are class names" in r.stderr
+
+
+def test_standardize_target_given_twice_is_located(tmp_path):
+    write_prices(tmp_path)
+    p = write_regression(tmp_path, extra="\n    standardize target\n    standardize target")
+    r = netc_cli("check", p)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"{p}:5:5: error: 'standardize' is given twice in the data section" in r.stderr
+    p = write_regression(tmp_path, extra="\n    standardize inputs", name="twice.net")
+    r = netc_cli("check", p)
+    assert r.returncode == 2 and f"{p}:4:5: error: 'standardize' is given twice" in r.stderr
+    p = write_regression(tmp_path, extra="\n    standardize targets", name="typo.net")
+    r = netc_cli("check", p)
+    assert r.returncode == 2 and "did you mean 'target'?" in r.stderr
+
+
+def test_target_scale_warns_before_training_and_the_divergence_hint_suggests_standardize_target(tmp_path):
+    write_prices(tmp_path)
+    p = write_regression(tmp_path, opt="sgd lr=0.01", epochs=3)
+    check = netc_cli("check", p)
+    assert check.returncode == 0
+    assert "[target-scale]" in check.stdout and "add 'standardize target' to the data section" in check.stdout
+    run = netc_cli("run", p)
+    assert run.returncode == 1 and "Traceback" not in run.stderr  # it diverges: a run-time failure
+    assert "[target-scale]" in run.stderr  # warned before training
+    hint = next(x for x in run.stderr.splitlines() if x.strip().startswith("hint:") and "not finite" not in x
+                and "became" not in x and "standardize target" in x and "else lower the learning rate" in x)
+    assert hint
+    # targets that are not large: no such warning, no such hint
+    write_prices(tmp_path, scale=5.0, centre=20.0)
+    quiet = netc_cli("check", p)
+    assert quiet.returncode == 0 and "[target-scale]" not in quiet.stdout + quiet.stderr
+
+
+
+
+def test_the_divergence_warning_puts_standardize_target_first(tmp_path, capsys):
+    """The [diverging] warning (a finite loss that blows up) has the same hint as a NaN."""
+    from netc import run as runmod
+    write_prices(tmp_path)
+    p = write_regression(tmp_path)
+    net = netc.load(p)
+    runmod._warn_divergence("the training loss grew: training is diverging", net, net.data, net.dataset)
+    err = capsys.readouterr().err
+    assert "[diverging]" in err and f"{p}:13:5" in err
+    assert "hint: the regression target is about" in err and "add 'standardize target'" in err
+    assert "else lower the learning rate" in err
+    scaled = write_regression(tmp_path, extra="\n    standardize target", name="scaled.net")
+    net = netc.load(scaled)
+    runmod._warn_divergence("the training loss grew: training is diverging", net, net.data, net.dataset)
+    assert "standardize target" not in capsys.readouterr().err
