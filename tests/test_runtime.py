@@ -12,7 +12,9 @@ from netc.runtime.model import Model, NodeError
 from netc.runtime.netcheck import TOLERANCE, check_network
 
 # bce_width.net has no data section: with data, its output (2 wide for bce) is refused.
-UNRUNNABLE = {"bce_width.net"}
+# target_scale.net's loss is about 6e10 (its lesson): finite differences of it lose their digits
+# to cancellation, so it cannot be gradient-checked to 1e-6.
+UNRUNNABLE = {"bce_width.net", "target_scale.net"}
 SMALL_EXAMPLES = ["digits.net", "residual.net", "blocks.net"] + [
     f"lints/{p.name}" for p in sorted((EXAMPLES / "lints").glob("*.net")) if p.name not in UNRUNNABLE]
 
