@@ -7,6 +7,7 @@ An op without a faithful form in the target stops the export at its statement (e
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,21 @@ def export(args) -> int:
         fail(None, f"cannot write {args.output}: {e.strerror or e}")
     for path in written:
         print(path)
+    _note_target_scaling(args.weights)
     return EXIT_OK
+
+
+def _note_target_scaling(weights: str | None) -> None:
+    """Say on stderr that the exported network predicts a standardized target (`standardize
+    target`), and how to turn its outputs back into the target's units."""
+    from .runtime import checkpoint
+    scaling = checkpoint.data_facts(weights)["target_scaling"] if weights else None
+    if scaling is not None:
+        mean = ", ".join(f"{v:.6g}" for v in scaling["mean"])
+        std = ", ".join(f"{v:.6g}" for v in scaling["std"])
+        print(f"netc: these weights predict the standardized target (standardize target): multiply "
+              f"the outputs by the std ({std}) and add the mean ({mean}) for the target's units",
+              file=sys.stderr)
 
 
 def folded(net, model):

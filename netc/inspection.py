@@ -19,7 +19,7 @@ def stats(args) -> int:
         from .experiments.plots import check_path
         check_path(args.plot)
     sets = list(args.set) + [f"batch={args.batch}"] if args.batch else list(args.set)
-    net, train, data, ds = prepare(args.file, sets, None, args.seed, whole_split_batch=True)
+    net, train, data, ds = prepare(args.file, sets, None, args.seed, whole_split_batch=True, weights=args.weights)
     channels = getattr(args, "channels", False)
     if channels:
         _check_images(net)

@@ -54,7 +54,7 @@ def landscape(args) -> int:
     if args.plot:
         from .experiments.plots import check_path
         check_path(args.plot)
-    net, train, data, ds = prepare(args.file, args.set, None, args.seed)
+    net, train, data, ds = prepare(args.file, args.set, None, args.seed, weights=args.weights)
     model = build_model(net, train, dtype_of(args), weights=args.weights)
     if args.params:
         try:

@@ -70,7 +70,7 @@ def mc_lines(r: dict) -> list[str]:
 def recalibrate(args) -> int:
     """`netc recalibrate FILE --weights CKPT`: recompute every batch norm's running statistics as
     population statistics over the training split and report the metrics before and after."""
-    net, train, data, ds = prepare(args.file, args.set, None, args.seed)
+    net, train, data, ds = prepare(args.file, args.set, None, args.seed, weights=args.weights)
     model = build_model(net, train, dtype_of(args), weights=args.weights)
     nodes = inference.batch_stat_nodes(model)
     if not nodes:

@@ -33,16 +33,16 @@ def fail(network, message: str, span=None, hint: str | None = None, status: int 
 
 
 def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, warnings: bool = True,
-            data_seed: int | None = None, whole_split_batch: bool = False,
-            label_names: tuple[str, ...] | None = None, target_scaling: dict | None = None):
+            data_seed: int | None = None, whole_split_batch: bool = False, weights: str | None = None):
     """The compiled network (its `warnings` those of the lints pass, run once here with the data and
     the overridden settings), its (overridden) settings and its data, all checked to fit. The data
     is split and shuffled with the run's seed, or with `data_seed` when given (an ensemble's
     members share one split while their seeds differ). With `whole_split_batch` (netc stats, which
     measures one batch), a batch larger than the training split becomes the whole split, said on
-    stderr, instead of an error. `label_names` / `target_scaling`: a checkpoint's string-label
-    classes and target statistics (runtime/checkpoint.py data_facts), so the data is mapped and
-    scaled as its weights were trained."""
+    stderr, instead of an error. `weights`: a checkpoint the command will use (--weights,
+    --resume): the data is loaded with its string-label classes and target statistics
+    (runtime/checkpoint.py data_facts), so it is mapped and scaled as those weights were trained
+    (a bad checkpoint: CheckpointError, exit 2)."""
     net = load_path(path, check_data=False, lint=False)  # the lints run once, below
     if net.data is None:
         fail(net, "the file has no data section: there is nothing to train on", net.spec.model_span,
@@ -50,10 +50,14 @@ def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, wa
     extra = list(sets) + ([f"epochs={epochs}"] if epochs is not None else []) + \
         ([f"seed={seed}"] if seed is not None else [])
     train, data = overrides.apply(net.train, net.data, extra)
+    saved = {}
+    if weights:
+        from .runtime import checkpoint
+        saved = checkpoint.data_facts(weights)
     try:
         dataset = load_data(data, seed=train.seed if data_seed is None else data_seed,
                             base_dir=net.base_dir, default_classes=net.output_width,
-                            label_names=label_names, target_scaling=target_scaling)
+                            **saved)
     except DataError as e:
         raise e.located(net.source, e.span_in(net.spec.data_spans)) from None
     except MemoryError:

@@ -55,10 +55,9 @@ def _run(args) -> int:
     if args.resume is not None and not args.resume:
         fail(None, "--resume needs a checkpoint path")
     # a resumed run maps string labels and scales the target as its checkpoint was trained
-    saved = checkpoint.data_facts(args.resume) if args.resume else {}
     net, train, data, ds = prepare(args.file, args.set, args.epochs, args.seed,
                                    warnings=not args.quiet and lead, data_seed=getattr(args, "data_seed", None),
-                                   **saved)
+                                   weights=args.resume)
     if getattr(args, "engine", "numpy") == "torch":
         engines.check_batch(net, train)
     if getattr(args, "bootstrap", None) is not None:  # a bagging ensemble's member
@@ -276,7 +275,7 @@ def _save(path: str, trainer, spec_text: str) -> None:
 def evaluate(args) -> int:
     """`netc eval FILE --weights CKPT`: the validation metrics of saved weights."""
     # the weights know the string labels' classes and the target's scaling they were trained with
-    net, train, data, ds = prepare(args.file, args.set, None, args.seed, **checkpoint.data_facts(args.weights))
+    net, train, data, ds = prepare(args.file, args.set, None, args.seed, weights=args.weights)
     model = build_model(net, train, dtype_of(args), weights=args.weights, dataset=ds, evaluates_train=True)
     trainer = Trainer(model, cast_dataset(ds, model.dtype), train, shuffle=False)
     rows = [("train", *trainer.evaluate(trainer.data.x_train, ds.y_train))]

@@ -1,7 +1,9 @@
 """Data hints (issue 16), each on a crafted file the test writes: 1-based labels (and `labels
 one_based`), the label column named in netc check's summary, a label column that is plainly not a
-label, netc check running the same data checks as netc run, and string labels mapped to classes
-(kept in the checkpoint, used by netc eval)."""
+label, netc check running the same data checks as netc run, string labels mapped to classes
+(kept in the checkpoint, used by netc eval), `standardize target` (the losses in standardized
+units, the mse in the target's own, the statistics in the checkpoint) and the hints for an unscaled
+target in the thousands (the target-scale lint, a diverging run)."""
 from __future__ import annotations
 
 import json
@@ -12,6 +14,7 @@ import numpy as np
 import pytest
 
 import netc
+from conftest import require
 from netc.runtime import checkpoint
 
 SPEC = """data {{
@@ -385,3 +388,17 @@ def test_the_divergence_warning_puts_standardize_target_first(tmp_path, capsys):
     net = netc.load(scaled)
     runmod._warn_divergence("the training loss grew: training is diverging", net, net.data, net.dataset)
     assert "standardize target" not in capsys.readouterr().err
+
+
+def test_export_says_the_target_is_standardized_and_stats_reads_such_a_checkpoint(tmp_path):
+    require("onnx")
+    write_prices(tmp_path)
+    p = write_regression(tmp_path, extra="\n    standardize target", epochs=3)
+    ck = tmp_path / "r.ckpt"
+    assert netc_cli("run", p, "--save", ck, "--quiet").returncode == 0
+    std = checkpoint.data_facts(ck)["target_scaling"]["std"][0]
+    r = netc_cli("export", p, "--to", "onnx", "-o", tmp_path / "m.onnx", "--weights", ck)
+    assert r.returncode == 0, r.stderr
+    assert "these weights predict the standardized target" in r.stderr and f"{std:.6g}" in r.stderr
+    r = netc_cli("stats", p, "--weights", ck, "--mode", "eval")
+    assert r.returncode == 0, r.stderr

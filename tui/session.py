@@ -235,7 +235,7 @@ def open_session(path: str, weights: str | None = None, breaks=(), seed: int | N
     from netc.runtime.stepper import Stepper
     from netc.runtime.train import Trainer
 
-    net, train, data, dataset = run.prepare(path, list(sets), epochs, seed)
+    net, train, data, dataset = run.prepare(path, list(sets), epochs, seed, weights=weights)
     model = run.build_model(net, train, dtype, weights=weights)  # a bad checkpoint: a message, exit 2
     names = [s.name for s in model.steps]
     points = []
