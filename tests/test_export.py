@@ -125,6 +125,14 @@ def load(name):
     return netc.loads(EVERY_OP_EXPORT, name="every_op.net") if name == "every_op" else netc.load(name)
 
 
+def examples(net):
+    """(training inputs, validation inputs or None) of the network's data; a file without a data
+    section (lints/bce_width.net) gets 64 standard normal examples of its input's width."""
+    if net.dataset is None:
+        return np.random.default_rng(3).standard_normal((64, net.input_width)), None
+    return net.dataset.x_train, net.dataset.x_val
+
+
 def targets(plan, n, rng):
     """Valid targets for the plan's loss and output width (the examples' own labels may not fit
     on purpose: the lint examples)."""
@@ -190,8 +198,8 @@ def test_exported_module_equals_netc(name, tmp_path):
     tbuffers = dict(module.named_buffers())
     opt = torch.optim.SGD(module.parameters(), lr=0.05)
     sgd = SGD(momentum=0.0, nesterov=False)
-    ds, rng, batch = net.dataset, np.random.default_rng(1), 16
-    x_all = ds.x_train
+    rng, batch = np.random.default_rng(1), 16
+    x_all, x_val = examples(net)
     for step_no in range(3):
         x = x_all[np.arange(step_no * batch, (step_no + 1) * batch) % len(x_all)]
         y = targets(plan, len(x), rng)
@@ -227,7 +235,7 @@ def test_exported_module_equals_netc(name, tmp_path):
             close(model[n.netc], t, f"{n.netc} after 3 steps", floor=spread)
         else:
             close(model[n.netc], t, f"{n.netc} after 3 steps")
-    x = ds.x_val[:32] if ds.x_val is not None else x_all[:32]
+    x = x_val[:32] if x_val is not None else x_all[:32]
     module.eval()
     with torch.no_grad():
         tout = module(torch.tensor(x))
@@ -280,10 +288,11 @@ def test_onnx_model_equals_netc_evaluation(name, tmp_path):
     net = load(name)
     plan = lower(net)
     model = Model(plan, seed=0)
+    x_train, x_val = examples(net)
     # a few SGD steps first, so batch-norm running statistics are not the trivial 0 and 1
     rng = np.random.default_rng(2)
     for k in range(3):
-        x = net.dataset.x_train[np.arange(k * 16, (k + 1) * 16) % len(net.dataset.x_train)]
+        x = x_train[np.arange(k * 16, (k + 1) * 16) % len(x_train)]
         model.forward(x, training=True)
         model.loss(targets(plan, len(x), rng))
         SGD(momentum=0.0, nesterov=False).step(model.params, model.backward(), 0.05)
@@ -295,7 +304,7 @@ def test_onnx_model_equals_netc_evaluation(name, tmp_path):
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [i.name for i in sess.get_inputs()] == [plan.steps[0].name]
     assert [o.name for o in sess.get_outputs()] == ["output"]
-    x = (net.dataset.x_val if net.dataset.x_val is not None else net.dataset.x_train)[:64].astype(np.float32)
+    x = (x_val if x_val is not None else x_train)[:64].astype(np.float32)
     (got,) = sess.run(None, {plan.steps[0].name: x})
     want = model.forward(x, training=False)
     # NOTE: two float32 implementations differ by round-off that grows with width and depth (six
