@@ -63,6 +63,12 @@ def data_problems(graph, ds, train: TrainSettings, data: DataSettings, train_spa
     loss_span = train_spans.get("loss") or out_span
     column = _label_column(ds)
     ys = [ds.y_train] + ([ds.y_val] if ds.y_val is not None else [])
+    if loss in CLASSIFICATION_LOSSES and data.standardize_target:
+        span = data_spans.get("standardize_target")
+        error(f"standardize target is for a regression target, but {loss} takes class labels"
+              + ("" if span else " (standardize_target from the command line)"), span,
+              "remove it, or use loss mse for a regression target")
+        return out
     if loss in CLASSIFICATION_LOSSES:
         out += _class_label_problems(ds, ys, loss, width, labels, column, loss_span, out_span)
     else:
@@ -87,9 +93,9 @@ def data_problems(graph, ds, train: TrainSettings, data: DataSettings, train_spa
 
 
 def check_data(spec: CheckedSpec, graph: nx.DiGraph, base_dir: Path, errors: Collector):
-    """The data pass: load the data once, check it as a run would (compiler/datafit.py
-    data_problems: its width against `input N`, its labels against the loss and the output, the
-    batch against the training split), and return its facts for the lints: (DataFacts, a
+    """The data pass: load the data once, check it as a run would (`data_problems`: its width
+    against `input N`, its labels against the loss and the output, the batch against the
+    training split), and return its facts for the lints: (DataFacts, a
     description, the Dataset, the data warnings); a data problem becomes an error at the
     statement it concerns, recorded in `errors`."""
     from ..runtime.data import DataError, load_data  # numpy-heavy: only when asked

@@ -402,3 +402,14 @@ def test_export_says_the_target_is_standardized_and_stats_reads_such_a_checkpoin
     assert "these weights predict the standardized target" in r.stderr and f"{std:.6g}" in r.stderr
     r = netc_cli("stats", p, "--weights", ck, "--mode", "eval")
     assert r.returncode == 0, r.stderr
+
+
+def test_standardize_target_with_class_labels_is_located(tmp_path):
+    csv = write_csv(tmp_path / "c.csv", [0, 1, 2] * 10)
+    p = write_spec(tmp_path, csv, extra="\n    standardize target")
+    for r in both(p):
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert f"{p}:3:5: error: standardize target is for a regression target, but cross_entropy takes " \
+               "class labels" in r.stderr
+    r = netc_cli("run", write_spec(tmp_path, csv, name="plain.net"), "--set", "standardize_target=true")
+    assert r.returncode == 2 and "(standardize_target from the command line)" in r.stderr
