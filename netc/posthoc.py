@@ -133,10 +133,10 @@ def target_units_mse(trainer, ds) -> dict[str, float]:
     return out
 
 
-def target_units_line(trainer, ds) -> str:
+def target_units_line(mse: dict[str, float]) -> str:
     """'mse in the target's own units: train 2871, validation 3341 (validation rmse 57.8)': what
-    the losses (in standardized units) are in the target's own units."""
-    mse = target_units_mse(trainer, ds)
+    the losses (in standardized units) are in the target's own units; `mse` as target_units_mse
+    gives it."""
     last = "validation" if "validation" in mse else "train"
     return (f"mse in the target's own units: {', '.join(f'{k} {v:.4g}' for k, v in mse.items())} "
             f"({last} rmse {mse[last] ** 0.5:.4g}); the losses above are in standardized units")

@@ -109,10 +109,12 @@ class Report:
         return text + "; --eval-train adds the training split in evaluation mode, as netc eval measures it"
 
     def finish(self, final, best_epoch: int | None, params: int, wall: float, note: str | None = None,
-               interrupted: bool = False, weights: str | None = None, after: tuple[str, ...] = ()) -> None:
+               interrupted: bool = False, weights: str | None = None, after: tuple[str, ...] = (),
+               extra: dict | None = None) -> None:
         """The summary: best epoch, final metrics, parameter count, wall time, then the `after`
         lines (which weights the run ends with, where they are saved). In JSON, `"weights"`
-        ('best' or 'last') and `"interrupted": true` when Ctrl-C ended the run."""
+        ('best' or 'last'), `"interrupted": true` when Ctrl-C ended the run, and the `extra` keys
+        (the mse in the target's units with `standardize target`)."""
         if self.live:
             self.err.write("\r\x1b[K")
         if self.mode == "table" and self._header_done:
@@ -129,6 +131,7 @@ class Report:
                 rec["weights"] = weights
             if interrupted:
                 rec["interrupted"] = True
+            rec.update(extra or {})
             self._json(rec)
             return
         if self.mode == "table":

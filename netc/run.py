@@ -146,11 +146,14 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
     if trainer.position.stopped_early:
         note = f"early stop after epoch {trainer.position.epoch}, best weights restored"
     weights, after = _ending(args, trainer, train)
-    if ds.target_scaling is not None:
-        from .posthoc import target_units_line
-        after = (target_units_line(trainer, ds),) + after
+    extra = {}
+    if ds.target_scaling is not None:  # what the user reads, in the target's own units too
+        from .posthoc import target_units_line, target_units_mse
+        mse = target_units_mse(trainer, ds)
+        after = (target_units_line(mse),) + after
+        extra = {TARGET_UNITS_KEYS[k]: v for k, v in mse.items()}
     report.finish(trainer.final_result(), trainer.position.best_epoch, net.param_count,
-                  time.perf_counter() - started, note, weights=weights, after=after)
+                  time.perf_counter() - started, note, weights=weights, after=after, extra=extra)
     observers.finish("completed", trainer, time.perf_counter() - started)
     if observers.record_path is not None and mode != "json":
         print(f"run record: {observers.record_path}")
@@ -292,7 +295,7 @@ def evaluate(args) -> int:
         rec = {f"{short[name]}_{k}": v for name, loss, acc in rows for k, v in (("loss", loss), ("accuracy", acc))}
         if ds.target_scaling is not None:
             from .posthoc import target_units_mse
-            rec.update({f"{short[k]}_mse_target_units": v for k, v in target_units_mse(trainer, ds).items()})
+            rec.update({TARGET_UNITS_KEYS[k]: v for k, v in target_units_mse(trainer, ds).items()})
         if mc is not None:
             rec["mc_dropout"] = mc
         print(json.dumps(_json_safe(rec), allow_nan=False))
@@ -304,8 +307,8 @@ def evaluate(args) -> int:
             print(f"{name:<10}  loss {loss:.4f}" + (f"  accuracy {100 * acc:.2f}%" if acc is not None else "") +
                   (" (standardized target)" if ds.target_scaling is not None else ""))
         if ds.target_scaling is not None:
-            from .posthoc import target_units_line
-            print(target_units_line(trainer, ds))
+            from .posthoc import target_units_line, target_units_mse
+            print(target_units_line(target_units_mse(trainer, ds)))
         if mc is not None:
             from .posthoc import mc_lines
             print()
@@ -315,6 +318,10 @@ def evaluate(args) -> int:
                    "or overflow)", None, "these weights are unusable: train again, e.g. with a lower "
                    "learning rate", status=EXIT_RUN_FAILED)
     return EXIT_OK
+
+
+# the JSON keys of the mse in the target's units (`standardize target`), by split
+TARGET_UNITS_KEYS = {"train": "train_mse_target_units", "validation": "val_mse_target_units"}
 
 
 def _json_safe(value):

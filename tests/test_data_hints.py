@@ -307,6 +307,8 @@ def test_standardize_target_trains_in_standardized_units_and_reports_the_targets
     assert f"validation {ev['val_mse_target_units']:.4g}" in line  # run and eval agree
     text = netc_cli("eval", p, "--weights", ck)
     assert text.returncode == 0 and line in text.stdout and "(standardized target)" in text.stdout
+    final = json.loads(netc_cli("run", p, "--json").stdout.splitlines()[-1])
+    assert final["val_mse_target_units"] == pytest.approx(ev["val_mse_target_units"], rel=1e-6)
     # the model learned: far better than predicting the mean (mse = var of the target)
     assert ev["val_mse_target_units"] < 0.2 * np.var(y)
 
