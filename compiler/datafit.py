@@ -147,6 +147,8 @@ def _class_label_problems(ds, ys, loss, width, labels, column, loss_span, out_sp
     distinct = len(np.unique(np.concatenate(present)))
     examples = sum(len(y) for y in present)
     not_a_label = distinct >= MANY_CLASSES and distinct > examples / 2
+    not_label_hint = ("is this column the label?" + (" label=NAME in the source statement picks another "
+                      "column;" if column else "") + " for a numeric target use loss mse")
     limit = 2 if loss == "bce" else width
     if low < 0 or top >= limit:
         what = "0 and 1" if loss == "bce" else f"0..{width - 1} for an output {width} wide"
@@ -160,13 +162,13 @@ def _class_label_problems(ds, ys, loss, width, labels, column, loss_span, out_sp
                     "or store the labels minus 1")
         elif not_a_label:
             message += f": {distinct} distinct values over {examples} examples, which is not a class label"
-            hint = (f"is this column the label?{pick}; for a numeric target use loss mse")
+            hint = not_label_hint
         out.append(Diagnostic("error", message, out_span, hint))
     elif not_a_label:
         out.append(Diagnostic(
             "warning", f"the labels of {labels}{which} have {distinct} distinct values over {examples} "
             f"examples: most examples are a class of their own [{LABEL_CODE}]", loss_span,
-            f"is this column the label?{pick}; for a numeric target use loss mse", LABEL_CODE))
+            not_label_hint, LABEL_CODE))
     if loss == "bce" and width != 1 and not out:
         out.append(Diagnostic("error", f"bce needs an output 1 wide, not {width}", out_span, "end the model with dense 1"))
     return out
