@@ -415,3 +415,29 @@ def test_standardize_target_with_class_labels_is_located(tmp_path):
                "class labels" in r.stderr
     r = netc_cli("run", write_spec(tmp_path, csv, name="plain.net"), "--set", "standardize_target=true")
     assert r.returncode == 2 and "(standardize_target from the command line)" in r.stderr
+
+
+def test_resume_keeps_the_string_labels_mapping(tmp_path):
+    csv = write_csv(tmp_path / "iris.csv", IRIS * 20)
+    p = write_spec(tmp_path, csv)
+    ck = tmp_path / "iris.ckpt"
+    assert netc_cli("run", p, "--save", ck, "--quiet").returncode == 0
+    r = netc_cli("run", p, "--resume", ck, "--save", ck, "--epochs", "5", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert checkpoint.peek(ck)["label_names"] == IRIS
+
+
+@pytest.mark.parametrize("value", [[], ["a", "a"], ["a", ""], "abc", [1, 2], ["x" * 201]])
+def test_malformed_label_names_in_a_checkpoint_are_refused(value):
+    from netc.runtime.state import StateError, parse_label_names
+    with pytest.raises(StateError, match="not a list of distinct class names"):
+        parse_label_names(value, "label_names")
+
+
+@pytest.mark.parametrize("value", [{"mean": [1.0], "std": [0.0]}, {"mean": [1.0], "std": [1.0, 2.0]},
+                                   {"mean": [float("nan")], "std": [1.0]}, {"mean": [], "std": []},
+                                   {"mean": [1.0]}, {"mean": ["1"], "std": [1.0]}, [1.0, 2.0]])
+def test_malformed_target_statistics_in_a_checkpoint_are_refused(value):
+    from netc.runtime.state import StateError, parse_target_scaling
+    with pytest.raises(StateError, match="not a target's mean and std"):
+        parse_target_scaling(value, "target_scaling")
