@@ -20,7 +20,7 @@ def deep_relu(width: int, layers: int = 3) -> netc.Network:
     body = "\n".join("    dense %d init=he bias=false\n    relu" % width for _ in range(layers))
     return netc.loads(f"data {{ source gaussian n=8 features={width} classes=10 }}\n"
                       f"model m {{\n    input {width}\n{body}\n    dense 10\n}}\n"
-                      "train { loss cross_entropy; seed 0 }\n", name="deep.net")
+                      "train { loss cross_entropy; batch 8; seed 0 }\n", name="deep.net")
 
 
 def run(net, seed=0, plan=None, **kw):
@@ -110,7 +110,7 @@ def test_a_wrong_activation_backward_shows_at_its_input(monkeypatch):
 
 def test_full_probes_every_entry():
     net = netc.loads("data { source blobs n=16 classes=3 }\nmodel m { input 2; dense 4; tanh; dense 3 }\n"
-                     "train { loss cross_entropy; seed 0 }\n")
+                     "train { loss cross_entropy; batch 8; seed 0 }\n")
     results = run(net, full=True)
     assert results["dense1.W"].entries == 8 and results["dense2.W"].entries == 12
     assert results["dense1.b"].entries == 4
