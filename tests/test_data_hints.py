@@ -441,3 +441,18 @@ def test_malformed_target_statistics_in_a_checkpoint_are_refused(value):
     from netc.runtime.state import StateError, parse_target_scaling
     with pytest.raises(StateError, match="not a target's mean and std"):
         parse_target_scaling(value, "target_scaling")
+
+
+def test_string_labels_without_a_header_row(tmp_path):
+    """header=auto: a first row of numbers with a class name in the label column is an example."""
+    csv = write_csv(tmp_path / "iris.csv", IRIS * 10, header=None)
+    ds = netc.load(write_spec(tmp_path, csv)).dataset
+    assert ds.label_names == tuple(IRIS) and len(ds.y_train) + len(ds.y_val) == 30
+    first = tmp_path / "first.csv"  # the same rows, the label in the first column
+    first.write_text("".join(",".join([r.split(",")[2]] + r.split(",")[:2]) + "\n"
+                             for r in csv.read_text().splitlines()))
+    ds = netc.load(write_spec(tmp_path, first, extra=" label=first", name="first.net")).dataset
+    assert ds.label_names == tuple(IRIS) and len(ds.y_train) + len(ds.y_val) == 30
+    # a header row is still a header
+    named = write_csv(tmp_path / "named.csv", IRIS * 10)
+    assert len(netc.load(write_spec(tmp_path, named, name="named.net")).dataset.x_train) == 24

@@ -46,7 +46,7 @@ def read_csv(ref: FileRef, label: str, header: bool | str,
         raise ref.error("has no rows (only blank lines)")
     delimiter = _delimiter(lines[0][1])
     first = [c.strip() for c in _cells(lines[0][1], delimiter)]
-    has_header = header is True or (header == "auto" and not all(_is_number(c) for c in first))
+    has_header = header is True or (header == "auto" and _looks_like_header(first, label))
     names = tuple(first) if has_header else None
     body = lines[1:] if has_header else lines
     width = len(first)
@@ -131,6 +131,16 @@ def _map_names(ref: FileRef, body, cells: list[str], given: tuple[str, ...] | No
                             f"classes {shown}", hint="the weights (or the training file) know only these "
                             "classes: use data with the same class names")
     return np.array([index[c] for c in cells], dtype=np.int64), mapping
+
+
+def _looks_like_header(first: list[str], label: str) -> bool:
+    """header=auto: whether the first row is a header, i.e. has a cell that is not a number. With
+    label=first or label=last only the feature cells count: a row of numbers with a name in the
+    label column (`5.1,3.5,setosa`) is an example whose class is a string."""
+    if label not in ("first", "last") or len(first) < 2:
+        return not all(_is_number(c) for c in first)
+    features = first[1:] if label == "first" else first[:-1]
+    return not all(_is_number(c) for c in features)
 
 
 def _delimiter(line: str) -> str | None:
