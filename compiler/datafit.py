@@ -174,17 +174,19 @@ def _class_label_problems(ds, ys, loss, width, labels, column, loss_span, out_sp
     return out
 
 
-def describe_labels(ds) -> str | None:
-    """The summary's line on the labels ("labels: ...") or regression target ("target: ..."):
-    which CSV column they came from, how many classes, for string labels the mapping to class
-    indices, 1-based labels shifted, a standardized target's statistics (None when there is
-    nothing to say: no CSV column, nothing changed)."""
+def describe_labels(ds, classification: bool = True) -> str | None:
+    """The summary's line on the labels ("labels: ...") or, for real targets or a regression loss
+    (`classification` False), the target ("target: ..."): which CSV column they came from, how
+    many classes, for string labels the mapping to class indices, 1-based labels shifted, a
+    standardized target's statistics (None when there is nothing to say: no CSV column, nothing
+    changed)."""
     parts = []
     column = _label_column(ds)
+    classes = ds.classes if classification else None
     if column:
         parts.append(column)
-    if ds.classes is not None and ds.y_train.ndim == 1:
-        parts.append(f"{ds.classes} class{'es' if ds.classes != 1 else ''} found")
+    if classes is not None and ds.y_train.ndim == 1:
+        parts.append(f"{classes} class{'es' if classes != 1 else ''} found")
     names = getattr(ds, "label_names", None)
     if names and column:
         shown = ", ".join(f"{n}={i}" for i, n in enumerate(names[:12]))
@@ -196,7 +198,7 @@ def describe_labels(ds) -> str | None:
         parts.append(target_scaling_text(scaling))
     if not parts or not column and not getattr(ds, "one_based", False) and scaling is None:
         return None
-    return ("target: " if ds.classes is None else "labels: ") + "; ".join(parts)
+    return ("target: " if classes is None else "labels: ") + "; ".join(parts)
 
 
 def target_scaling_text(scaling: dict) -> str:

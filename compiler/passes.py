@@ -64,7 +64,7 @@ def compile_source(source: Source, base_dir: Path | str = ".", check_data: bool 
     if errors.has_errors:
         raise SpecError(errors.items, source)
     warnings = (run_lints(graph, spec.train, spec.data, facts, spec.train_spans) if lint else []) + data_warnings
-    labels = describe_labels(dataset) if dataset is not None else None
+    labels = describe_labels(dataset, spec.train.classification) if dataset is not None else None
     return Network(spec.model_name, graph, spec.data, spec.train, warnings, source, Path(base_dir), spec,
                    description, dataset, labels)
 

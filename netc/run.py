@@ -90,7 +90,7 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
               net.spec.train_spans.get("early_stop"), "use split 0.8 (or a validation file)")
     observers = _observers(args, net, train, data, ds, model)
     opt = train.optimizer
-    labels = describe_labels(ds)
+    labels = describe_labels(ds, train.classification)
     report.start([describe_dataset(ds)] + ([labels] if labels else []) + [
                   f"{net.name}: {net.param_count:,} parameters · {train.loss} · {opt.name} "
                   f"lr={opt.lr:g} · batch {train.batch} · {train.epochs} epoch{'s' if train.epochs != 1 else ''} "
@@ -300,7 +300,7 @@ def evaluate(args) -> int:
             rec["mc_dropout"] = mc
         print(json.dumps(_json_safe(rec), allow_nan=False))
     else:
-        labels = describe_labels(ds)
+        labels = describe_labels(ds, train.classification)
         print(describe_dataset(ds) + (f"\n{labels}" if labels else "") +
               f"\nweights: {printable(args.weights)}\n")
         for name, loss, acc in rows:
