@@ -111,15 +111,17 @@ def recalibrate(args) -> int:
     return EXIT_OK
 
 
-def target_units_mse(trainer, ds) -> dict[str, float]:
-    """With `standardize target`: the mean squared error of the model's predictions in the
-    target's own units (predictions and targets turned back with the training split's mean and
-    std), in evaluation mode, per split present: {'train': ..., 'validation': ...}."""
+def target_units_mse(model, data, ds) -> dict[str, float]:
+    """With `standardize target`: the mean squared error of `model`'s predictions (netc's NumPy
+    Model: with --engine torch, the trainer's reference, kept in step) in the target's own units
+    (predictions and targets turned back with the training split's mean and std), in evaluation
+    mode, per split present: {'train': ..., 'validation': ...}. `data`: the dataset in the model's
+    dtype (cast_dataset), `ds` the loaded one (its standardized targets and statistics)."""
     from .runtime.data.prepare import unscale_target
     from .runtime.train import EVAL_BATCH
     out = {}
-    m = trainer.model
-    for name, x, y in (("train", trainer.data.x_train, ds.y_train), ("validation", trainer.data.x_val, ds.y_val)):
+    m = model
+    for name, x, y in (("train", data.x_train, ds.y_train), ("validation", data.x_val, ds.y_val)):
         if x is None or len(x) == 0:
             continue
         total, count = 0.0, 0

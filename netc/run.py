@@ -149,7 +149,7 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
     extra = {}
     if ds.target_scaling is not None:  # what the user reads, in the target's own units too
         from .posthoc import target_units_line, target_units_mse
-        mse = target_units_mse(trainer, ds)
+        mse = target_units_mse(model, trainer.data, ds)  # the NumPy model (--engine torch keeps it in step)
         after = (target_units_line(mse),) + after
         extra = {TARGET_UNITS_KEYS[k]: v for k, v in mse.items()}
     report.finish(trainer.final_result(), trainer.position.best_epoch, net.param_count,
@@ -295,7 +295,7 @@ def evaluate(args) -> int:
         rec = {f"{short[name]}_{k}": v for name, loss, acc in rows for k, v in (("loss", loss), ("accuracy", acc))}
         if ds.target_scaling is not None:
             from .posthoc import target_units_mse
-            rec.update({TARGET_UNITS_KEYS[k]: v for k, v in target_units_mse(trainer, ds).items()})
+            rec.update({TARGET_UNITS_KEYS[k]: v for k, v in target_units_mse(model, trainer.data, ds).items()})
         if mc is not None:
             rec["mc_dropout"] = mc
         print(json.dumps(_json_safe(rec), allow_nan=False))
@@ -308,7 +308,7 @@ def evaluate(args) -> int:
                   (" (standardized target)" if ds.target_scaling is not None else ""))
         if ds.target_scaling is not None:
             from .posthoc import target_units_line, target_units_mse
-            print(target_units_line(target_units_mse(trainer, ds)))
+            print(target_units_line(target_units_mse(model, trainer.data, ds)))
         if mc is not None:
             from .posthoc import mc_lines
             print()

@@ -456,3 +456,20 @@ def test_string_labels_without_a_header_row(tmp_path):
     # a header row is still a header
     named = write_csv(tmp_path / "named.csv", IRIS * 10)
     assert len(netc.load(write_spec(tmp_path, named, name="named.net")).dataset.x_train) == 24
+
+
+def test_torch_engine_reports_the_same_target_units_and_keeps_the_label_names(tmp_path):
+    require("torch")
+    write_prices(tmp_path)
+    p = write_regression(tmp_path, extra="\n    standardize target", epochs=3)
+    lines = []
+    for engine in ("numpy", "torch"):
+        r = netc_cli("run", p, "--engine", engine, "--dtype", "float64")
+        assert r.returncode == 0, r.stderr
+        lines.append(next(x for x in r.stdout.splitlines() if x.startswith("mse in the target's own units")))
+    assert lines[0] == lines[1]
+    csv = write_csv(tmp_path / "iris.csv", IRIS * 20)
+    ck = tmp_path / "iris.ckpt"
+    r = netc_cli("run", write_spec(tmp_path, csv), "--engine", "torch", "--save", ck, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert checkpoint.peek(ck)["label_names"] == IRIS
