@@ -7,13 +7,12 @@ target in the thousands (the target-scale lint, a diverging run)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import netc
+from cli_runner import netc_cli
 from conftest import require
 from netc.runtime import checkpoint
 
@@ -34,11 +33,6 @@ train {{
     seed 0
 }}
 """
-
-
-def netc_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "netc", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
 
 
 def write_csv(path, labels, header="x1,x2,species", seed=0):
