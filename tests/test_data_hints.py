@@ -182,11 +182,17 @@ def test_string_labels_are_mapped_in_sorted_order_and_kept_with_the_checkpoint(t
     assert ev.returncode == 0 and "setosa=0, versicolor=1, virginica=2" in ev.stdout
 
 
-def test_eval_uses_the_checkpoints_mapping_on_a_file_with_fewer_classes(tmp_path):
+def trained_iris(tmp_path):
+    """A spec on iris.csv (string labels, 60 rows), trained and saved: (spec, csv, checkpoint)."""
     csv = write_csv(tmp_path / "iris.csv", IRIS * 20)
     p = write_spec(tmp_path, csv)
     ck = tmp_path / "iris.ckpt"
     assert netc_cli("run", p, "--save", ck, "--quiet").returncode == 0
+    return p, csv, ck
+
+
+def test_eval_uses_the_checkpoints_mapping_on_a_file_with_fewer_classes(tmp_path):
+    p, csv, ck = trained_iris(tmp_path)
     # the same file name, now with the virginica rows only: sorted on its own it would be class 0
     write_csv(csv, ["virginica"] * 30)
     ds = netc.load(p).dataset
@@ -412,10 +418,7 @@ def test_standardize_target_with_class_labels_is_located(tmp_path):
 
 
 def test_resume_keeps_the_string_labels_mapping(tmp_path):
-    csv = write_csv(tmp_path / "iris.csv", IRIS * 20)
-    p = write_spec(tmp_path, csv)
-    ck = tmp_path / "iris.ckpt"
-    assert netc_cli("run", p, "--save", ck, "--quiet").returncode == 0
+    p, _, ck = trained_iris(tmp_path)
     r = netc_cli("run", p, "--resume", ck, "--save", ck, "--epochs", "5", "--quiet")
     assert r.returncode == 0, r.stderr
     assert checkpoint.peek(ck)["label_names"] == IRIS
