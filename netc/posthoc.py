@@ -45,9 +45,15 @@ def mc_dropout(net, model, ds, passes: int, seed: int) -> dict:
         })
     else:
         t = np.asarray(y, dtype=np.float64).reshape(mc.mean.shape)
-        out.update({"mc_mse": float(np.mean((mc.mean - t) ** 2)), "eval_mse": float(np.mean((plain - t) ** 2)),
-                    "spread": float(mc.std.mean()),
-                    "max_abs_difference_to_eval": float(np.abs(mc.mean - plain).max())})
+        mean, spread, scaling = mc.mean, mc.std, getattr(ds, "target_scaling", None)
+        if scaling is not None:  # `standardize target`: everything in the target's own units
+            from .runtime.data.prepare import unscale_target
+            mean, plain, t = (unscale_target(scaling, a) for a in (mc.mean, plain, t))
+            spread = mc.std * (scaling["std"] if mc.std.shape[1] == len(scaling["std"]) else scaling["std"][0])
+            out["target_units"] = True
+        out.update({"mc_mse": float(np.mean((mean - t) ** 2)), "eval_mse": float(np.mean((plain - t) ** 2)),
+                    "spread": float(spread.mean()),
+                    "max_abs_difference_to_eval": float(np.abs(mean - plain).max())})
     return out
 
 
@@ -63,7 +69,8 @@ def mc_lines(r: dict) -> list[str]:
         if r.get("entropy") is not None:
             lines.append(f"  predictive entropy {r['entropy']:.4f} nats (of the averaged probabilities)")
         return lines
-    return [head, f"  MSE of the averaged prediction {r['mc_mse']:.4f}  (evaluation mode: {r['eval_mse']:.4f})",
+    units, form = (" in the target's own units", ".4g") if r.get("target_units") else ("", ".4f")
+    return [head, f"  MSE of the averaged prediction{units} {r['mc_mse']:{form}}  (evaluation mode: {r['eval_mse']:{form}})",
             f"  predictive spread {r['spread']:.4f}  (std across passes, mean over examples and outputs)"]
 
 

@@ -470,3 +470,17 @@ def test_torch_engine_reports_the_same_target_units_and_keeps_the_label_names(tm
     r = netc_cli("run", write_spec(tmp_path, csv), "--engine", "torch", "--save", ck, "--quiet")
     assert r.returncode == 0, r.stderr
     assert checkpoint.peek(ck)["label_names"] == IRIS
+
+
+def test_mc_dropout_reports_a_standardized_target_in_its_own_units(tmp_path):
+    write_prices(tmp_path)
+    p = write_regression(tmp_path, extra="\n    standardize target", epochs=5)
+    p.write_text(p.read_text().replace("    relu\n", "    relu\n    dropout 0.2\n"))
+    ck = tmp_path / "r.ckpt"
+    assert netc_cli("run", p, "--save", ck, "--quiet").returncode == 0
+    r = json.loads(netc_cli("eval", p, "--weights", ck, "--json", "--mc", "10").stdout)
+    # evaluation mode's mse, in the target's units, is the one eval reports beside the loss
+    assert r["mc_dropout"]["target_units"] is True
+    assert r["mc_dropout"]["eval_mse"] == pytest.approx(r["val_mse_target_units"], rel=1e-4)
+    text = netc_cli("eval", p, "--weights", ck, "--mc", "10").stdout
+    assert "MSE of the averaged prediction in the target's own units" in text
