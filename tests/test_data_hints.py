@@ -484,3 +484,14 @@ def test_mc_dropout_reports_a_standardized_target_in_its_own_units(tmp_path):
     assert r["mc_dropout"]["eval_mse"] == pytest.approx(r["val_mse_target_units"], rel=1e-4)
     text = netc_cli("eval", p, "--weights", ck, "--mc", "10").stdout
     assert "MSE of the averaged prediction in the target's own units" in text
+
+
+def test_a_run_record_says_what_the_data_was_read_with(tmp_path):
+    write_prices(tmp_path)
+    p = write_regression(tmp_path, extra="\n    standardize target", epochs=1)
+    assert netc_cli("run", p, "--quiet", "--log", tmp_path / "rec").returncode == 0
+    meta = json.loads((tmp_path / "rec" / "meta.json").read_text())
+    assert meta["label_names"] is None and meta["target_scaling"]["std"][0] > 10_000
+    csv = write_csv(tmp_path / "iris.csv", IRIS * 10)
+    assert netc_cli("run", write_spec(tmp_path, csv), "--quiet", "--log", tmp_path / "iris").returncode == 0
+    assert json.loads((tmp_path / "iris" / "meta.json").read_text())["label_names"] == IRIS

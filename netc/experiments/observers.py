@@ -58,7 +58,12 @@ class _Record:
                      "epochs_override": getattr(args, "epochs", None),
                      "data": dataset.name, "examples": {"train": len(dataset.x_train),
                                                         "validation": 0 if dataset.x_val is None else len(dataset.x_val)},
-                     "classes": dataset.classes, "parameters": net.param_count, "netc_version": _version()}
+                     "classes": dataset.classes, "parameters": net.param_count, "netc_version": _version(),
+                     # what the data was read with: string labels' classes, `standardize target`'s
+                     # statistics (the record's losses are in those standardized units)
+                     "label_names": list(dataset.label_names) if dataset.label_names else None,
+                     "target_scaling": None if dataset.target_scaling is None else
+                     {k: [float(v) for v in dataset.target_scaling[k]] for k in ("mean", "std")}}
         self.spec_text = net.source.text
         self.settings = {"train": plain(train.to_dict()), "data": plain(data.to_dict() if data else None)}
 
