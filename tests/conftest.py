@@ -10,9 +10,27 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
 
-import netc
+def _share_the_cores() -> None:
+    """Under pytest-xdist, each worker's BLAS and torch get cores // workers threads.
+
+    Every worker is a process of its own that would otherwise start as many BLAS (OpenBLAS, MKL)
+    and OpenMP threads as the machine has cores; on 2 cores, 2 workers with 2 threads each, which
+    spin while they wait for each other, made small matrix products about 10 times slower
+    (test_help_examples[netc]: 1.3 s alone, 13 s of CPU in the suite). Set before numpy is
+    first imported (below, by netc), and inherited by the commands the tests start."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers > 0:
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = threads
+
+
+_share_the_cores()
+
+import pytest  # noqa: E402
+
+import netc  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
