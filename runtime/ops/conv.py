@@ -20,6 +20,9 @@ from ..init import init_weights
 from .base import Kernel, ShapeError, register, require_image, shape_str
 from .forms import TorchForm, init_statements
 
+# The input gradient's patch gradients are computed this many bytes at a time (see _input_grad)
+_CHUNK_BYTES = 4 << 20
+
 
 def padding(pad, k: int) -> tuple[int, int]:
     """(before, after) zero padding of each spatial axis for pad=same|valid|int and kernel size k."""
@@ -97,43 +100,64 @@ class Conv(Kernel):
         b = state["b"] * scale if self.attrs.get("bias", True) else 0.0
         return {"W": state["W"] * scale[:, None, None, None], "b": b + shift}
 
+    def _padded(self, x: np.ndarray) -> np.ndarray:
+        """x (B, C, H, W), any strides, as a padded channels-last copy (B, H + pad, W + pad, C);
+        x itself, seen channels-last, when there is no padding."""
+        top, bottom = padding(self.attrs["pad"], self.attrs["size"])
+        xh = x.transpose(0, 2, 3, 1)  # a view; contiguous when x came from a conv (see forward)
+        if not (top or bottom):
+            return xh
+        b, h, w, c = xh.shape
+        xp = np.empty((b, h + top + bottom, w + top + bottom, c), x.dtype)
+        # NOTE: zero only the border: the interior is overwritten by the one copy of x
+        xp[:, :top], xp[:, top + h:], xp[:, :, :top], xp[:, :, top + w:] = 0, 0, 0, 0
+        xp[:, top:top + h, top:top + w] = xh
+        return xp
+
     def _cols(self, x: np.ndarray) -> np.ndarray:
-        """The im2col matrix of x (B, C, H, W): (B*Ho*Wo, C*k*k), rows ordered (b, i, j), columns
-        (c, p, q) like W's flattening. The only copy of the patches."""
+        """The im2col matrix of x (B, C, H, W): (B*Ho*Wo, k*k*C), rows ordered (b, i, j), columns
+        (p, q, c), channels last so the copy moves runs of C contiguous values. The only copy of
+        the patches."""
         k, s = self.attrs["size"], self.attrs["stride"]
-        (top, bottom) = padding(self.attrs["pad"], k)
-        if top or bottom:
-            x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (top, bottom)))
         _, oh, ow = self.out_shape
-        win = sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::s, ::s][:, :, :oh, :ow]
-        b, c = x.shape[:2]
-        return win.transpose(0, 2, 3, 1, 4, 5).reshape(b * oh * ow, c * k * k)
+        xp = self._padded(x)
+        b, c = xp.shape[0], xp.shape[3]
+        win = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::s, ::s][:, :oh, :ow]  # (B,Ho,Wo,C,k,k)
+        cols = np.empty((b, oh, ow, k, k, c), x.dtype)
+        np.copyto(cols, win.transpose(0, 1, 2, 4, 5, 3))
+        return cols.reshape(b * oh * ow, k * k * c)
+
+    @staticmethod
+    def _wmat(W: np.ndarray) -> np.ndarray:
+        """W (N, C, k, k) as the (N, k*k*C) matrix matching the im2col columns' (p, q, c) order."""
+        return W.transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
         b = x.shape[0]
         n, oh, ow = self.out_shape
         cols = self._cols(x)
-        W = state["W"]
-        y = cols @ W.reshape(n, -1).T  # (B*Ho*Wo, N)
+        y = cols @ self._wmat(state["W"]).T  # (B*Ho*Wo, N)
         if self.attrs.get("bias", True):
             y += state["b"]
         ctx.cols, ctx.x_shape = cols, x.shape
-        # NOTE: (B, Ho, Wo, N) memory seen as (B, N, Ho, Wo): no transpose copy; later ops and the
-        # next conv's im2col accept any strides.
+        # NOTE: (B, Ho, Wo, N) memory seen as (B, N, Ho, Wo): no transpose copy. Images flow
+        # channels-last in memory from here: the element-wise ops keep their input's layout, and
+        # the next conv's im2col reads it with contiguous runs of channels.
         return y.reshape(b, oh, ow, n).transpose(0, 3, 1, 2)
 
     def backward(self, ctx, dy, state):
         W = state["W"]
         n, c, k, _ = W.shape
         b, _, oh, ow = dy.shape
-        dym = dy.transpose(0, 2, 3, 1).reshape(b * oh * ow, n)  # a view when dy came from forward
-        grads = {"W": (dym.T @ ctx.cols).reshape(W.shape)}
+        dym = dy.transpose(0, 2, 3, 1).reshape(b * oh * ow, n)  # a view when dy is channels-last
+        dw = (dym.T @ ctx.cols).reshape(n, k, k, c).transpose(0, 3, 1, 2)
+        grads = {"W": np.ascontiguousarray(dw)}
         if self.attrs.get("bias", True):
             grads["b"] = dym.sum(axis=0)
         if not getattr(ctx, "need_input_grad", True):
             return [None], grads
-        return [self._col2im(dym @ W.reshape(n, -1), ctx.x_shape)], grads
+        return [self._input_grad(dym, self._wmat(W), ctx.x_shape)], grads
 
     def torch_form(self):
         c, n = self.in_shapes[0][0], self.out_shape[0]
@@ -158,16 +182,25 @@ class Conv(Kernel):
             inputs.append(g.const("b", state["b"]))
         return g.node("Conv", inputs, kernel_shape=[k, k], strides=[s, s], pads=[before, before, after, after])
 
-    def _col2im(self, dcols: np.ndarray, x_shape) -> np.ndarray:
-        """Scatter-add patch gradients (B*Ho*Wo, C*k*k) back onto the image: (B, C, H, W)."""
+    def _input_grad(self, dym: np.ndarray, wmat: np.ndarray, x_shape) -> np.ndarray:
+        """dx (B, C, H, W), channels-last in memory, from dy as a (B*Ho*Wo, N) matrix: the patch
+        gradients dym @ W scattered back (col2im) with one strided add per kernel offset.
+
+        NOTE: done a few examples at a time, so each chunk's patch gradients (a (rows, k*k*C)
+        matrix) stay in cache between the GEMM that writes them and the k*k adds that read them,
+        and the whole (B*Ho*Wo, k*k*C) matrix is never held at once."""
         b, c, h, w = x_shape
         k, s = self.attrs["size"], self.attrs["stride"]
         top, bottom = padding(self.attrs["pad"], k)
         _, oh, ow = self.out_shape
-        d6 = dcols.reshape(b, oh, ow, c, k, k)
-        dxp = np.zeros((b, c, h + top + bottom, w + top + bottom), dcols.dtype)
-        for p in range(k):  # k*k strided adds, each over every example and pixel at once
-            for q in range(k):
-                dxp[:, :, p:p + s * (oh - 1) + 1:s, q:q + s * (ow - 1) + 1:s] += \
-                    d6[:, :, :, :, p, q].transpose(0, 3, 1, 2)
-        return dxp[:, :, top:top + h, top:top + w] if (top or bottom) else dxp
+        dxp = np.zeros((b, h + top + bottom, w + top + bottom, c), dym.dtype)
+        per_example = oh * ow * k * k * c * dym.dtype.itemsize
+        chunk = max(1, _CHUNK_BYTES // per_example)
+        for b0 in range(0, b, chunk):
+            b1 = min(b, b0 + chunk)
+            d6 = (dym[b0 * oh * ow:b1 * oh * ow] @ wmat).reshape(b1 - b0, oh, ow, k, k, c)
+            part = dxp[b0:b1]
+            for p in range(k):  # k*k strided adds, each over the chunk's examples and pixels
+                for q in range(k):
+                    part[:, p:p + s * (oh - 1) + 1:s, q:q + s * (ow - 1) + 1:s] += d6[:, :, :, p, q]
+        return dxp[:, top:top + h, top:top + w].transpose(0, 3, 1, 2)
