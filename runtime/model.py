@@ -134,6 +134,9 @@ class Model:
         i = 0
         try:
             for i, kernel, inputs, state in self._runs:
+                # the last pass's output and saved arrays (a conv's im2col matrix) go first, so a
+                # step never holds two generations of them at once
+                outputs[i] = ctxs[i] = None
                 ctx = Ctx()
                 outputs[i] = kernel.forward(ctx, [outputs[j] for j in inputs] if inputs else [x],
                                             state, training, rng)

@@ -1,9 +1,12 @@
 """Pooling and reshaping of images: maxpool, avgpool, globalpool, flatten.
 
 maxpool / avgpool are PyTorch's max_pool2d / avg_pool2d with kernel K, stride s (default K), no
-padding and floor mode: x (B, C, H, W) -> (B, C, (H - K) // s + 1, (W - K) // s + 1). Windows are
-strided views (`sliding_window_view`); backward scatters with one strided add per window offset
-(K*K adds, no loop over pixels or examples).
+padding and floor mode: x (B, C, H, W) -> (B, C, (H - K) // s + 1, (W - K) // s + 1). Nothing
+copies a window: for each of the K*K window offsets, the elements every window holds at that offset
+are one strided view of x, so forward is K*K - 1 element-wise maxima (or adds) of views, and
+backward writes (or, for overlapping windows, adds) one view per offset (K*K element-wise ops, no
+loop over pixels or examples). Outputs and input gradients keep their input's memory layout, so a
+channels-last image (a conv's output) stays channels-last.
 
 Ties in max pooling: the FIRST maximal element of a window in row-major order takes the whole
 gradient, as PyTorch's CPU kernel does (it replaces the running max only on a strictly greater
@@ -12,7 +15,6 @@ value). Where windows overlap (s < K), an element chosen by several windows sums
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .base import Kernel, register, require_image
 from .forms import TorchForm
@@ -49,21 +51,30 @@ class _Pool(_Shape):
         k = self.attrs["size"]
         return k, self.attrs["stride"] or k
 
-    def _windows(self, x: np.ndarray) -> np.ndarray:
-        """Strided view of x's windows: (B, C, Ho, Wo, K, K); no copy."""
-        k, s = self._k_s
+    def _at(self, a: np.ndarray, p: int, q: int) -> np.ndarray:
+        """The (B, C, Ho, Wo) strided view of a (B, C, H, W) holding each window's element at
+        offset (p, q): no copy, and in a's memory layout (channels-last stays channels-last)."""
+        _, s = self._k_s
         _, oh, ow = self.out_shape
-        return sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::s, ::s][:, :, :oh, :ow]
+        return a[:, :, p:p + s * (oh - 1) + 1:s, q:q + s * (ow - 1) + 1:s]
 
-    def _scatter(self, per_offset, x_shape, dtype) -> np.ndarray:
-        """dx (B, C, H, W) = the sum over window offsets (p, q) of per_offset(p, q), a
-        (B, C, Ho, Wo) array, added at the pixels that offset reads."""
+    def _offsets(self):
+        """The window offsets (p, q) in row-major order."""
+        k, _ = self._k_s
+        return [(p, q) for p in range(k) for q in range(k)]
+
+    def _scatter(self, per_offset, x: np.ndarray, dtype) -> np.ndarray:
+        """dx (B, C, H, W), in x's memory layout, = the sum over window offsets (p, q) of
+        per_offset(p, q), a (B, C, Ho, Wo) array, added at the pixels that offset reads;
+        per_offset(p, q, out=view) writes it into that view instead (windows that do not overlap)."""
         k, s = self._k_s
-        _, oh, ow = self.out_shape
-        dx = np.zeros(x_shape, dtype)
-        for p in range(k):
-            for q in range(k):
-                dx[:, :, p:p + s * (oh - 1) + 1:s, q:q + s * (ow - 1) + 1:s] += per_offset(p, q)
+        dx = np.zeros_like(x, dtype=dtype)  # NOTE: zeros_like keeps x's strides order
+        for p, q in self._offsets():
+            target = self._at(dx, p, q)
+            if s >= k:  # windows do not overlap: each pixel is written once
+                per_offset(p, q, out=target)
+            else:
+                target += per_offset(p, q)
         return dx
 
 
@@ -75,17 +86,31 @@ class MaxPool(_Pool):
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
-        k, _ = self._k_s
-        win = self._windows(x)
-        flat = win.reshape(win.shape[:4] + (k * k,))  # the one copy: (B, C, Ho, Wo, K*K)
-        idx = flat.argmax(axis=-1)  # NOTE: argmax returns the first maximum (PyTorch's tie rule)
-        ctx.idx, ctx.x_shape = idx, x.shape
-        return np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+        (p0, q0), *rest = self._offsets()
+        y = self._at(x, p0, q0).copy(order="K")
+        for p, q in rest:  # K*K - 1 element-wise maxima of strided views: no window copy
+            np.maximum(y, self._at(x, p, q), out=y)
+        ctx.x, ctx.y = x, y  # both are kept by the executor anyway: no extra memory
+        return y
 
     def backward(self, ctx, dy, state):
-        k, _ = self._k_s
-        idx = ctx.idx
-        return [self._scatter(lambda p, q: dy * (idx == p * k + q), ctx.x_shape, dy.dtype)], {}
+        x, y = ctx.x, ctx.y
+        # NOTE: np.maximum propagates NaN, and PyTorch sends a NaN window's gradient to its first
+        # NaN: a NaN element counts as equal to a NaN maximum.
+        nan = np.isnan(y)
+        nan = nan if nan.any() else None
+        taken = np.zeros(y.shape, bool)
+
+        def first_max(p, q, out=None):
+            v = self._at(x, p, q)
+            hit = v == y
+            if nan is not None:
+                hit |= nan & np.isnan(v)
+            hit &= ~taken  # ties: only the first maximal offset (row-major) of a window
+            np.logical_or(taken, hit, out=taken)
+            return np.multiply(dy, hit, out=out)
+
+        return [self._scatter(first_max, x, dy.dtype)], {}
 
     def torch_form(self):
         k, s = self._k_s
@@ -104,13 +129,26 @@ class AvgPool(_Pool):
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
-        ctx.x_shape = x.shape
-        return self._windows(x).mean(axis=(4, 5), dtype=x.dtype)
+        k, _ = self._k_s
+        ctx.x = x
+        (p0, q0), *rest = self._offsets()
+        y = self._at(x, p0, q0).copy(order="K")
+        for p, q in rest:  # K*K - 1 adds of strided views: no window copy
+            y += self._at(x, p, q)
+        y *= x.dtype.type(1.0 / (k * k))
+        return y
 
     def backward(self, ctx, dy, state):
         k, _ = self._k_s
-        share = dy * (1.0 / (k * k))
-        return [self._scatter(lambda p, q: share, ctx.x_shape, dy.dtype)], {}
+        share = dy * dy.dtype.type(1.0 / (k * k))
+
+        def spread(p, q, out=None):
+            if out is None:
+                return share
+            out[...] = share
+            return out
+
+        return [self._scatter(spread, ctx.x, dy.dtype)], {}
 
     def torch_form(self):
         k, s = self._k_s
@@ -178,11 +216,15 @@ class Flatten(_Shape):
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
-        ctx.x_shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        ctx.x = x  # kept by the executor anyway; backward reads its memory layout
+        return x.reshape(x.shape[0], -1)  # a copy when x is channels-last in memory
 
     def backward(self, ctx, dy, state):
-        return [dy.reshape(ctx.x_shape)], {}
+        # NOTE: dx takes x's memory layout (one copy, of the smallest image in a CNN) so the ops
+        # before it, which computed channels-last, see a channels-last gradient too.
+        dx = np.empty_like(ctx.x, dtype=dy.dtype)
+        dx[...] = dy.reshape(ctx.x.shape)
+        return [dx], {}
 
     def torch_form(self):
         return TorchForm(None, call="{0}.flatten(1)")
