@@ -5,13 +5,15 @@ conv 32 / batchnorm / relu / maxpool 2 / flatten / dense 10) on 1x8x8, batch 64.
 conv 32 / relu / conv 64 / relu / maxpool 2 / flatten / dense 128 / relu / dense 10 on 1x28x28,
 batch 128. float32. Before timing, both compute one step from the same weights and the losses and
 every gradient are compared (float32 tolerance). Steps alternate netc, torch, torch, netc, ... in
-one process; medians; the printed ratio is netc / torch. Both use one thread (torch.set_num_threads
-and threadpoolctl for NumPy's BLAS, if installed).
+one process; medians of the whole step and of each phase (forward with the loss; backward); the
+printed ratios are netc / torch. Both use one thread (torch.set_num_threads and threadpoolctl for
+NumPy's BLAS, if installed).
 
-Memory: the im2col buffers netc keeps for one step (one (B*Ho*Wo, C*k*k) matrix per conv, saved
-for the weight gradient) against the growth of the process's peak RSS over PyTorch's first step.
+Memory: the im2col buffers netc keeps for one step (one (B*Ho*Wo, k*k*C) matrix per conv, saved
+for the weight gradient), and for each engine the growth of peak RSS over one training step, each
+in a fresh process (after the model, weights and batch exist).
 
-    python bench/conv_step.py [--repeat N]
+    python bench/conv_step.py [--repeat N] [--quick]
 """
 from __future__ import annotations
 
@@ -63,7 +65,13 @@ def torch_forward(torch, spec_order, params, x):
     return h
 
 
-def bench(torch, text, batch, repeat):
+NETS = {"digits": (DIGITS, 64), "lenet": (LENET, 128)}
+
+
+def setup(torch, name):
+    """netc's model of NETS[name], a batch, and PyTorch's copies of its weights and the batch.
+    Returns the two steps as (forward and loss, backward) pairs of callables, and the model."""
+    text, batch = NETS[name]
     net = netc.loads(text)
     model = netc.Model(lower(net, "cross_entropy"), seed=0)
     rng = np.random.default_rng(0)
@@ -71,44 +79,109 @@ def bench(torch, text, batch, repeat):
     y = rng.integers(0, 10, batch)
     params = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()}
     tx, ty = torch.tensor(x), torch.tensor(y)
+    box = {}
 
-    def ours():
+    def ours_forward():
         model.forward(x, training=True)
-        loss = model.loss(y)
-        return loss, model.backward()
+        return model.loss(y)
 
-    def theirs():
+    def theirs_forward():
         for p in params.values():
             p.grad = None
-        loss = torch.nn.functional.cross_entropy(torch_forward(torch, model.steps, params, tx), ty)
-        loss.backward()
-        return loss.item()
+        box["loss"] = torch.nn.functional.cross_entropy(torch_forward(torch, model.steps, params, tx), ty)
+        return box["loss"].item()
 
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    tloss = theirs()
-    torch_growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024  # MiB
-    loss, grads = ours()
+    def theirs_backward():
+        box["loss"].backward()
+        return {k: p.grad for k, p in params.items()}
+
+    return {"netc": (ours_forward, model.backward), "torch": (theirs_forward, theirs_backward)}, model
+
+
+def im2col_mib(model) -> float:
+    """The patch buffers of the last forward (one per conv, a chunk of examples each), MiB."""
+    return sum(ctx.im2col_bytes for ctx in model.ctxs if hasattr(ctx, "im2col_bytes")) / 2**20
+
+
+def peak_rss() -> float:
+    """The process's peak resident set so far, MiB: /proc's VmHWM on Linux (ru_maxrss would count
+    the parent's peak too, since it survives exec), else ru_maxrss."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def memory_child(engine, name):
+    """In a fresh process: the growth of peak RSS over one training step of `engine` (MiB), after
+    the model, the weights and the batch exist; for netc also the im2col buffers. Prints JSON."""
+    import json
+    import torch
+    torch.set_num_threads(1)
+    steps, model = setup(torch, name)
+    forward, backward = steps[engine]
+    rss0 = peak_rss()
+    forward()
+    backward()
+    growth = peak_rss() - rss0
+    print(json.dumps({"growth": growth, "im2col": im2col_mib(model) if engine == "netc" else None}))
+
+
+def memory(name) -> dict:
+    """memory_child's figures for both engines, each in its own process."""
+    import json
+    import subprocess
+    import sys
+    return {engine: json.loads(subprocess.run(
+        [sys.executable, __file__, "--memory-child", engine, name], check=True, capture_output=True,
+        text=True).stdout) for engine in ("netc", "torch")}
+
+
+def bench(torch, name, repeat):
+    steps, model = setup(torch, name)
+    (ours_f, ours_b), (theirs_f, theirs_b) = steps["netc"], steps["torch"]
+    tloss, loss = theirs_f(), ours_f()
+    tgrads, grads = theirs_b(), ours_b()
     assert abs(loss - tloss) < 1e-4 * max(1, abs(tloss)), (loss, tloss)
-    for k, p in params.items():
-        g, tg = grads[k], p.grad.numpy()
+    for k, tg in tgrads.items():
+        g, tg = grads[k], tg.numpy()
         assert np.abs(g - tg).max() <= 1e-3 * (np.abs(tg).max() + 1e-6), k
-    cols = sum(ctx.cols.nbytes for ctx in model.ctxs if hasattr(ctx, "cols")) / 2**20
-    times = {"netc": [], "torch": []}
+    times = {(engine, phase): [] for engine in steps for phase in ("forward", "backward")}
     for i in range(repeat):
-        for name in (("netc", "torch") if i % 2 == 0 else ("torch", "netc")):
+        for engine in (("netc", "torch") if i % 2 == 0 else ("torch", "netc")):
+            forward, backward = steps[engine]
             t0 = time.perf_counter()
-            ours() if name == "netc" else theirs()
-            times[name].append(time.perf_counter() - t0)
-    a, b = statistics.median(times["netc"]), statistics.median(times["torch"])
-    print(f"{net.name}: batch {batch}: netc {a * 1e3:.1f} ms, torch {b * 1e3:.1f} ms, ratio {a / b:.2f} "
-          f"(target <= 1.5: {'PASS' if a / b <= 1.5 else 'FAIL'}); im2col buffers {cols:.1f} MiB, "
-          f"torch peak-RSS growth over its first step {torch_growth:.1f} MiB")
+            forward()
+            t1 = time.perf_counter()
+            backward()
+            t2 = time.perf_counter()
+            times[engine, "forward"].append(t1 - t0)
+            times[engine, "backward"].append(t2 - t1)
+    med = {key: statistics.median(v) for key, v in times.items()}
+    step = {engine: statistics.median(f + b for f, b in zip(times[engine, "forward"], times[engine, "backward"]))
+            for engine in steps}
+    ratio = step["netc"] / step["torch"]
+    mem = memory(name)
+    print(f"{name}: batch {NETS[name][1]}: step netc {step['netc'] * 1e3:.1f} ms, torch {step['torch'] * 1e3:.1f} ms, "
+          f"ratio {ratio:.2f} (target <= 1.5: {'PASS' if ratio <= 1.5 else 'FAIL'})")
+    for phase in ("forward", "backward"):
+        a, b = med["netc", phase], med["torch", phase]
+        print(f"  {phase:8s} netc {a * 1e3:7.1f} ms, torch {b * 1e3:7.1f} ms, ratio {a / b:.2f}")
+    mratio = mem["netc"]["growth"] / max(mem["torch"]["growth"], 1e-9)
+    print(f"  memory: im2col buffers {mem['netc']['im2col']:.1f} MiB; peak-RSS growth over one step "
+          f"(fresh process each) netc {mem['netc']['growth']:.1f} MiB, torch {mem['torch']['growth']:.1f} MiB, "
+          f"ratio {mratio:.2f}" + (f" (target <= 2: {'PASS' if mratio <= 2 else 'FAIL'})" if name == "lenet" else ""))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--quick", action="store_true", help="a smoke run: few repeats")
+    ap.add_argument("--memory-child", nargs=2, metavar=("ENGINE", "NET"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.memory_child:
+        return memory_child(*args.memory_child)
     import torch
     torch.set_num_threads(1)
     limit = contextlib.nullcontext()
@@ -117,9 +190,10 @@ def main():
         limit = threadpool_limits(1)
     except ImportError:
         pass
+    repeat = 4 if args.quick else args.repeat
     with limit:
-        bench(torch, DIGITS, 64, args.repeat)
-        bench(torch, LENET, 128, max(4, args.repeat // 4))
+        bench(torch, "digits", repeat)
+        bench(torch, "lenet", max(4, repeat // 4))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ from ..init import init_weights
 from .base import Kernel, ShapeError, register, require_image, shape_str
 from .forms import TorchForm, init_statements
 
-# The input gradient's patch gradients are computed this many bytes at a time (see _input_grad)
+# Patches are gathered this many bytes at a time (a few examples; at least one): big enough for
+# GEMMs that run at BLAS speed, small enough to stay in cache between the copy and the GEMM
 _CHUNK_BYTES = 4 << 20
 
 
@@ -114,16 +115,24 @@ class Conv(Kernel):
         xp[:, top:top + h, top:top + w] = xh
         return xp
 
-    def _cols(self, x: np.ndarray) -> np.ndarray:
-        """The im2col matrix of x (B, C, H, W): (B*Ho*Wo, k*k*C), rows ordered (b, i, j), columns
-        (p, q, c), channels last so the copy moves runs of C contiguous values. The only copy of
-        the patches."""
+    def _chunks(self, b: int, itemsize: int):
+        """(b0, b1) ranges of examples whose im2col matrix takes about _CHUNK_BYTES: the size of
+        the one patch buffer a pass allocates."""
+        _, oh, ow = self.out_shape
+        k, c = self.attrs["size"], self.in_shapes[0][0]
+        per_example = oh * ow * k * k * c * itemsize
+        chunk = max(1, min(b, _CHUNK_BYTES // per_example))
+        return chunk, [(b0, min(b, b0 + chunk)) for b0 in range(0, b, chunk)]
+
+    def _cols(self, xp: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The im2col matrix of the padded channels-last images xp (b, Hp, Wp, C), written into
+        out (at least b examples' worth): (b*Ho*Wo, k*k*C), rows ordered (b, i, j), columns
+        (p, q, c), channels last so the one copy moves runs of C contiguous values."""
         k, s = self.attrs["size"], self.attrs["stride"]
         _, oh, ow = self.out_shape
-        xp = self._padded(x)
         b, c = xp.shape[0], xp.shape[3]
-        win = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::s, ::s][:, :oh, :ow]  # (B,Ho,Wo,C,k,k)
-        cols = np.empty((b, oh, ow, k, k, c), x.dtype)
+        win = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::s, ::s][:, :oh, :ow]  # (b,Ho,Wo,C,k,k)
+        cols = out[:b]
         np.copyto(cols, win.transpose(0, 1, 2, 4, 5, 3))
         return cols.reshape(b * oh * ow, k * k * c)
 
@@ -132,15 +141,26 @@ class Conv(Kernel):
         """W (N, C, k, k) as the (N, k*k*C) matrix matching the im2col columns' (p, q, c) order."""
         return W.transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
 
+    def _buffer(self, chunk: int, dtype) -> np.ndarray:
+        """An uninitialized patch buffer for `chunk` examples: (chunk, Ho, Wo, k, k, C)."""
+        _, oh, ow = self.out_shape
+        k, c = self.attrs["size"], self.in_shapes[0][0]
+        return np.empty((chunk, oh, ow, k, k, c), dtype)
+
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
         b = x.shape[0]
         n, oh, ow = self.out_shape
-        cols = self._cols(x)
-        y = cols @ self._wmat(state["W"]).T  # (B*Ho*Wo, N)
+        xp = self._padded(x)
+        wmat_t = self._wmat(state["W"]).T
+        y = np.empty((b * oh * ow, n), x.dtype)
+        chunk, ranges = self._chunks(b, x.dtype.itemsize)
+        buf = self._buffer(chunk, x.dtype)
+        for b0, b1 in ranges:  # NOTE: the GEMM reads each chunk's patches while they are in cache
+            np.matmul(self._cols(xp[b0:b1], buf), wmat_t, out=y[b0 * oh * ow:b1 * oh * ow])
         if self.attrs.get("bias", True):
             y += state["b"]
-        ctx.cols, ctx.x_shape = cols, x.shape
+        ctx.xp, ctx.x_shape, ctx.im2col_bytes = xp, x.shape, buf.nbytes
         # NOTE: (B, Ho, Wo, N) memory seen as (B, N, Ho, Wo): no transpose copy. Images flow
         # channels-last in memory from here: the element-wise ops keep their input's layout, and
         # the next conv's im2col reads it with contiguous runs of channels.
@@ -150,14 +170,29 @@ class Conv(Kernel):
         W = state["W"]
         n, c, k, _ = W.shape
         b, _, oh, ow = dy.shape
-        dym = dy.transpose(0, 2, 3, 1).reshape(b * oh * ow, n)  # a view when dy is channels-last
-        dw = (dym.T @ ctx.cols).reshape(n, k, k, c).transpose(0, 3, 1, 2)
-        grads = {"W": np.ascontiguousarray(dw)}
+        rows = oh * ow
+        dym = dy.transpose(0, 2, 3, 1).reshape(b * rows, n)  # a view when dy is channels-last
+        wmat = self._wmat(W)
+        need_dx = getattr(ctx, "need_input_grad", True)
+        dxp = np.zeros(ctx.xp.shape, dy.dtype) if need_dx else None
+        dw = np.zeros(wmat.shape, dy.dtype)
+        chunk, ranges = self._chunks(b, dy.dtype.itemsize)
+        buf = self._buffer(chunk, dy.dtype)
+        for b0, b1 in ranges:
+            # the patches again, a chunk at a time, rather than a (B*Ho*Wo, k*k*C) matrix kept
+            # from forward: the copy costs less than the memory traffic of keeping it
+            dyc = dym[b0 * rows:b1 * rows]
+            dw += dyc.T @ self._cols(ctx.xp[b0:b1], buf)
+            if need_dx:
+                self._col2im(dyc @ wmat, dxp[b0:b1])
+        grads = {"W": np.ascontiguousarray(dw.reshape(n, k, k, c).transpose(0, 3, 1, 2))}
         if self.attrs.get("bias", True):
             grads["b"] = dym.sum(axis=0)
-        if not getattr(ctx, "need_input_grad", True):
+        if not need_dx:
             return [None], grads
-        return [self._input_grad(dym, self._wmat(W), ctx.x_shape)], grads
+        top, _ = padding(self.attrs["pad"], k)
+        h, w = ctx.x_shape[2:]
+        return [dxp[:, top:top + h, top:top + w].transpose(0, 3, 1, 2)], grads
 
     def torch_form(self):
         c, n = self.in_shapes[0][0], self.out_shape[0]
@@ -182,25 +217,14 @@ class Conv(Kernel):
             inputs.append(g.const("b", state["b"]))
         return g.node("Conv", inputs, kernel_shape=[k, k], strides=[s, s], pads=[before, before, after, after])
 
-    def _input_grad(self, dym: np.ndarray, wmat: np.ndarray, x_shape) -> np.ndarray:
-        """dx (B, C, H, W), channels-last in memory, from dy as a (B*Ho*Wo, N) matrix: the patch
-        gradients dym @ W scattered back (col2im) with one strided add per kernel offset.
-
-        NOTE: done a few examples at a time, so each chunk's patch gradients (a (rows, k*k*C)
-        matrix) stay in cache between the GEMM that writes them and the k*k adds that read them,
-        and the whole (B*Ho*Wo, k*k*C) matrix is never held at once."""
-        b, c, h, w = x_shape
+    def _col2im(self, dcols: np.ndarray, dxp: np.ndarray) -> None:
+        """Add patch gradients (b*Ho*Wo, k*k*C) onto the padded channels-last image gradient dxp
+        (b, Hp, Wp, C), in place: one strided add per kernel offset (k*k adds, each over every
+        example and pixel of the chunk)."""
         k, s = self.attrs["size"], self.attrs["stride"]
-        top, bottom = padding(self.attrs["pad"], k)
         _, oh, ow = self.out_shape
-        dxp = np.zeros((b, h + top + bottom, w + top + bottom, c), dym.dtype)
-        per_example = oh * ow * k * k * c * dym.dtype.itemsize
-        chunk = max(1, _CHUNK_BYTES // per_example)
-        for b0 in range(0, b, chunk):
-            b1 = min(b, b0 + chunk)
-            d6 = (dym[b0 * oh * ow:b1 * oh * ow] @ wmat).reshape(b1 - b0, oh, ow, k, k, c)
-            part = dxp[b0:b1]
-            for p in range(k):  # k*k strided adds, each over the chunk's examples and pixels
-                for q in range(k):
-                    part[:, p:p + s * (oh - 1) + 1:s, q:q + s * (ow - 1) + 1:s] += d6[:, :, :, p, q]
-        return dxp[:, top:top + h, top:top + w].transpose(0, 3, 1, 2)
+        b, c = dxp.shape[0], dxp.shape[3]
+        d6 = dcols.reshape(b, oh, ow, k, k, c)
+        for p in range(k):
+            for q in range(k):
+                dxp[:, p:p + s * (oh - 1) + 1:s, q:q + s * (ow - 1) + 1:s] += d6[:, :, :, p, q]
