@@ -19,6 +19,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..init import init_weights
 from .base import Kernel, ShapeError, register, require_image, shape_str
 from .forms import TorchForm, init_statements
+from .layout import column_sums
+from .scratch import scratch
 
 # Patches are gathered this many bytes at a time (a few examples; at least one): big enough for
 # GEMMs that run at BLAS speed, small enough to stay in cache between the copy and the GEMM
@@ -141,11 +143,12 @@ class Conv(Kernel):
         """W (N, C, k, k) as the (N, k*k*C) matrix matching the im2col columns' (p, q, c) order."""
         return W.transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
 
-    def _buffer(self, chunk: int, dtype) -> np.ndarray:
-        """An uninitialized patch buffer for `chunk` examples: (chunk, Ho, Wo, k, k, C)."""
+    def _buffer(self, name: str, chunk: int, dtype) -> np.ndarray:
+        """An uninitialized patch-sized scratch buffer for `chunk` examples: (chunk, Ho, Wo, k, k,
+        C), shared by every conv (each uses it only within one call)."""
         _, oh, ow = self.out_shape
         k, c = self.attrs["size"], self.in_shapes[0][0]
-        return np.empty((chunk, oh, ow, k, k, c), dtype)
+        return scratch(name, (chunk, oh, ow, k, k, c), dtype)
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
@@ -155,7 +158,7 @@ class Conv(Kernel):
         wmat_t = self._wmat(state["W"]).T
         y = np.empty((b * oh * ow, n), x.dtype)
         chunk, ranges = self._chunks(b, x.dtype.itemsize)
-        buf = self._buffer(chunk, x.dtype)
+        buf = self._buffer("conv.patches", chunk, x.dtype)
         for b0, b1 in ranges:  # NOTE: the GEMM reads each chunk's patches while they are in cache
             np.matmul(self._cols(xp[b0:b1], buf), wmat_t, out=y[b0 * oh * ow:b1 * oh * ow])
         if self.attrs.get("bias", True):
@@ -172,22 +175,25 @@ class Conv(Kernel):
         b, _, oh, ow = dy.shape
         rows = oh * ow
         dym = dy.transpose(0, 2, 3, 1).reshape(b * rows, n)  # a view when dy is channels-last
-        wmat = self._wmat(W)
         need_dx = getattr(ctx, "need_input_grad", True)
         dxp = np.zeros(ctx.xp.shape, dy.dtype) if need_dx else None
-        dw = np.zeros(wmat.shape, dy.dtype)
+        w_offsets = np.ascontiguousarray(W.transpose(2, 3, 0, 1))  # (k, k, N, C): W at each offset
+        dw = np.zeros((n, k * k * c), dy.dtype)  # columns (p, q, c), like the patches
+        db = np.zeros(n, dy.dtype)
         chunk, ranges = self._chunks(b, dy.dtype.itemsize)
-        buf = self._buffer(chunk, dy.dtype)
+        buf = self._buffer("conv.patches", chunk, dy.dtype)
+        dpix = scratch("conv.pixel_grads", (chunk * rows, c), dy.dtype) if need_dx else None
         for b0, b1 in ranges:
             # the patches again, a chunk at a time, rather than a (B*Ho*Wo, k*k*C) matrix kept
-            # from forward: the copy costs less than the memory traffic of keeping it
+            # from forward: the copy costs less than the memory of keeping it
             dyc = dym[b0 * rows:b1 * rows]
             dw += dyc.T @ self._cols(ctx.xp[b0:b1], buf)
+            db += column_sums(dyc)
             if need_dx:
-                self._col2im(dyc @ wmat, dxp[b0:b1])
+                self._col2im(dyc, w_offsets, dxp[b0:b1], dpix[:dyc.shape[0]])
         grads = {"W": np.ascontiguousarray(dw.reshape(n, k, k, c).transpose(0, 3, 1, 2))}
         if self.attrs.get("bias", True):
-            grads["b"] = dym.sum(axis=0)
+            grads["b"] = db
         if not need_dx:
             return [None], grads
         top, _ = padding(self.attrs["pad"], k)
@@ -217,14 +223,19 @@ class Conv(Kernel):
             inputs.append(g.const("b", state["b"]))
         return g.node("Conv", inputs, kernel_shape=[k, k], strides=[s, s], pads=[before, before, after, after])
 
-    def _col2im(self, dcols: np.ndarray, dxp: np.ndarray) -> None:
-        """Add patch gradients (b*Ho*Wo, k*k*C) onto the padded channels-last image gradient dxp
-        (b, Hp, Wp, C), in place: one strided add per kernel offset (k*k adds, each over every
-        example and pixel of the chunk)."""
+    def _col2im(self, dyc: np.ndarray, w_offsets: np.ndarray, dxp: np.ndarray, out: np.ndarray) -> None:
+        """Add the input gradient of a chunk of b examples onto their padded channels-last image
+        gradient dxp (b, Hp, Wp, C), in place, from dy as a (b*Ho*Wo, N) matrix: for each kernel
+        offset (p, q), one GEMM dy @ W[:, :, p, q] (b*Ho*Wo, C) (into `out`) and one strided add
+        at the pixels that offset reads (k*k of each, over every example and pixel at once).
+
+        NOTE: the same sums as the patch gradients dy @ W (b*Ho*Wo, k*k*C) scattered back, but
+        each add then moves whole rows of Wo*C contiguous values instead of runs of C, which
+        is what made col2im slow for the narrow images of small CNNs."""
         k, s = self.attrs["size"], self.attrs["stride"]
         _, oh, ow = self.out_shape
         b, c = dxp.shape[0], dxp.shape[3]
-        d6 = dcols.reshape(b, oh, ow, k, k, c)
         for p in range(k):
             for q in range(k):
-                dxp[:, p:p + s * (oh - 1) + 1:s, q:q + s * (ow - 1) + 1:s] += d6[:, :, :, p, q]
+                np.matmul(dyc, w_offsets[p, q], out=out)
+                dxp[:, p:p + s * (oh - 1) + 1:s, q:q + s * (ow - 1) + 1:s] += out.reshape(b, oh, ow, c)

@@ -19,6 +19,7 @@ import numpy as np
 from .base import Kernel, RuntimeSpecError, register
 from .forms import TorchForm
 from .groupnorm import group_backward, group_forward, onnx_group_norm, per_channel
+from .layout import channel_rows, column_sums, from_rows, to_rows
 
 
 def _affine_state(d: int, dtype) -> dict[str, np.ndarray]:
@@ -38,7 +39,7 @@ def _scale_shift(u: np.ndarray, state: dict, attrs: dict) -> np.ndarray:
 def _affine_grads(dy: np.ndarray, u: np.ndarray) -> dict[str, np.ndarray]:
     """dgamma and dbeta per unit (vectors) or per channel (images, summed over B, H, W)."""
     if dy.ndim == 2:
-        return {"gamma": np.einsum("ij,ij->j", dy, u), "beta": dy.sum(axis=0)}
+        return {"gamma": np.einsum("ij,ij->j", dy, u), "beta": column_sums(dy)}
     return {"gamma": np.einsum("bchw,bchw->c", dy, u), "beta": dy.sum(axis=(0, 2, 3))}
 
 
@@ -81,6 +82,13 @@ class BatchNorm(Kernel):
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
+        rows = channel_rows(x)
+        ctx.rows = rows is not None
+        if ctx.rows:  # a channels-last image: the vector code on its (B*H*W, C) rows, no copy
+            return from_rows(self._forward(ctx, rows, state, training, n_what=x.shape), x.shape)
+        return self._forward(ctx, x, state, training, n_what=x.shape)
+
+    def _forward(self, ctx, x, state, training, n_what):
         eps = float(self.attrs["eps"])
         ctx.training = training
         nd = x.ndim
@@ -91,13 +99,13 @@ class BatchNorm(Kernel):
         else:
             n = x.shape[0] if nd == 2 else x.shape[0] * x.shape[2] * x.shape[3]
             if n < 2:
-                what = "examples per batch" if nd == 2 else "values per channel (batch x H x W)"
+                what = "examples per batch" if len(n_what) == 2 else "values per channel (batch x H x W)"
                 raise RuntimeSpecError(
                     f"batchnorm needs at least 2 {what} in training mode (got {n})",
                     hint="use a larger batch (or drop the last incomplete batch), or layernorm")
             if nd == 2:
-                mu = x.sum(axis=0)  # NOTE: sum and scale: ndarray.mean's bookkeeping costs more
-                mu *= 1.0 / n       # than the reduction itself at the course's batch sizes
+                mu = column_sums(x)  # NOTE: sum and scale: ndarray.mean's bookkeeping costs more
+                mu *= 1.0 / n        # than the reduction itself at the course's batch sizes
                 u = x - mu
                 var = np.einsum("ij,ij->j", u, u)
             else:
@@ -126,6 +134,12 @@ class BatchNorm(Kernel):
         rv += (f * n / (n - 1)) * var
 
     def backward(self, ctx, dy, state):
+        if ctx.rows:  # forward ran on the image's (B*H*W, C) rows: so does backward
+            dxs, grads = self._backward(ctx, to_rows(dy), state)
+            return [from_rows(dxs[0], dy.shape)], grads
+        return self._backward(ctx, dy, state)
+
+    def _backward(self, ctx, dy, state):
         u, inv = ctx.u, ctx.inv
         affine = self.attrs["affine"]
         sums = _affine_grads(dy, u)
