@@ -82,7 +82,7 @@ class BatchNorm(Kernel):
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
-        rows = channel_rows(x)
+        rows = channel_rows(x) if x.ndim == 4 else None
         ctx.rows = rows is not None
         if ctx.rows:  # a channels-last image: the vector code on its (B*H*W, C) rows, no copy
             return from_rows(self._forward(ctx, rows, state, training, n_what=x.shape), x.shape)

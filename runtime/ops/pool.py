@@ -68,7 +68,10 @@ class _Pool(_Shape):
         per_offset(p, q), a (B, C, Ho, Wo) array, added at the pixels that offset reads;
         per_offset(p, q, out=view) writes it into that view instead (windows that do not overlap)."""
         k, s = self._k_s
-        dx = np.zeros_like(x, dtype=dtype)  # NOTE: zeros_like keeps x's strides order
+        _, oh, ow = self.out_shape
+        # NOTE: *_like keeps x's strides order; windows that tile x exactly write every pixel
+        tiled = s == k and (oh * k, ow * k) == x.shape[2:]
+        dx = np.empty_like(x, dtype=dtype) if tiled else np.zeros_like(x, dtype=dtype)
         for p, q in self._offsets():
             target = self._at(dx, p, q)
             if s >= k:  # windows do not overlap: each pixel is written once
@@ -99,7 +102,7 @@ class MaxPool(_Pool):
         # NaN: a NaN element counts as equal to a NaN maximum.
         nan = np.isnan(y)
         nan = nan if nan.any() else None
-        taken = np.zeros(y.shape, bool)
+        taken = np.zeros_like(y, dtype=bool)  # in y's layout, like the masks it meets
 
         def first_max(p, q, out=None):
             v = self._at(x, p, q)
