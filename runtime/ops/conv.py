@@ -98,6 +98,13 @@ class Conv(Kernel):
             state["b"] = np.zeros(shape[0], dtype)
         return state
 
+    def workspace(self, batch: int) -> int:
+        """The padded channels-last input forward saves for backward (B, Hp, Wp, C), and a
+        chunk of patches and of pixel gradients (about _CHUNK_BYTES of float32 each)."""
+        c, h, w = self.in_shapes[0]
+        top, bottom = padding(self.attrs["pad"], self.attrs["size"])
+        return batch * c * (h + top + bottom) * (w + top + bottom) + 2 * (_CHUNK_BYTES // 4)
+
     def fold_affine(self, state, scale, shift):
         """This layer followed by y * scale + shift per output channel: W * scale, b * scale + shift."""
         b = state["b"] * scale if self.attrs.get("bias", True) else 0.0
