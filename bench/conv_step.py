@@ -160,12 +160,12 @@ def bench(torch, name, repeat):
             times[engine, "forward"].append(t1 - t0)
             times[engine, "backward"].append(t2 - t1)
     med = {key: statistics.median(v) for key, v in times.items()}
-    step = {engine: statistics.median(f + b for f, b in zip(times[engine, "forward"], times[engine, "backward"]))
-            for engine in steps}
-    ratio = step["netc"] / step["torch"]
+    totals = {engine: [f + b for f, b in zip(times[engine, "forward"], times[engine, "backward"])]
+              for engine in steps}
+    step = {engine: statistics.median(v) for engine, v in totals.items()}
     # the fastest tenth of each engine's steps: less of the time other processes took the core
-    fast = {engine: np.percentile([f + b for f, b in zip(times[engine, "forward"], times[engine, "backward"])], 10)
-            for engine in steps}
+    fast = {engine: np.percentile(v, 10) for engine, v in totals.items()}
+    ratio = step["netc"] / step["torch"]
     mem = memory(name)
     print(f"{name}: batch {NETS[name][1]}: step netc {step['netc'] * 1e3:.1f} ms, torch {step['torch'] * 1e3:.1f} ms, "
           f"ratio {ratio:.2f} (target <= 1.5: {'PASS' if ratio <= 1.5 else 'FAIL'}); "
