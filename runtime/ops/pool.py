@@ -10,7 +10,8 @@ channels-last image (a conv's output) stays channels-last.
 
 Ties in max pooling: the FIRST maximal element of a window in row-major order takes the whole
 gradient, as PyTorch's CPU kernel does (it replaces the running max only on a strictly greater
-value). Where windows overlap (s < K), an element chosen by several windows sums their gradients.
+value, or on a NaN: a window holding NaNs outputs NaN and its LAST NaN takes the gradient).
+Where windows overlap (s < K), an element chosen by several windows sums their gradients.
 """
 from __future__ import annotations
 
@@ -98,22 +99,34 @@ class MaxPool(_Pool):
 
     def backward(self, ctx, dy, state):
         x, y = ctx.x, ctx.y
-        # NOTE: np.maximum propagates NaN, and PyTorch sends a NaN window's gradient to its first
-        # NaN: a NaN element counts as equal to a NaN maximum.
-        nan = np.isnan(y)
-        nan = nan if nan.any() else None
         taken = np.zeros_like(y, dtype=bool)  # in y's layout, like the masks it meets
+        nan_hits = self._last_nans(x, y)
 
         def first_max(p, q, out=None):
-            v = self._at(x, p, q)
-            hit = v == y
-            if nan is not None:
-                hit |= nan & np.isnan(v)
+            hit = self._at(x, p, q) == y
+            if nan_hits:
+                hit |= nan_hits[p, q]
             hit &= ~taken  # ties: only the first maximal offset (row-major) of a window
             np.logical_or(taken, hit, out=taken)
             return np.multiply(dy, hit, out=out)
 
         return [self._scatter(first_max, x, dy.dtype)], {}
+
+    def _last_nans(self, x: np.ndarray, y: np.ndarray) -> dict:
+        """{(p, q): mask of the windows whose gradient goes to their element at (p, q) because it
+        is the window's last NaN}, or {} when no window holds a NaN.
+
+        NOTE: np.maximum propagates NaN, so such a window's maximum is NaN and equals none of
+        its elements; PyTorch's CPU kernel sends its gradient to the last NaN (row-major)."""
+        nan = np.isnan(y)
+        if not nan.any():
+            return {}
+        hits = {}
+        for p, q in reversed(self._offsets()):
+            hit = nan & np.isnan(self._at(x, p, q))
+            nan &= ~hit  # a window's later NaN was seen first: the earlier ones get nothing
+            hits[p, q] = hit
+        return hits
 
     def torch_form(self):
         k, s = self._k_s
