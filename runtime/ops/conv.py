@@ -1,11 +1,17 @@
-"""Convolution as one GEMM over im2col patches: x (B, C, H, W) -> (B, N, Ho, Wo).
+"""Convolution as GEMMs over im2col patches: x (B, C, H, W) -> (B, N, Ho, Wo).
 
 PyTorch's Conv2d (cross-correlation, no kernel flip): y[b, n, i, j] = b[n] + sum over c, p, q of
-W[n, c, p, q] * xpad[b, c, i*s + p, j*s + q]. The padded image is viewed, not copied, as patches
-(`sliding_window_view`), the patches are gathered once into a (B*Ho*Wo, C*k*k) matrix (the
-im2col buffer, the one copy) and multiplied by W as a (N, C*k*k) matrix. Backward is the same
-GEMM transposed: dW from the saved patches, and dx scattered back (col2im) with one strided add
-per kernel offset (k*k adds, no loop over pixels or examples).
+W[n, c, p, q] * xpad[b, c, i*s + p, j*s + q]. The input is padded once into a channels-last copy
+(B, Hp, Wp, C), viewed, not copied, as patches (`sliding_window_view`), and the patches of a few
+examples at a time are gathered into one reused (rows, k*k*C) buffer, columns ordered (p, q, c),
+and multiplied by W as an (N, k*k*C) matrix while they are in cache. The output is that
+(B*Ho*Wo, N) product seen as (B, N, Ho, Wo): channels-last memory, no transpose (see layout.py).
+
+Backward is analytic: dW = dy^T @ patches, gathering the patches again chunk by chunk (cheaper
+than keeping a (B*Ho*Wo, k*k*C) matrix: 115 MiB for a LeNet-size layer); db = the column sums of
+dy; dx, skipped for the first layer, is for each kernel offset (p, q) one GEMM dy @ W[:, :, p, q]
+added onto the padded input gradient at the pixels that offset reads (k*k GEMMs and strided adds
+over every example and pixel at once: no loop over pixels or examples).
 
 `pad=same` pads k - 1 in all, (k - 1) // 2 before and the rest after (PyTorch's padding='same'
 for stride 1, asymmetric for even k), so the output is ceil(H / s) x ceil(W / s) at any stride;
@@ -125,8 +131,9 @@ class Conv(Kernel):
         return xp
 
     def _chunks(self, b: int, itemsize: int):
-        """(b0, b1) ranges of examples whose im2col matrix takes about _CHUNK_BYTES: the size of
-        the one patch buffer a pass allocates."""
+        """(chunk, [(b0, b1), ...]): how many examples' im2col matrix takes about _CHUNK_BYTES
+        (at least one; the size of the patch buffer), and the ranges of examples that cover the
+        batch of b in such chunks (the last one may be shorter)."""
         _, oh, ow = self.out_shape
         k, c = self.attrs["size"], self.in_shapes[0][0]
         per_example = oh * ow * k * k * c * itemsize
