@@ -189,12 +189,14 @@ def main():
         return memory_child(*args.memory_child)
     import torch
     torch.set_num_threads(1)
-    limit = contextlib.nullcontext()
+    limit, blas = contextlib.nullcontext(), "OPENBLAS_NUM_THREADS=1 (threadpoolctl not installed)"
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_info, threadpool_limits
         limit = threadpool_limits(1)
+        blas = ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in threadpool_info())
     except ImportError:
         pass
+    print(f"threads: torch {torch.get_num_threads()}; native pools {blas}")
     repeat = 4 if args.quick else args.repeat
     with limit:
         bench(torch, "digits", repeat)
