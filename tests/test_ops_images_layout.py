@@ -66,6 +66,26 @@ def test_conv_same_in_any_layout_and_any_chunking(attrs, monkeypatch):
         assert_same(whole, run(kernel, x, channels_last(dy), state))
 
 
+@pytest.mark.parametrize("attrs", [{"channels": 3}, {"channels": 2, "pad": "valid", "bias": False},
+                                   {"channels": 2, "size": 2}, {"channels": 2, "pad": 2}])
+def test_conv_input_gradient_same_by_rows_and_by_offsets(attrs, monkeypatch):
+    """Images wide next to their padding take the contiguous-rows col2im (stride 1); it gives
+    what the strided per-offset adds give, in one chunk or several."""
+    shape = (2, 9, 20)
+    kernel = make("conv", attrs, shape)
+    before, after = conv_module.padding(kernel.attrs["pad"], kernel.attrs["size"])
+    assert kernel._rows_col2im((B, 9 + before + after, 20 + before + after, 2))
+    rng = np.random.default_rng(5)
+    state = {k: v + rng.standard_normal(v.shape) for k, v in kernel.init_state(rng, np.float64).items()}
+    x = rng.standard_normal((B,) + shape)
+    dy = rng.standard_normal((B,) + kernel.out_shape)
+    by_rows = run(kernel, x, dy, state)
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1)  # one example per chunk
+    assert_same(by_rows, run(kernel, x, dy, state))
+    monkeypatch.setattr(type(kernel), "_rows_col2im", lambda self, xp_shape: False)
+    assert_same(by_rows, run(kernel, x, dy, state))
+
+
 def test_conv_output_is_channels_last():
     """What the ops after a conv rely on for speed: its output is a view of (B, Ho, Wo, N) memory."""
     kernel = make("conv", {"channels": 4})
