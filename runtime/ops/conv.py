@@ -105,11 +105,12 @@ class Conv(Kernel):
         return state
 
     def workspace(self, batch: int) -> int:
-        """The padded channels-last input forward saves for backward (B, Hp, Wp, C), and a
-        chunk of patches and of pixel gradients (about _CHUNK_BYTES of float32 each)."""
+        """The padded channels-last input forward saves for backward (B, Hp, Wp, C), and the
+        scratch buffers of one chunk: its patches, and in backward its dy laid out on padded
+        rows and one offset's pixel gradients (about _CHUNK_BYTES of float32 each)."""
         c, h, w = self.in_shapes[0]
         top, bottom = padding(self.attrs["pad"], self.attrs["size"])
-        return batch * c * (h + top + bottom) * (w + top + bottom) + 2 * (_CHUNK_BYTES // 4)
+        return batch * c * (h + top + bottom) * (w + top + bottom) + 3 * (_CHUNK_BYTES // 4)
 
     def fold_affine(self, state, scale, shift):
         """This layer followed by y * scale + shift per output channel: W * scale, b * scale + shift."""
