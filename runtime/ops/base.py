@@ -166,10 +166,10 @@ class Kernel:
     Conventions every kernel keeps: the output has the dtype of its input (float32 stays float32:
     no Python-float or float64 constant upcasts the arrays); images may arrive in any memory
     layout (a conv returns channels-last arrays, see layout.py), so a kernel accepts any strides
-    and, for speed, returns its outputs and input gradients in its input's layout; `forward` never writes into xs and
-    `backward` never writes into dy, but the arrays they return may alias them (identity, add,
-    concat), so callers must not modify returned arrays in place; state is only written in place
-    by forward in training mode (batch-norm running statistics).
+    and, for speed, returns its outputs and input gradients in its input's layout; `forward`
+    never writes into xs and `backward` never writes into dy, but the arrays they return may
+    alias them (identity, add, concat), so callers must not modify returned arrays in place;
+    state is only written in place by forward in training mode (batch-norm running statistics).
     """
 
     op: ClassVar[str] = ""

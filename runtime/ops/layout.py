@@ -22,7 +22,9 @@ def channel_rows(x: np.ndarray) -> np.ndarray | None:
 def to_rows(x: np.ndarray) -> np.ndarray:
     """x (B, C, H, W) as its (B*H*W, C) matrix: a view when channels-last, else a copy."""
     rows = channel_rows(x)
-    return rows if rows is not None else np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(-1, x.shape[1])
+    if rows is None:
+        rows = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(-1, x.shape[1])
+    return rows
 
 
 def from_rows(m: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -85,10 +85,10 @@ class BatchNorm(Kernel):
         rows = channel_rows(x) if x.ndim == 4 else None
         ctx.rows = rows is not None
         if ctx.rows:  # a channels-last image: the vector code on its (B*H*W, C) rows, no copy
-            return from_rows(self._forward(ctx, rows, state, training, n_what=x.shape), x.shape)
-        return self._forward(ctx, x, state, training, n_what=x.shape)
+            return from_rows(self._forward(ctx, rows, state, training, image=True), x.shape)
+        return self._forward(ctx, x, state, training, image=x.ndim == 4)
 
-    def _forward(self, ctx, x, state, training, n_what):
+    def _forward(self, ctx, x, state, training, image: bool):
         eps = float(self.attrs["eps"])
         ctx.training = training
         nd = x.ndim
@@ -99,7 +99,7 @@ class BatchNorm(Kernel):
         else:
             n = x.shape[0] if nd == 2 else x.shape[0] * x.shape[2] * x.shape[3]
             if n < 2:
-                what = "examples per batch" if len(n_what) == 2 else "values per channel (batch x H x W)"
+                what = "values per channel (batch x H x W)" if image else "examples per batch"
                 raise RuntimeSpecError(
                     f"batchnorm needs at least 2 {what} in training mode (got {n})",
                     hint="use a larger batch (or drop the last incomplete batch), or layernorm")
