@@ -134,7 +134,7 @@ class Model:
         i = 0
         try:
             for i, kernel, inputs, state in self._runs:
-                # the last pass's output and saved arrays (a conv's im2col matrix) go first, so a
+                # the last pass's output and saved arrays (a conv's padded input) go first, so a
                 # step never holds two generations of them at once
                 outputs[i] = ctxs[i] = None
                 ctx = Ctx()
@@ -148,6 +148,7 @@ class Model:
     def forward_step(self, step, x, training: bool, rng) -> np.ndarray:
         """Run one step (its inputs must have run); keeps its output and saved context."""
         xs = [x] if not step.inputs else [self.outputs[j] for j in step.inputs]
+        self.outputs[step.index] = self.ctxs[step.index] = None  # as in forward
         ctx = Ctx()
         try:
             y = step.kernel.forward(ctx, xs, self.state[step.index], training, rng)
