@@ -13,7 +13,7 @@ from conftest import kernel_defaults, require
 from netc.runtime.ops import KERNELS, Ctx
 from netc.runtime.ops import conv as conv_module
 from netc.runtime.ops.layout import channel_rows, column_sums
-from netc.runtime.ops.scratch import scratch
+from netc.runtime.ops.scratch import scratch, untouched
 
 B = 5
 IMG = (3, 7, 6)
@@ -86,6 +86,30 @@ def test_conv_input_gradient_same_by_rows_and_by_offsets(attrs, monkeypatch):
     assert_same(by_rows, run(kernel, x, dy, state))
 
 
+def test_conv_backward_reuses_forward_patches_only_while_untouched():
+    """A batch in one chunk leaves its patches in the shared buffer; backward uses them only if no
+    conv has used the buffer since, and gets the same gradients either way."""
+    kernel, other = make("conv", {"channels": 3}), make("conv", {"channels": 2}, (2, 5, 5))
+    rng = np.random.default_rng(6)
+    state = {k: v + rng.standard_normal(v.shape) for k, v in kernel.init_state(rng, np.float64).items()}
+    x = rng.standard_normal((B,) + IMG)
+    dy = rng.standard_normal((B,) + kernel.out_shape)
+    results = []
+    for interleave in (False, True):
+        ctx = Ctx()
+        kernel.forward(ctx, [x], state, True, rng)
+        assert ctx.patches is not None
+        if interleave:  # another conv overwrites the buffer with its own patches
+            other.forward(Ctx(), [rng.standard_normal((B, 2, 5, 5))],
+                          other.init_state(rng, np.float64), True, rng)
+        (dx,), grads = kernel.backward(ctx, dy, state)
+        results.append((dx, grads))
+    (dx0, g0), (dx1, g1) = results
+    np.testing.assert_allclose(dx0, dx1, rtol=1e-12, atol=1e-12)
+    for k in g0:
+        np.testing.assert_allclose(g0[k], g1[k], rtol=1e-12, atol=1e-12, err_msg=k)
+
+
 def test_conv_output_is_channels_last():
     """What the ops after a conv rely on for speed: its output is a view of (B, Ho, Wo, N) memory."""
     kernel = make("conv", {"channels": 4})
@@ -151,7 +175,10 @@ def test_column_sums_on_tall_and_wide_matrices():
 
 
 def test_scratch_reuses_memory_by_name():
-    a = scratch("test.a", (10, 3), np.float32)
+    token = object()
+    a = scratch("test.a", (10, 3), np.float32, token)
+    assert np.shares_memory(untouched("test.a", token, (10, 3), np.float32), a)
+    assert untouched("test.a", object(), (10, 3), np.float32) is None
     b = scratch("test.a", (2, 4), np.float32)
     c = scratch("test.b", (2, 4), np.float32)
     assert np.shares_memory(a, b) and not np.shares_memory(b, c)

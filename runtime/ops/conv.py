@@ -8,7 +8,8 @@ and multiplied by W as an (N, k*k*C) matrix while they are in cache. The output 
 (B*Ho*Wo, N) product seen as (B, N, Ho, Wo): channels-last memory, no transpose (see layout.py).
 
 Backward is analytic: dW = dy^T @ patches, gathering the patches again chunk by chunk (cheaper
-than keeping a (B*Ho*Wo, k*k*C) matrix: 115 MiB for a LeNet-size layer); db = the column sums of
+than keeping a (B*Ho*Wo, k*k*C) matrix: 115 MiB for a LeNet-size layer; a batch in one chunk
+reuses forward's if still in the buffer, see scratch.untouched); db = the column sums of
 dy; dx, skipped for the first layer, is for each kernel offset (p, q) one GEMM dy @ W[:, :, p, q]
 added onto the padded input gradient at the pixels that offset reads (k*k GEMMs and strided adds
 over every example and pixel at once: no loop over pixels or examples).
@@ -26,7 +27,7 @@ from ..init import init_weights
 from .base import Kernel, ShapeError, register, require_image, shape_str
 from .forms import TorchForm, init_statements
 from .layout import column_sums
-from .scratch import scratch
+from .scratch import scratch, untouched
 
 # Patches are gathered this many bytes at a time (a few examples; at least one): big enough for
 # GEMMs that run at BLAS speed, small enough to stay in cache between the copy and the GEMM
@@ -158,12 +159,12 @@ class Conv(Kernel):
         """W (N, C, k, k) as the (N, k*k*C) matrix matching the im2col columns' (p, q, c) order."""
         return W.transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
 
-    def _buffer(self, name: str, chunk: int, dtype) -> np.ndarray:
+    def _buffer(self, name: str, chunk: int, dtype, owner: object = None) -> np.ndarray:
         """An uninitialized patch-sized scratch buffer for `chunk` examples: (chunk, Ho, Wo, k, k,
-        C), shared by every conv (each uses it only within one call)."""
+        C), shared by every conv (each uses it only within one call, see scratch)."""
         _, oh, ow = self.out_shape
         k, c = self.attrs["size"], self.in_shapes[0][0]
-        return scratch(name, (chunk, oh, ow, k, k, c), dtype)
+        return scratch(name, (chunk, oh, ow, k, k, c), dtype, owner)
 
     def forward(self, ctx, xs, state, training, rng):
         x = xs[0]
@@ -173,7 +174,10 @@ class Conv(Kernel):
         wmat_t = self._wmat(state["W"]).T
         y = np.empty((b * oh * ow, n), x.dtype)
         chunk, ranges = self._chunks(b, x.dtype.itemsize)
-        buf = self._buffer("conv.patches", chunk, x.dtype)
+        # a batch in one chunk leaves all its patches in the buffer: backward can use them if no
+        # other conv has used the buffer since (the last conv of a small network)
+        ctx.patches = object() if len(ranges) == 1 else None  # a token (see scratch.untouched)
+        buf = self._buffer("conv.patches", chunk, x.dtype, ctx.patches)
         for b0, b1 in ranges:  # NOTE: the GEMM reads each chunk's patches while they are in cache
             np.matmul(self._cols(xp[b0:b1], buf), wmat_t, out=y[b0 * oh * ow:b1 * oh * ow])
         if self.attrs.get("bias", True):
@@ -196,13 +200,16 @@ class Conv(Kernel):
         dw = np.zeros((n, k * k * c), dy.dtype)  # columns (p, q, c), like the patches
         db = np.zeros(n, dy.dtype)
         chunk, ranges = self._chunks(b, dy.dtype.itemsize)
-        buf = self._buffer("conv.patches", chunk, dy.dtype)
+        kept = untouched("conv.patches", getattr(ctx, "patches", None), (chunk, oh, ow, k, k, c), dy.dtype)
+        buf = self._buffer("conv.patches", chunk, dy.dtype) if kept is None else None
         col2im = self._col2im_rows if self._rows_col2im(ctx.xp.shape) else self._col2im
         for b0, b1 in ranges:
             # the patches again, a chunk at a time, rather than a (B*Ho*Wo, k*k*C) matrix kept
-            # from forward: the copy costs less than the memory of keeping it
+            # from forward: the copy costs less than the memory of keeping it (unless forward's
+            # one chunk is still in the buffer)
             dyc = dym[b0 * rows:b1 * rows]
-            dw += dyc.T @ self._cols(ctx.xp[b0:b1], buf)
+            patches = self._cols(ctx.xp[b0:b1], buf) if kept is None else kept.reshape(dyc.shape[0], -1)
+            dw += dyc.T @ patches
             db += column_sums(dyc)
             if need_dx:
                 col2im(dyc, w_offsets, dxp[b0:b1], chunk)
