@@ -31,8 +31,12 @@ def histogram(a: np.ndarray, bins: int = HIST_BINS) -> Histogram:
     if flat.size == 0:
         return Histogram((), ())
     lo, hi = float(flat.min()), float(flat.max())
-    if lo == hi:
-        lo, hi = lo - 0.5, hi + 0.5
+    # A range float64 cannot split into `bins` distinct edges (a constant, or values a few
+    # spacings apart far from zero: a diverged layer at -3e15) is widened around its middle.
+    room = 4 * bins * np.spacing(max(abs(lo), abs(hi)))
+    if hi - lo <= room:
+        mid, half = lo / 2 + hi / 2, max(0.5, room)
+        lo, hi = mid - half, mid + half
     counts, edges = np.histogram(flat, bins=bins, range=(lo, hi))
     return Histogram(tuple(int(c) for c in counts), tuple(float(e) for e in edges))
 

@@ -315,3 +315,24 @@ def test_node_check_cost_does_not_grow_with_the_layer():
     errs = st.check_node("dense1")
     assert time.process_time() - start < 30
     assert set(errs) == {"x0", "W", "b"} and max(errs.values()) < 1e-6
+
+
+def test_histograms_of_values_float64_cannot_split_into_bins():
+    """A diverged layer's constant -3.3e15 (or values a few float64 spacings apart far from zero)
+    still gets a histogram: its range is widened, all values counted."""
+    from netc.runtime.stats import HIST_BINS, histogram
+    for a in (np.full(10, -3.3e15), np.array([1e300, 1e300 * (1 + 1e-15)]), np.full(4, 1.7e308)):
+        h = histogram(a)
+        assert sum(h.counts) == a.size and len(h.edges) == HIST_BINS + 1
+        assert all(x < y for x, y in zip(h.edges, h.edges[1:]))
+    assert histogram(np.full(3, 2.0)).edges[::HIST_BINS] == (1.5, 2.5)  # small constants as before
+
+
+def test_stats_on_huge_constant_inputs_does_not_crash(tmp_path):
+    rows = "\n".join(f"3e15,3e15,{i % 2}" for i in range(40))
+    (tmp_path / "big.csv").write_text("a,b,y\n" + rows + "\n")
+    spec = tmp_path / "big.net"
+    spec.write_text('data {\n    source "big.csv"\n}\nmodel m {\n    input 2\n    dense 2\n}\n'
+                    "train {\n    loss cross_entropy\n    optimizer sgd lr=0.1\n    batch 8\n}\n")
+    r = netc_cli("stats", spec)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
