@@ -111,12 +111,13 @@ def check_data(spec: CheckedSpec, graph: nx.DiGraph, base_dir: Path, errors: Col
         errors.error(e.message, e.span_in(spec.data_spans), e.hint)
         return None, None, None, []
     if graph.graph["input"] is None or out is None:
-        return data_facts(ds, spec), describe_dataset(ds), ds, []
+        return data_facts(ds, spec), describe_dataset(ds, spec.train.classification), ds, []
     problems = data_problems(graph, ds, spec.train, spec.data, spec.train_spans, spec.data_spans)
     for d in problems:
         if d.severity == "error":
             errors.error(d.message, d.span, d.hint)
-    return data_facts(ds, spec), describe_dataset(ds), ds, [d for d in problems if d.severity != "error"]
+    warnings = [d for d in problems if d.severity != "error"]
+    return data_facts(ds, spec), describe_dataset(ds, spec.train.classification), ds, warnings
 
 
 def _label_column(ds) -> str:

@@ -147,11 +147,13 @@ def data_facts(ds, spec: CheckedSpec) -> DataFacts:
     return DataFacts(ds.features, ds.classes, ratio, spec.data_spans.get("source"), scale)
 
 
-def describe_dataset(ds) -> str:
-    """'digits: 1797 examples (1438 train, 359 validation), 64 features, 10 classes'."""
+def describe_dataset(ds, classification: bool = True) -> str:
+    """'digits: 1797 examples (1438 train, 359 validation), 64 features, 10 classes'; under a
+    regression loss (`classification` False) '..., regression' even when the targets are whole
+    numbers (prices in dollars are not 401,300 classes)."""
     n_train = len(ds.x_train)
     n_val = 0 if ds.x_val is None else len(ds.x_val)
-    what = f"{ds.classes} classes" if ds.classes is not None else "regression"
+    what = f"{ds.classes} classes" if ds.classes is not None and classification else "regression"
     return f"{printable(ds.name)}: {n_train + n_val} examples ({n_train} train, {n_val} validation), " \
            f"{ds.features} features, {what}"
 

@@ -91,7 +91,7 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
     observers = _observers(args, net, train, data, ds, model)
     opt = train.optimizer
     labels = describe_labels(ds, train.classification)
-    report.start([describe_dataset(ds)] + ([labels] if labels else []) + [
+    report.start([describe_dataset(ds, train.classification)] + ([labels] if labels else []) + [
                   f"{net.name}: {net.param_count:,} parameters · {train.loss} · {opt.name} "
                   f"lr={opt.lr:g} · batch {train.batch} · {train.epochs} epoch{'s' if train.epochs != 1 else ''} "
                   f"· seed {train.seed}"], classification=trainer.classification, eval_train=eval_train,
@@ -301,7 +301,7 @@ def evaluate(args) -> int:
         print(json.dumps(_json_safe(rec), allow_nan=False))
     else:
         labels = describe_labels(ds, train.classification)
-        print(describe_dataset(ds) + (f"\n{labels}" if labels else "") +
+        print(describe_dataset(ds, train.classification) + (f"\n{labels}" if labels else "") +
               f"\nweights: {printable(args.weights)}\n")
         for name, loss, acc in rows:
             print(f"{name:<10}  loss {loss:.4f}" + (f"  accuracy {100 * acc:.2f}%" if acc is not None else "") +
