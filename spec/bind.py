@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ast
-from .diagnostics import Collector, Span, did_you_mean
+from .diagnostics import Collector, Span, closest, did_you_mean
 from .schema import MODEL, P, Stmt
 from .values import Env, Symbol, Text, ValueError_, coerce, evaluate
 
@@ -49,8 +49,10 @@ def evaluate_args(stmt: ast.Statement, env: Env, errors: Collector):
     return (positional, keywords) if ok else None
 
 
-def bind(stmt: ast.Statement, schema: Stmt, env: Env, errors: Collector) -> Call | None:
-    """The statement's arguments checked against `schema`; None (with errors recorded) if they don't fit."""
+def bind(stmt: ast.Statement, schema: Stmt, env: Env, errors: Collector, names=None) -> Call | None:
+    """The statement's arguments checked against `schema`; None (with errors recorded) if they don't fit.
+    A bare name that does not fit and is close to one of `names` (by default the block parameters
+    in `env`) gets a did-you-mean naming that parameter: `dense widht` in a block taking width."""
     args = evaluate_args(stmt, env, errors)
     if args is None:
         return None
@@ -83,13 +85,14 @@ def bind(stmt: ast.Statement, schema: Stmt, env: Env, errors: Collector) -> Call
                          else f"{name} needs a kind first", head_span, hint)
             return None
     context = name if variant is None or variant == "path" else f"{name} {variant}"
-    return _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, variant, name)
+    params = tuple(env) if names is None else tuple(names)
+    return _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, variant, name, params)
 
 
 MODEL_KEYWORDS = frozenset(s.keyword for s in MODEL)  # a train kind named like one is a misplaced model op
 
 
-def _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, variant, name):
+def _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, variant, name, params=()):
     values, spans, ok, tried = {}, {}, True, set()
     if len(positional) > len(pos_params):
         extra_span = positional[len(pos_params)][1]
@@ -100,7 +103,7 @@ def _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, va
         ok = False
     for param, (value, span) in zip(pos_params, positional):
         tried.add(param.name)
-        ok &= _put(param, value, span, context, values, spans, errors)
+        ok &= _put(param, value, span, context, values, spans, errors, params)
     by_name = {p.name: p for p in (*pos_params, *kw_params)}
     for key, (value, span, name_span) in keywords.items():
         param = by_name.get(key)
@@ -119,7 +122,7 @@ def _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, va
             ok = False
             continue
         tried.add(param.name)
-        ok &= _put(param, value, span, context, values, spans, errors)
+        ok &= _put(param, value, span, context, values, spans, errors, params)
     for param in (*pos_params, *kw_params):
         if param.name not in values and param.name not in tried:
             if param.required:
@@ -131,13 +134,17 @@ def _fill(stmt, context, pos_params, kw_params, positional, keywords, errors, va
     return Call(name, variant, values, spans, stmt) if ok else None
 
 
-def _put(param, value, span, context, values, spans, errors) -> bool:
+def _put(param, value, span, context, values, spans, errors, params=()) -> bool:
     try:
         values[param.name] = coerce(param, value, span, context)
         spans[param.name] = span
         return True
     except ValueError_ as e:
-        errors.error(e.message, e.span, e.hint)
+        hint = e.hint
+        close = closest(value, params) if isinstance(value, Symbol) and params else None
+        if close and not (hint or "").startswith("did you mean"):  # an option's own name wins
+            hint = f"did you mean '{close}'? (a parameter of the block)"
+        errors.error(e.message, e.span, hint)
         return False
 
 

@@ -179,14 +179,20 @@ class Collector:
         return any(d.severity == "error" for d in self.items)
 
 
-def did_you_mean(word: str, choices) -> str | None:
-    """A hint naming the closest of `choices` to a misspelt `word`, or listing them when none is close."""
+def closest(word: str, choices) -> str | None:
+    """The one of `choices` a misspelt `word` is closest to, or None when none is close."""
     import difflib
 
+    close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def did_you_mean(word: str, choices) -> str | None:
+    """A hint naming the closest of `choices` to a misspelt `word`, or listing them when none is close."""
     choices = sorted(set(choices))
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    close = closest(word, choices)
     if close:
-        return f"did you mean '{close[0]}'?"
+        return f"did you mean '{close}'?"
     if len(choices) <= 12:
         return "expected one of: " + ", ".join(choices)
     return None

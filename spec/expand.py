@@ -11,7 +11,7 @@ from typing import Any
 
 from . import ast
 from .bind import bind, evaluate_args
-from .diagnostics import Collector, Span, did_you_mean
+from .diagnostics import Collector, Span, closest, did_you_mean
 from .schema import ALIASES, DROPOUT_DEFAULT_P, STATEMENTS, lookup
 from .values import ValueError_, evaluate
 
@@ -57,6 +57,7 @@ class Expander:
         self.claimed: dict[str, Span] = {}       # every node and call name -> its span
         self.pending_refs: list[tuple[_Scope, str, Span, str, list[str]]] = []
         self.stack: list[str] = []
+        self.expanded: set[str] = set()           # the blocks a call expanded (their bodies checked)
 
     def expand(self, model: ast.Section) -> list[Layer]:
         """The model's layers in stream order."""
@@ -69,6 +70,9 @@ class Expander:
             return self.layers
         self._check_input(model)
         self._report_unresolved()
+        for block in self.blocks.values():
+            if block.name not in self.expanded:
+                self._misspelt_parameters(block, block.body)
         return self.layers
 
     # --- statements --------------------------------------------------------------------------
@@ -115,6 +119,7 @@ class Expander:
             return
         inner = _Scope(prefix=full + ".", env=env, calls=scope.calls + (stmt.span,), parent=scope)
         self.stack.append(block.name)
+        self.expanded.add(block.name)
         self._body(block.body, inner)
         self.stack.pop()
         if self.layers:  # an empty block's output is the stream it was given
@@ -198,6 +203,27 @@ class Expander:
                                  call.spans.get("node")))
         if len(self.layers) > MAX_NODES:
             raise _TooBig()
+
+    def _misspelt_parameters(self, block: ast.Section, body) -> None:
+        """In a block no call expanded (each call had a mistake, or there is none), the misspelt
+        parameters (`dense widht` where the block takes width) found anyway, so they are reported
+        with the file's other mistakes, not after those are fixed: each statement holding a bare
+        name close to a parameter is bound without the parameters' values, and only the errors
+        at those names are kept (the others would be about the missing values)."""
+        params = [p.name for p in block.params or ()]
+        for stmt in body or ():
+            if stmt.keyword == "repeat":
+                self._misspelt_parameters(block, stmt.body)
+                continue
+            schema = lookup("model", stmt.keyword)
+            bare = {(a.value if isinstance(a, ast.Keyword) else a) for a in stmt.args}
+            suspects = {e.span for e in bare if isinstance(e, ast.Ident) and e.name not in params
+                        and closest(e.name, params)}
+            if schema is None or not suspects or stmt.keyword in self.blocks:
+                continue
+            scratch = Collector()
+            bind(stmt, schema, {}, scratch, names=params)
+            self.errors.items += [d for d in scratch.items if d.span in suspects]
 
     def _dropout(self, attrs: dict, call) -> dict | None:
         p, keep = attrs.pop("p"), attrs.pop("keep")

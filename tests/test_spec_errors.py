@@ -8,6 +8,7 @@ import sys
 import pytest
 
 import netc
+from cli_runner import netc_cli
 from conftest import errors_of, one_error
 
 OK_MODEL = "model m {\n    input 4\n    dense 3\n}\n"
@@ -231,6 +232,42 @@ def test_bad_value_through_block_points_at_call_site():
 def test_error_inside_block_reported_once_for_several_calls():
     errs = errors_of("block b(w) {\n    dense w intt=3\n}\nmodel m {\n    input 4\n    b 3\n    b 4\n}\n")
     assert len(errs) == 1 and errs[0].span.line == 2
+
+
+MISSPELT_BLOCK = ("data {{\n    source moons\n}}\nblock hidden(width, pp=0.1) {{\n    dense widht\n    relu\n"
+                  "    dropout p\n}}\nmodel m {{\n    input 2\n    {call}\n    {last}\n}}\n"
+                  "train {{\n    loss cross_entropy\n}}\n")
+
+
+def test_misspelt_block_parameter_gets_did_you_mean(tmp_path):
+    p = tmp_path / "b.net"
+    p.write_text(MISSPELT_BLOCK.format(call="hidden 16", last="dense 2"))
+    r = netc_cli("check", p)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"{p}:5:11: error: dense: units must be an integer" in r.stderr
+    assert "did you mean 'width'?" in r.stderr and "did you mean 'pp'?" in r.stderr
+
+
+def test_misspelt_block_parameter_is_reported_with_the_other_errors(tmp_path):
+    # the only call has a mistake of its own, so the block's body is never expanded: its
+    # misspelt parameters are still found, with the call's and the model's errors
+    p = tmp_path / "b.net"
+    p.write_text(MISSPELT_BLOCK.format(call="hidden 16 ppp=0.2", last="densse 2"))
+    r = netc_cli("check", p)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    for where in (":5:11: error: dense: units", ":7:13: error: dropout: p", ":11:15: error: unknown argument 'ppp'",
+                  ":12:5: error: unknown model statement 'densse'"):
+        assert f"{p}{where}" in r.stderr, r.stderr
+    assert "did you mean 'width'?" in r.stderr and "4 errors" in r.stderr
+
+
+def test_unexpanded_block_keeps_its_symbols_and_parameters_quiet(tmp_path):
+    # an unused block whose names are options (init=he) or its own parameters is not an error
+    p = tmp_path / "b.net"
+    p.write_text("block hid(width, hee=1) {\n    dense width init=he\n    dense hee\n}\n"
+                 "model m {\n    input 2\n    dense 2\n}\n")
+    r = netc_cli("check", p)
+    assert r.returncode == 0, r.stderr
 
 
 def test_recursion_between_blocks():
