@@ -85,6 +85,7 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
         trainer = Trainer(model, cast_dataset(ds, model.dtype), train, shuffle=data.shuffle)
     if args.resume:
         checkpoint.restore(args.resume, trainer, net.source.text)
+        _check_resume(args, trainer, train)
     if train.early_stop and ds.x_val is None:
         fail(net, "early_stop watches the validation metrics, but there is no validation data",
               net.spec.train_spans.get("early_stop"), "use split 0.8 (or a validation file)")
@@ -132,7 +133,7 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
         pos = trainer.position
         what = "interrupted" if stop.name == "Ctrl-C" else f"stopped by {stop.name}"
         _say(f"\n{what} at epoch {pos.epoch + 1}, batch {pos.batch}" +
-             (f"; saved {args.save} (continue with: netc run {args.file} --resume {args.save})" if args.save else
+             (f"; saved {args.save} (continue with: {_continue_command(args)})" if args.save else
               "; nothing was saved. Next time add --save CKPT: the run is saved after every epoch and "
               "on Ctrl-C, and --resume CKPT continues it where it stopped"))
         if mode == "json":  # the last line still closes the stream: the metrics so far
@@ -192,11 +193,40 @@ def _ending(args, trainer, train: dict) -> tuple[str, tuple[str, ...]]:
         if pos.stopped_early:
             lines.append("  (early stopping ended the run: raise its patience to train longer)")
         else:
-            lines.append(f"  train further: netc run {file} --resume {ckpt} --epochs N (N > {pos.epoch})")
+            lines.append(f"  train further: netc run {file} --resume {ckpt} --save {ckpt} --epochs N "
+                         f"(N > {pos.epoch})")
     else:
         lines = [what + "; not saved (--save CKPT keeps them, for netc eval --weights CKPT and "
                  "netc run --resume CKPT)"]
     return ("best" if best else "last"), tuple(lines)
+
+
+def _check_resume(args, trainer, train) -> None:
+    """A resumed run must have epochs left to train: a checkpoint that already holds the epochs
+    asked for (or was ended by early stopping) is refused (exit 2) rather than replayed with
+    nothing trained and the header's epoch count contradicting its rows."""
+    pos = trainer.position
+    ckpt, file = printable(args.resume), printable(args.file)
+    further = f"netc run {file} --resume {ckpt} --save {ckpt} --epochs N"
+    if pos.stopped_early:
+        fail(None, f"{ckpt}: early stopping already ended this run at epoch {pos.epoch}: there is "
+                   "nothing left to train", None,
+             f"evaluate it with netc eval {file} --weights {ckpt}, or start a new run with more patience")
+    if pos.epoch >= train.epochs:
+        held = f"{pos.epoch} epoch{'s' if pos.epoch != 1 else ''}"
+        fail(None, f"{ckpt} already has {held} and this run asks for {train.epochs}: there is nothing "
+                   "to train", None,
+             f"to train further pass --epochs N with N > {pos.epoch}: {further}; to evaluate it as "
+             f"it is: netc eval {file} --weights {ckpt}")
+
+
+def _continue_command(args) -> str:
+    """The command that continues an interrupted run and keeps what it trains: the same
+    checkpoint resumed and saved again (saving over the --resume file needs no --overwrite), with
+    the --epochs the run was given."""
+    ckpt = printable(args.save)
+    return (f"netc run {printable(args.file)} --resume {ckpt} --save {ckpt}"
+            + (f" --epochs {args.epochs}" if args.epochs is not None else ""))
 
 
 def _observers(args, net, train, data, ds, model):

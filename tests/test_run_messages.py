@@ -84,10 +84,43 @@ def test_summary_tells_how_to_resume_a_saved_run(tmp_path):
     p, ck = spec(tmp_path), tmp_path / "m.ckpt"
     r = netc("run", p, "--save", ck)
     assert r.returncode == 0, r.stderr
-    resume = f"netc run {p} --resume {ck} --epochs N (N > 3)"
+    resume = f"netc run {p} --resume {ck} --save {ck} --epochs N (N > 3)"
     assert resume in r.stdout
-    r = netc("run", p, "--resume", ck, "--epochs", "5")  # the command it gives works
-    assert r.returncode == 0 and "the last epoch's (5)" in r.stdout
+    r = netc("run", p, "--resume", ck, "--save", ck, "--epochs", "5")  # the command it gives works
+    assert r.returncode == 0 and "the last epoch's (5); saved in" in r.stdout, r.stderr
+
+
+def test_resume_with_no_epochs_left_says_how_to_train_further(tmp_path):
+    p, ck = spec(tmp_path), tmp_path / "m.ckpt"
+    assert netc("run", p, "--save", ck, "--quiet").returncode == 0
+    for asked in ("2", "3"):  # fewer epochs than the checkpoint holds, or as many
+        r = netc("run", p, "--resume", ck, "--epochs", asked)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert f"netc: error: {ck} already has 3 epochs and this run asks for {asked}: there is nothing" in r.stderr
+        assert "to train further pass --epochs N with N > 3" in r.stderr
+        assert r.stdout == ""  # no header promising epochs, no replayed rows
+
+
+def test_resume_of_an_early_stopped_run_says_it_is_over(tmp_path):
+    p, ck = spec(tmp_path, epochs=200, extra="early_stop patience=1"), tmp_path / "m.ckpt"
+    r = netc("run", p, "--save", ck)
+    assert r.returncode == 0 and "early stop" in r.stdout, r.stdout
+    r = netc("run", p, "--resume", ck, "--epochs", "300")
+    assert r.returncode == 2 and "early stopping already ended this run" in r.stderr
+
+
+def test_ctrl_c_with_save_suggests_a_command_that_keeps_the_result(tmp_path):
+    p, ck = spec(tmp_path, epochs=3), tmp_path / "int.ckpt"
+    proc = subprocess.Popen([sys.executable, "-m", "netc", "run", str(p), "--save", str(ck), "--epochs", "100000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not ck.exists() and time.time() < deadline:  # wait for the first epoch's checkpoint
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    # the --save keeps the continued training; the --epochs is the one the run was given
+    assert f"(continue with: netc run {p} --resume {ck} --save {ck} --epochs 100000)" in err
 
 
 def test_ctrl_c_without_save_says_nothing_was_saved(tmp_path):
