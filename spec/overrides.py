@@ -22,8 +22,9 @@ class OverrideError(NetcError):
     """A `--set` that names no setting or whose value does not fit: message and hint (reported as
     `netc: error: ...`, exit 2)."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, key: str | None = None):
         super().__init__(message, hint=hint)
+        self.key = key  # the setting whose KEY=VALUE failed, when one did
 
 
 def _one_value(stmt: Stmt) -> bool:
@@ -89,7 +90,11 @@ def apply(train: TrainSettings, data: DataSettings | None,
         key = key.strip()
         if not sep or not key:
             raise OverrideError(f"--set needs KEY=VALUE, got {item!r}", "e.g. --set optimizer.lr=0.01")
-        train, data = _apply_one(train, data, key, parse_value(text, key))
+        try:
+            train, data = _apply_one(train, data, key, parse_value(text, key))
+        except OverrideError as e:
+            e.key = key  # which assignment failed: `netc sweep` names its own option for a --grid key
+            raise
     _complete(train)
     return train, data
 

@@ -198,6 +198,26 @@ def test_sweep_ranks_best_first_and_checks_keys(tmp_path):
     assert not (tmp_path / "sw2").exists()
 
 
+def test_sweep_names_a_bad_grid_key_as_grid_once(tmp_path):
+    f = spec(tmp_path)
+    r = netc("sweep", f, "--grid", "optimizer.lrr=1e-3,1e-2,0.1", "--grid", "batch=16,32", "--log", tmp_path / "sw")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.count("netc: error: --grid: unknown setting 'optimizer.lrr'") == 1, r.stderr
+    assert "--set" not in r.stderr and "did you mean 'optimizer.lr'" in r.stderr
+    # a --set given beside the grid is still named --set
+    r = netc("sweep", f, "--set", "batchh=3", "--grid", "optimizer.lr=1e-3,1e-2", "--log", tmp_path / "sw")
+    assert r.returncode == 2 and r.stderr.count("netc: error: --set: unknown setting 'batchh'") == 1, r.stderr
+
+
+def test_one_run_has_no_spread(tmp_path):
+    assert netc("run", spec(tmp_path), "--quiet", "--log", tmp_path / "r1").returncode == 0
+    r = netc("compare", tmp_path / "r1")
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if "±" in line and "mean ± std" not in line]
+    assert rows and all("± n/a" in line for line in rows), r.stdout
+    assert "± 0" not in r.stdout
+
+
 def test_aggregate_statistics():
     recs = []
     for seed, accs in ((0, [0.5, 0.9, 0.8]), (1, [0.6, 0.7, 0.95])):

@@ -59,18 +59,27 @@ def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
     return out
 
 
-def _validate(variants: list[tuple[str, str, tuple[str, ...]]], epochs: int | None) -> dict[str, int] | None:
+def _validate(variants: list[tuple[str, str, tuple[str, ...]]], epochs: int | None,
+              grid_keys: frozenset[str] = frozenset()) -> dict[str, int] | None:
     """Compile every variant, apply its settings and load its data before any training: every
-    error of every file is printed; returns each label's epoch count, or None if any failed."""
+    error of every file is printed, once (an unknown --grid key fails every value alike); returns
+    each label's epoch count, or None if any failed. A setting in `grid_keys` came from --grid,
+    so its error names --grid, not the --set that carries it to the run."""
     from ..prepare import prepare
-    totals, ok, seen = {}, True, set()
+    from ..spec.overrides import OverrideError
+    totals, ok, seen, printed = {}, True, set(), set()
     for label, file, sets in variants:
         try:
             _, train, _, _ = prepare(file, list(sets), epochs, None, warnings=file not in seen)
             seen.add(file)
             totals[label] = train.epochs
         except NetcError as e:
-            print(e.render(), file=sys.stderr)
+            if isinstance(e, OverrideError) and e.key in grid_keys and e.message.startswith("--set"):
+                e = OverrideError("--grid" + e.message[len("--set"):], e.hint, e.key)
+            text = e.render()
+            if text not in printed:
+                printed.add(text)
+                print(text, file=sys.stderr)
             ok = False
     return totals if ok else None
 
@@ -96,11 +105,11 @@ def _labels(files: list[str]) -> list[str]:
     return [str(Path(f)) for f in files]
 
 
-def _run_and_report(variants, seeds, args, kind: str, rank: bool) -> int:
+def _run_and_report(variants, seeds, args, kind: str, rank: bool, grid_keys: frozenset[str] = frozenset()) -> int:
     if getattr(args, "plot", None):
         from .plots import check_path
         check_path(args.plot)
-    totals = _validate(variants, args.epochs)
+    totals = _validate(variants, args.epochs, grid_keys)
     if totals is None:
         return EXIT_BAD_INPUT
     root = _out_root(args.log, kind)
@@ -199,7 +208,7 @@ def sweep(args) -> int:
     for combo in itertools.product(*[[(k, v) for v in vals] for k, vals in grid]):
         sets = tuple(args.set) + tuple(f"{k}={v}" for k, v in combo)
         variants.append((" ".join(f"{k}={v}" for k, v in combo), args.file, sets))
-    return _run_and_report(variants, seeds, args, "sweep", rank=True)
+    return _run_and_report(variants, seeds, args, "sweep", rank=True, grid_keys=frozenset(k for k, _ in grid))
 
 
 def runs(args) -> int:

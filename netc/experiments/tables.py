@@ -34,7 +34,8 @@ def grid(header: list[str], rows: list[list[str]], right: set[int] = frozenset()
 
 
 def comparison(variants: list[Variant]) -> str:
-    """A table per metric (variant, mean ± std, min, max, runs), then a line per failed run."""
+    """A table per metric (variant, mean ± std, min, max, runs), then a line per failed run. The
+    std of a single run is n/a (one value has no spread)."""
     classification = is_classification(variants)
     validation = has_validation(variants)
     out = []
@@ -51,7 +52,9 @@ def comparison(variants: list[Variant]) -> str:
             if s is None:
                 rows.append([v.label, "-", "-", "-", runs])
             else:
-                rows.append([v.label, f"{_fmt(kind, s.mean)} ± {_fmt(kind, s.std)}", _fmt(kind, s.min),
+                # one run has no spread: "± 0" would claim the seeds agree exactly
+                spread = _fmt(kind, s.std) if len(s.values) > 1 else "n/a"
+                rows.append([v.label, f"{_fmt(kind, s.mean)} ± {spread}", _fmt(kind, s.min),
                              _fmt(kind, s.max), runs])
         out.append(title + "\n" + grid(["  variant", "mean ± std", "min", "max", "runs"],
                                       [["  " + r[0], *r[1:]] for r in rows], right={1, 2, 3, 4}))
