@@ -44,7 +44,7 @@ def data_problems(graph, ds, train: TrainSettings, data: DataSettings, train_spa
     labels = src.get("labels") or name  # an IDX source keeps its labels in a file of their own
     in_shape = tuple(graph.nodes[in_node]["shape"][1:])
     out_shape = tuple(graph.nodes[out_node]["shape"][1:])
-    mismatch = input_mismatch(in_shape, ds.features, name)
+    mismatch = input_mismatch(in_shape, ds.features, name, ds.example_shape)
     if mismatch:
         error(mismatch[0], in_span, mismatch[1])
         return out

@@ -91,18 +91,33 @@ class Network:
         return "\n".join(w.render(self.source) for w in self.warnings)
 
 
-def input_mismatch(shape: tuple[int, ...], features: int, what: str) -> tuple[str, str] | None:
+def input_mismatch(shape: tuple[int, ...], features: int, what: str,
+                   stored: tuple[int, ...] | None = None) -> tuple[str, str] | None:
     """(message, hint) when data of `features` features per example does not fit an input of
-    per-example `shape`, else None. Images fit flat rows of C*H*W features (reshaped row-major)."""
+    per-example `shape`, else None. Images fit flat rows of C*H*W features (reshaped row-major).
+    `stored`: the shape one example had in the file when it was not a flat row ((1, 8, 8) for an
+    .npz of (N, 1, 8, 8)); such data gets the image form `input 1 8 8` as its hint."""
     need = math.prod(shape)
     if need == features:
         return None
-    if len(shape) == 1:
+    image = tuple(stored) if stored is not None and len(stored) in (2, 3) else None
+    if image is not None and len(image) == 2:  # grayscale H W: one channel
+        image = (1,) + image
+    if image is not None and image[0] > 4:  # channels last (H, W, C) is not netc's C H W layout
+        image = None
+    if image is not None:
+        dims = "x".join(map(str, image))
+        hint = (f"the data holds {dims} images: write input {' '.join(map(str, image))} "
+                f"(or input {features} to take each one as a flat vector)")
+    elif len(shape) == 1:
         return f"{what} has {features} features but the model's input is {need} wide", f"write input {features}"
-    fits = [f"input {c} {int(round((features // c) ** 0.5))} {int(round((features // c) ** 0.5))}"
-            for c in (1, 3) if features % c == 0 and round((features // c) ** 0.5) ** 2 == features // c]
-    hint = f"write input {features} (a vector)" + (f", or {fits[0]}" if fits else "") + \
-        ": an image C H W needs C*H*W features per example"
+    else:
+        fits = [f"input {c} {int(round((features // c) ** 0.5))} {int(round((features // c) ** 0.5))}"
+                for c in (1, 3) if features % c == 0 and round((features // c) ** 0.5) ** 2 == features // c]
+        hint = f"write input {features} (a vector)" + (f", or {fits[0]}" if fits else "") + \
+            ": an image C H W needs C*H*W features per example"
+    if len(shape) == 1:
+        return f"{what} has {features} features but the model's input is {need} wide", hint
     return (f"{what} has {features} features per example, but the model's input "
             f"{'x'.join(map(str, shape))} needs {need} (C*H*W)", hint)
 

@@ -100,8 +100,8 @@ class _Archive:
             raise CheckpointError(f"{path}: not a regular file", "a checkpoint is a file written by --save")
         try:
             self.zip = zipfile.ZipFile(path)
-        except Exception as e:  # not a zip archive, or a damaged one
-            raise CheckpointError(f"{path}: not a netc checkpoint ({type(e).__name__})") from None
+        except Exception:  # not a zip archive, or a damaged one
+            raise CheckpointError(*_unreadable(path)) from None
         infos = self.zip.infolist()
         if len(infos) > MAX_ENTRIES:
             self.fail(f"it holds {len(infos)} entries")
@@ -181,6 +181,30 @@ class _Archive:
         if meta.get("dtype") not in DTYPES:
             self.fail(f"its dtype {meta.get('dtype')!r:.20} is not one of {', '.join(DTYPES)}")
         return meta
+
+
+# what every zip archive (and so every .npz) starts with: a local file header
+ZIP_MAGIC = b"PK\x03\x04"
+NOT_A_CHECKPOINT = "a checkpoint is the file netc run --save CKPT writes"
+
+
+def _unreadable(path) -> tuple[str, str]:
+    """The message and hint for a file that zipfile cannot open: empty, a zip archive cut short (a
+    copy or download that did not finish, a full disk: netc's own saves are atomic, so it is
+    never one of them half-written), or not a zip archive at all."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(ZIP_MAGIC))
+    except OSError:
+        head = b""
+    if not head:
+        return f"{path}: not a netc checkpoint: the file is empty", NOT_A_CHECKPOINT
+    if head == ZIP_MAGIC:
+        return (f"{path}: the checkpoint is truncated or damaged (its zip archive has no complete "
+                "directory at its end)",
+                "it was probably cut short by a copy, download or disk that ran out: copy it again, "
+                "or use an earlier checkpoint (netc's own saves are never left half-written)")
+    return f"{path}: not a netc checkpoint: it is not a zip archive (.npz)", NOT_A_CHECKPOINT
 
 
 def peek(path: str | Path) -> dict:

@@ -81,7 +81,7 @@ def bind(stmt: ast.Statement, schema: Stmt, env: Env, errors: Collector, names=N
             if isinstance(head, Symbol) and schema.section != "model" and str(head) in MODEL_KEYWORDS:
                 hint = (f"'{head}' is a model statement: write '{head} ...' in the model, after the "
                         "node it applies to")
-            errors.error(f"unknown {name} kind {head!s}" if isinstance(head, Symbol)
+            errors.error(f"unknown {name} kind '{head!s}'" if isinstance(head, Symbol)
                          else f"{name} needs a kind first", head_span, hint)
             return None
     context = name if variant is None or variant == "path" else f"{name} {variant}"

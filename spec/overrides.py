@@ -144,7 +144,7 @@ def _apply_one(train: TrainSettings, data: DataSettings | None, key: str, value:
     if head in VARIANT_KEYS and not sub:
         variants = STATEMENTS["train"][head].variants
         if not isinstance(value, Symbol) or value not in variants:
-            raise OverrideError(f"--set {key}: unknown kind {value}", did_you_mean(str(value), variants))
+            raise OverrideError(f"--set {key}: unknown kind '{value}'", did_you_mean(str(value), variants))
         if head == "clip":
             return dataclasses.replace(train, clip=Clip(str(value), train.clip.limit if train.clip else None)), data
         # required parameters stay None until a later --set gives them (checked in `_complete`)

@@ -511,3 +511,30 @@ def test_whole_number_regression_targets_are_not_called_classes(tmp_path):
         assert r.returncode == 0, r.stderr
         data_line = next(line for line in r.stdout.splitlines() if "prices.csv:" in line)
         assert data_line.endswith("3 features, regression") and "classes" not in data_line, data_line
+
+
+IMAGE_SPEC = ('data {{\n    source "img.npz"\n}}\nmodel m {{\n    input {input}\n    dense 10\n}}\n'
+              "train {{\n    loss cross_entropy\n    epochs 1\n}}\n")
+
+
+@pytest.mark.parametrize("x_shape,form", [((40, 1, 8, 8), "1 8 8"), ((40, 8, 8), "1 8 8"), ((40, 3, 4, 4), "3 4 4")])
+def test_image_data_into_a_narrow_vector_input_suggests_the_image_form(tmp_path, x_shape, form):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "img.npz", x=rng.random(x_shape).astype(np.float32), y=rng.integers(0, 10, x_shape[0]))
+    p = tmp_path / "img.net"
+    p.write_text(IMAGE_SPEC.format(input=32))
+    for command in ("check", "run"):
+        r = netc_cli(command, p)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert f"{p}:5:5: error: img.npz has {np.prod(x_shape[1:])} features" in r.stderr
+        assert f"write input {form}" in r.stderr, r.stderr
+
+
+def test_channels_last_or_flat_data_keeps_the_vector_hint(tmp_path):
+    rng = np.random.default_rng(0)
+    p = tmp_path / "img.net"
+    p.write_text(IMAGE_SPEC.format(input=32))
+    for x_shape in ((40, 64), (40, 8, 8, 1)):  # netc's images are C H W: no image form for H W C
+        np.savez(tmp_path / "img.npz", x=rng.random(x_shape), y=rng.integers(0, 10, 40))
+        r = netc_cli("check", p)
+        assert r.returncode == 2 and "hint: write input 64\n" in r.stderr, r.stderr

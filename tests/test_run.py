@@ -154,7 +154,22 @@ def test_resume_missing_or_corrupt_checkpoint(tmp_path):
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"not a zip")
     r = netc("run", p, "--resume", bad)
-    assert r.returncode == 2 and "not a netc checkpoint" in r.stderr
+    assert r.returncode == 2 and "not a netc checkpoint: it is not a zip archive" in r.stderr
+    assert "hint: a checkpoint is the file netc run --save CKPT writes" in r.stderr
+
+
+def test_truncated_checkpoint_says_so_with_a_hint(tmp_path):
+    p = spec(tmp_path, epochs=1)
+    ck = tmp_path / "c.ckpt"
+    assert netc("run", p, "--save", ck, "--quiet").returncode == 0
+    cut = tmp_path / "cut.ckpt"
+    cut.write_bytes(ck.read_bytes()[:len(ck.read_bytes()) // 2])  # a copy that stopped half-way
+    for command in (("run", p, "--resume", cut), ("eval", p, "--weights", cut)):
+        r = netc(*command)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert f"netc: error: {cut}: the checkpoint is truncated or damaged" in r.stderr
+        assert "Error" not in r.stderr  # no Python exception's name (BadZipFile)
+        assert "hint: it was probably cut short" in r.stderr
 
 
 def test_ctrl_c_stops_cleanly_and_saves(tmp_path):

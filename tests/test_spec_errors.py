@@ -270,6 +270,17 @@ def test_unexpanded_block_keeps_its_symbols_and_parameters_quiet(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+def test_unknown_kind_is_quoted_as_other_names_are(tmp_path):
+    p = tmp_path / "o.net"
+    p.write_text(OK_MODEL + "train {\n    loss mse\n    optimizer adamw lr=1e-2\n}\n")
+    r = netc_cli("check", p)
+    assert r.returncode == 2 and f"{p}:7:15: error: unknown optimizer kind 'adamw'" in r.stderr, r.stderr
+    q = tmp_path / "ok.net"
+    q.write_text(OK_MODEL + "data {\n    source moons\n}\ntrain {\n    loss mse\n}\n")
+    r = netc_cli("run", q, "--set", "optimizer=adamw")
+    assert r.returncode == 2 and "netc: error: --set optimizer: unknown kind 'adamw'" in r.stderr, r.stderr
+
+
 def test_recursion_between_blocks():
     d = one_error("block a() {\n    b\n}\nblock b() {\n    a\n}\nmodel m {\n    input 4\n    a\n}\n")
     assert "recursive block call: a -> b -> a" in d.message

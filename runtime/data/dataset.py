@@ -32,6 +32,8 @@ class Dataset:
     None. one_based: the labels were written 1..K and shifted to 0..K-1 (`labels one_based`).
     target_scaling: with `standardize target`, {"mean": (K,), "std": (K,)} of the training
     split's regression target, which y_train and y_val are standardized with; else None.
+    example_shape: the shape of one example in the file when it was not a flat row ((1, 8, 8)
+    for an .npz of (N, 1, 8, 8) images), else None; the arrays here are flat (N, D).
     """
 
     name: str
@@ -49,6 +51,7 @@ class Dataset:
     label_names: tuple[str, ...] | None = None
     one_based: bool = False
     target_scaling: dict | None = None
+    example_shape: tuple[int, ...] | None = None
 
 
 def load_data(settings: DataSettings, *, seed: int = 0, base_dir: str | Path = ".",
@@ -105,6 +108,7 @@ def load_data(settings: DataSettings, *, seed: int = 0, base_dir: str | Path = "
         label_names=raw.label_names,
         one_based=settings.labels == "one_based",
         target_scaling=target,
+        example_shape=raw.example_shape,
     )
 
 

@@ -149,5 +149,6 @@ def _check_npz_arrays(ref: FileRef, x: np.ndarray, y: np.ndarray) -> Raw:
             where = ", ".join(str(i) for i in bad)
             raise ref.error(f"{key}[{where}] is {a[bad]}, expected a finite number",
                             hint="remove or impute missing values before training")
+    shape = tuple(int(d) for d in x.shape[1:]) if x.ndim > 2 else None
     x = x.reshape(len(x), -1).astype(np.float64)
-    return Raw(ref.name, x, to_labels(y), path=str(ref.resolved))
+    return Raw(ref.name, x, to_labels(y), path=str(ref.resolved), example_shape=shape)

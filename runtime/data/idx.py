@@ -88,5 +88,6 @@ def read_idx(images: FileRef, labels: FileRef) -> Raw:
         bad = first_nonfinite(array)
         if bad is not None:
             raise ref.error(f"{what} {bad[0]} holds {array[bad]}, expected finite numbers")
+    shape = tuple(int(d) for d in image_array.shape[1:]) if image_array.ndim > 2 else None
     x = image_array.reshape(n, -1).astype(np.float64)
-    return Raw(images.name, x, to_labels(label_array), path=str(images.resolved))
+    return Raw(images.name, x, to_labels(label_array), path=str(images.resolved), example_shape=shape)

@@ -24,6 +24,9 @@ class Raw:
     path: str | None = None
     label_column: str | None = None  # a CSV's label column, for messages: "column 5 ('species'), ..."
     label_names: tuple[str, ...] | None = None  # string labels, mapped to 0..K-1 in this order
+    # the shape one example had in the file when it was not a flat row ((1, 8, 8) for an .npz of
+    # (N, 1, 8, 8), (28, 28) for IDX images): x holds it flattened; for messages ("input 1 8 8")
+    example_shape: tuple[int, ...] | None = None
 
     def __post_init__(self):
         assert self.x.ndim == 2 and self.x.dtype == np.float64, (self.x.shape, self.x.dtype)
