@@ -73,11 +73,13 @@ def prepare(path: str, sets: list[str], epochs: int | None, seed: int | None, wa
     problems = data_problems(net.graph, dataset, train, data, net.spec.train_spans, net.spec.data_spans,
                              file_data=net.data, file_batch=net.train.batch)
     net.warnings = lints + [d for d in problems if d.severity != "error"]  # the debugger's panel shows them
-    for w in net.warnings if warnings else ():
-        print(w.render(net.source), file=sys.stderr)
     for d in problems:  # the first error ends the command (netc check lists them all)
         if d.severity == "error":
+            # before any warning is printed, as netc check does: a lint often says the same thing
+            # (an output narrower than the classes is [class-count] and this error)
             raise NetcError(d.message, d.span, d.hint, source=net.source if d.span else None)
+    for w in net.warnings if warnings else ():
+        print(w.render(net.source), file=sys.stderr)
     return net, train, data, dataset
 
 

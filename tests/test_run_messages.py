@@ -139,6 +139,15 @@ def test_ctrl_c_without_save_says_nothing_was_saved(tmp_path):
     assert "nothing was saved" in err and "--save CKPT" in err and "--resume CKPT" in err
 
 
+def test_output_narrower_than_the_classes_is_said_once(tmp_path):
+    p = spec(tmp_path, out=1)  # moons has 2 classes
+    r = netc("run", p)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "error: the labels of moons go from 0 to 1" in r.stderr
+    assert "[class-count]" not in r.stderr and r.stderr.count("end the model with dense 2") == 1, r.stderr
+    assert r.stderr == netc("check", p).stderr.replace("1 error\n", "")  # as netc check says it
+
+
 # --- the table's columns -------------------------------------------------------------------------
 
 def test_train_columns_are_labelled_as_training_mode(tmp_path):
