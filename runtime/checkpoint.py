@@ -200,8 +200,8 @@ def _unreadable(path) -> tuple[str, str]:
     if not head:
         return f"{path}: not a netc checkpoint: the file is empty", NOT_A_CHECKPOINT
     if head == ZIP_MAGIC:
-        return (f"{path}: the checkpoint is truncated or damaged (its zip archive has no complete "
-                "directory at its end)",
+        return (f"{path}: not a netc checkpoint: it is truncated or damaged (a zip archive whose "
+                "end is missing)",
                 "it was probably cut short by a copy, download or disk that ran out: copy it again, "
                 "or use an earlier checkpoint (netc's own saves are never left half-written)")
     return f"{path}: not a netc checkpoint: it is not a zip archive (.npz)", NOT_A_CHECKPOINT

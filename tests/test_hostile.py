@@ -166,6 +166,10 @@ def test_damaged_archives_and_metadata_are_refused(saved, tmp_path, capsys):
     for what, ck in cases.items():
         message = refused(saved, ck, capsys, "eval", "resume")
         assert "not a netc checkpoint" in message, (what, message)
+        assert "Error" not in message, (what, message)  # no Python exception's name (BadZipFile)
+        if what in ("random bytes", "an empty file", "a truncated checkpoint"):
+            assert "hint:" in message, (what, message)
+    assert "truncated" in refused(saved, cases["a truncated checkpoint"], capsys, "eval")
     folder = tmp_path / "adir"
     folder.mkdir()
     assert "not a regular file" in refused(saved, folder, capsys, "eval")

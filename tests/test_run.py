@@ -167,7 +167,7 @@ def test_truncated_checkpoint_says_so_with_a_hint(tmp_path):
     for command in (("run", p, "--resume", cut), ("eval", p, "--weights", cut)):
         r = netc(*command)
         assert r.returncode == 2 and "Traceback" not in r.stderr
-        assert f"netc: error: {cut}: the checkpoint is truncated or damaged" in r.stderr
+        assert f"netc: error: {cut}: not a netc checkpoint: it is truncated or damaged" in r.stderr
         assert "Error" not in r.stderr  # no Python exception's name (BadZipFile)
         assert "hint: it was probably cut short" in r.stderr
 
