@@ -173,9 +173,9 @@ def test_truncated_checkpoint_says_so_with_a_hint(tmp_path):
 
 
 def test_ctrl_c_stops_cleanly_and_saves(tmp_path):
-    p = spec(tmp_path, epochs=100000)
+    p = spec(tmp_path, epochs=3)
     ck = tmp_path / "int.ckpt"
-    proc = subprocess.Popen([sys.executable, "-m", "netc", "run", str(p), "--save", str(ck)],
+    proc = subprocess.Popen([sys.executable, "-m", "netc", "run", str(p), "--save", str(ck), "--epochs", "100000"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while not ck.exists() and time.time() < deadline:  # wait for the first epoch's checkpoint
@@ -184,6 +184,8 @@ def test_ctrl_c_stops_cleanly_and_saves(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted at epoch" in err and "--resume" in err
+    # the command it suggests saves what it trains (--save) and asks for the run's own --epochs
+    assert f"(continue with: netc run {p} --resume {ck} --save {ck} --epochs 100000)" in err
     with np.load(ck) as z:  # a complete, readable checkpoint
         assert any(k.startswith("model/") for k in z.files)
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
