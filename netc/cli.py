@@ -43,7 +43,7 @@ EXAMPLES = {
             "netc run examples/digits.net --epochs 3 --eval-train",
             "netc run examples/diabetes.net --quiet",
             "netc run examples/moons.net --epochs 20 --save moons.ckpt",
-            "netc run examples/moons.net --resume moons.ckpt --epochs 40",
+            "netc run examples/moons.net --resume moons.ckpt --save moons.ckpt --epochs 40",
             "netc run examples/moons.net --json --epochs 5"],
     "compare": ["netc compare examples/bn_before.net examples/bn_after.net --seeds 2 --epochs 3"],
     "sweep": ["netc sweep examples/moons.net --grid optimizer.lr=1e-3,1e-2 --seeds 2 --epochs 10"],
