@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -133,7 +134,8 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
         pos = trainer.position
         what = "interrupted" if stop.name == "Ctrl-C" else f"stopped by {stop.name}"
         _say(f"\n{what} at epoch {pos.epoch + 1}, batch {pos.batch}" +
-             (f"; saved {args.save} (continue with: {_continue_command(args)})" if args.save else
+             (f"; saved {args.save} (continue with: "
+              f"{_go_on(args, args.save, None if args.epochs is None else str(args.epochs))})" if args.save else
               "; nothing was saved. Next time add --save CKPT: the run is saved after every epoch and "
               "on Ctrl-C, and --resume CKPT continues it where it stopped"))
         if mode == "json":  # the last line still closes the stream: the metrics so far
@@ -193,8 +195,7 @@ def _ending(args, trainer, train: dict) -> tuple[str, tuple[str, ...]]:
         if pos.stopped_early:
             lines.append("  (early stopping ended the run: raise its patience to train longer)")
         else:
-            lines.append(f"  train further: netc run {file} --resume {ckpt} --save {ckpt} --epochs N "
-                         f"(N > {pos.epoch})")
+            lines.append(f"  train further: {_go_on(args, args.save, 'N')} (N > {pos.epoch})")
     else:
         lines = [what + "; not saved (--save CKPT keeps them, for netc eval --weights CKPT and "
                  "netc run --resume CKPT)"]
@@ -207,7 +208,7 @@ def _check_resume(args, trainer, train) -> None:
     nothing trained and the header's epoch count contradicting its rows."""
     pos = trainer.position
     ckpt, file = printable(args.resume), printable(args.file)
-    further = f"netc run {file} --resume {ckpt} --save {ckpt} --epochs N"
+    further = _go_on(args, args.resume, "N")
     if pos.stopped_early:
         fail(None, f"{ckpt}: early stopping already ended this run at epoch {pos.epoch}: there is "
                    "nothing left to train", None,
@@ -220,13 +221,23 @@ def _check_resume(args, trainer, train) -> None:
              f"it is: netc eval {file} --weights {ckpt}")
 
 
-def _continue_command(args) -> str:
-    """The command that continues an interrupted run and keeps what it trains: the same
-    checkpoint resumed and saved again (saving over the --resume file needs no --overwrite), with
-    the --epochs the run was given."""
-    ckpt = printable(args.save)
-    return (f"netc run {printable(args.file)} --resume {ckpt} --save {ckpt}"
-            + (f" --epochs {args.epochs}" if args.epochs is not None else ""))
+def _go_on(args, ckpt: str, epochs: str | None) -> str:
+    """The command that continues the run saved in `ckpt` and keeps what it trains: the checkpoint
+    resumed and saved again (saving over the --resume file needs no --overwrite), with the options
+    that made the run what it is (--seed, --set, --dtype, which --resume requires unchanged,
+    --engine, --device) and `--epochs epochs` when given."""
+    words = ["netc", "run", args.file, "--resume", ckpt, "--save", ckpt]
+    if args.seed is not None:
+        words += ["--seed", str(args.seed)]
+    for item in args.set:
+        words += ["--set", item]
+    if getattr(args, "dtype", "float32") != "float32":
+        words += ["--dtype", args.dtype]
+    if getattr(args, "engine", "numpy") != "numpy":
+        words += ["--engine", args.engine] + (["--device", args.device] if getattr(args, "device", None) else [])
+    if epochs is not None:
+        words += ["--epochs", epochs]
+    return printable(" ".join(shlex.quote(str(w)) for w in words))
 
 
 def _observers(args, net, train, data, ds, model):

@@ -90,6 +90,19 @@ def test_summary_tells_how_to_resume_a_saved_run(tmp_path):
     assert r.returncode == 0 and "the last epoch's (5); saved in" in r.stdout, r.stderr
 
 
+def test_the_suggested_resume_repeats_the_options_the_run_was_made_with(tmp_path):
+    # --resume refuses another dtype; --seed and --set shape the run: the command carries them
+    p, ck = spec(tmp_path), tmp_path / "m.ckpt"
+    options = ["--seed", "4", "--set", "batch=16", "--set", "optimizer.betas=(0.8,0.9)", "--dtype", "float64"]
+    r = netc("run", p, "--save", ck, *options)
+    assert r.returncode == 0, r.stderr
+    line = next(line for line in r.stdout.splitlines() if "train further:" in line)
+    assert line.endswith(f"netc run {p} --resume {ck} --save {ck} --seed 4 --set batch=16 "
+                         "--set 'optimizer.betas=(0.8,0.9)' --dtype float64 --epochs N (N > 3)"), line
+    r = netc("run", p, "--resume", ck, "--save", ck, *options, "--epochs", "5")  # followed, it works
+    assert r.returncode == 0 and "the last epoch's (5); saved in" in r.stdout, r.stderr
+
+
 def test_resume_with_no_epochs_left_says_how_to_train_further(tmp_path):
     p, ck = spec(tmp_path), tmp_path / "m.ckpt"
     assert netc("run", p, "--save", ck, "--quiet").returncode == 0
