@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..spec.diagnostics import NetcError
+from ..spec.parser import canonical_text
 from . import state as trainstate
 from .state import StateError
 
@@ -49,7 +50,19 @@ class CheckpointError(NetcError):
 
 
 def spec_hash(text: str) -> str:
-    """The hash that ties a checkpoint to the spec text it was trained from."""
+    """The hash that ties a checkpoint to the spec it was trained from: of the spec's tokens
+    (spec.parser.canonical_text), so a comment, blank lines, indentation or CRLF line endings
+    added since do not orphan the checkpoint, and any change to a statement does."""
+    canonical = canonical_text(text)
+    return _sha(text if canonical is None else "netc-spec-tokens-1\n" + canonical)
+
+
+def _legacy_spec_hash(text: str) -> str:
+    """The hash checkpoints written before December 2026 carry: of the exact text."""
+    return _sha(text)
+
+
+def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -231,9 +244,10 @@ def load(path: str | Path, trainer, spec_text: str, cast: bool = False) -> dict:
 
 def _load(archive: _Archive, trainer, spec_text: str, cast: bool) -> dict:
     path, meta = archive.path, archive.meta
-    if meta["spec_hash"] != spec_hash(spec_text):
+    if meta["spec_hash"] not in (spec_hash(spec_text), _legacy_spec_hash(spec_text)):
         raise CheckpointError(f"{path} was saved from a different version of the spec",
-                              "the model, data or train sections changed since it was saved: use "
+                              "a statement of the model, data or train sections changed since it "
+                              "was saved (comments and layout do not count): use "
                               "weights saved from this version of the file, or restore the version "
                               "the checkpoint was made from")
     dtype = trainer.model.dtype.name

@@ -50,6 +50,27 @@ def parse_value(text: str) -> ast.Expr | None:
         return None
 
 
+def canonical_text(text: str) -> str | None:
+    """The spec's tokens without its layout: one line per statement, tokens separated by one
+    space, no comments. Two texts that differ only in comments, blank lines, indentation, spaces,
+    line endings (CRLF) or `;` against a newline give the same string; any other change gives
+    another. None when the text does not lex (it is not a spec)."""
+    lines, line = [], []
+    try:
+        for tok in _parser().lex(text):
+            if tok.type in ("_NL", "SEMICOLON"):
+                if line:
+                    lines.append(" ".join(line))
+                    line = []
+            else:
+                line.append(str(tok))
+    except UnexpectedInput:
+        return None
+    if line:
+        lines.append(" ".join(line))
+    return "\n".join(lines)
+
+
 def parse(source: Source) -> ast.SpecFile:
     """Parse a spec's text into an AST; raises SpecError with every syntax error found."""
     errors = Collector()

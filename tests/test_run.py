@@ -147,6 +147,45 @@ def test_resume_with_changed_spec_is_an_error(tmp_path):
     assert r.returncode == 2 and "different version of the spec" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_comments_and_layout_do_not_orphan_a_checkpoint(tmp_path):
+    """A note added to the file, blank lines, other indentation or CRLF line endings leave the
+    statements as they were: eval and --resume still take the checkpoint; a changed number does
+    not."""
+    p = spec(tmp_path, epochs=1)
+    ck = tmp_path / "c.ckpt"
+    assert netc("run", p, "--save", ck, "--quiet").returncode == 0
+    text = p.read_text()
+    noted = "# my notes on this run\n" + text.replace("dense 16", "dense   16   # wider?\n\n")
+    p.write_bytes(noted.replace("\n", "\r\n").encode())
+    r = netc("eval", p, "--weights", ck)
+    assert r.returncode == 0, r.stderr
+    assert netc("run", p, "--resume", ck, "--epochs", "2", "--quiet").returncode == 0
+    p.write_text(text.replace("lr=", "lr=1").replace("dense 16", "dense 16"))
+    r = netc("eval", p, "--weights", ck)
+    assert r.returncode == 2 and "different version of the spec" in r.stderr
+
+
+def test_a_checkpoint_hashed_from_the_exact_text_still_loads(tmp_path):
+    """Checkpoints written before the hash ignored comments carry the text's own hash."""
+    import zipfile
+
+    from netc.runtime import checkpoint
+    p = spec(tmp_path, epochs=1)
+    ck = tmp_path / "c.ckpt"
+    assert netc("run", p, "--save", ck, "--quiet").returncode == 0
+    old = tmp_path / "old.ckpt"
+    with zipfile.ZipFile(ck) as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename.startswith(checkpoint.META):
+                data = data.replace(checkpoint.spec_hash(p.read_text()).encode(),
+                                    checkpoint._legacy_spec_hash(p.read_text()).encode())
+                assert checkpoint._legacy_spec_hash(p.read_text()).encode() in data
+            dst.writestr(item, data)
+    r = netc("eval", p, "--weights", old)
+    assert r.returncode == 0, r.stderr
+
+
 def test_resume_missing_or_corrupt_checkpoint(tmp_path):
     p = spec(tmp_path, epochs=1)
     r = netc("run", p, "--resume", tmp_path / "nope.ckpt")
