@@ -74,6 +74,15 @@ def choice(section: str, keyword: str, variant: str, given: Mapping[str, Any] | 
     return Choice(variant, params)
 
 
+def changed_params(section: str, keyword: str, c: Choice) -> dict[str, Any]:
+    """The parameters of `c` (a variant of `keyword` in `section`) whose values differ from the
+    schema's defaults for that variant, in the schema's order: what a summary line shows besides
+    the variant's name (`sgd ... momentum=0.9 nesterov=true`)."""
+    v = STATEMENTS[section][keyword].variants[c.name]
+    return {p.name: c.params[p.name] for p in v.positional + v.keywords
+            if p.name in c.params and (p.required or c.params[p.name] != p.default)}
+
+
 def _default_optimizer() -> Choice:
     return choice("train", "optimizer", STATEMENTS["train"]["optimizer"].default_variant)
 

@@ -256,3 +256,13 @@ def test_stats_batch_larger_than_a_gaussian_split(tmp_path):
     # an explicit split is kept
     p.write_text(p.read_text().replace("features=50\n", "features=50\n    split 0.5\n"))
     assert "300 examples (150 train, 150 validation)" in netc("check", p).stdout
+
+
+def test_the_header_shows_the_optimizers_changed_settings():
+    """residual.net's sgd has momentum 0.9 and nesterov: the header says so, and a --set that
+    switches the optimizer (and so drops them) shows in the header too."""
+    from conftest import EXAMPLES
+    r = netc("run", EXAMPLES / "residual.net", "--epochs", "1")
+    assert r.returncode == 0 and "· sgd lr=0.02 momentum=0.9 nesterov=true ·" in r.stdout, r.stdout[:400]
+    r = netc("run", EXAMPLES / "residual.net", "--epochs", "1", "--set", "optimizer=sgd")
+    assert r.returncode == 0 and "· sgd lr=0.02 ·" in r.stdout, r.stdout[:400]
