@@ -293,3 +293,17 @@ def test_tensorboard_events_read_back(tmp_path):
     assert [e.step for e in acc.Histograms("weights/dense1.W")] == [1, 2, 4]
     rec = json.loads(netc("run", f, "--json", "--epochs", "4").stdout.splitlines()[-1])
     assert acc.Scalars("loss/train")[-1].value == pytest.approx(rec["train_loss"], rel=1e-5)
+
+
+def test_epochs_to_best_is_the_best_epoch_the_run_reported():
+    """netc run's best epoch is early_stop's metric (validation loss by default); compare and
+    runs count the same epoch, not the best accuracy's (epoch 2 here); a run killed before its
+    summary falls back to the best validation accuracy."""
+    from pathlib import Path
+    rows = ({"epoch": 1, "val_loss": 0.50, "val_accuracy": 0.80},
+            {"epoch": 2, "val_loss": 0.40, "val_accuracy": 0.90},
+            {"epoch": 3, "val_loss": 0.35, "val_accuracy": 0.85})
+    done = records.Record(Path("r"), {}, {}, rows, {"status": "completed", "best_epoch": 3})
+    assert done.best_epoch() == 3
+    killed = records.Record(Path("r"), {}, {}, rows, {})
+    assert killed.best_epoch() == 2

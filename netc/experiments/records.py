@@ -174,8 +174,14 @@ class Record:
         return [e.get(key) for e in self.epochs]
 
     def best_epoch(self) -> int | None:
-        """The epoch with the best validation metric (accuracy for classification, else loss); the
-        training loss when there is no validation data."""
+        """The run's best epoch as `netc run` reported it (its summary's `best_epoch`: the epoch
+        early_stop's metric was best, the validation loss by default), so `netc compare` and `netc
+        runs` count what the run printed. A run that left no summary (killed): the epoch with the
+        best validation metric (accuracy for classification, else loss), or training loss
+        without validation data."""
+        best = self.summary.get("best_epoch") if isinstance(self.summary, dict) else None
+        if isinstance(best, int) and not isinstance(best, bool) and best > 0:
+            return best
         rows = [e for e in self.epochs]
         if not rows:
             return None
