@@ -134,6 +134,7 @@ def test_too_small_says_the_size_it_needs():
             await pilot.pause()
             notice = app.query_one(TooSmall)
             assert notice.display and "at least 80×24" in text_of(notice) and "60×20" in text_of(notice)
+            assert "or make the font smaller" in " ".join(text_of(notice).split())
             assert not app.query_one("#main").display
             await pilot.resize_terminal(80, 24)
             await pilot.pause()
@@ -397,4 +398,113 @@ def test_footer_fits_the_width(size):
                 assert not shown & MINOR_ACTIONS
             else:
                 assert MINOR_ACTIONS <= shown
+    run(go())
+
+
+def visible_rows(view) -> list[str]:
+    """The rows of a ScrollLines panel as drawn on screen (after its scroll offset), plain."""
+    return ["".join(seg.text for seg in view.render_line(y)).rstrip() for y in range(view.scrollable_content_region.height)]
+
+
+def test_modes_table_fits_80x24():
+    """The mode comparison in the smallest layout: every column whole (no header word or number
+    cut), both modes' std shown, the title whole (wrapped)."""
+    from netc.tui.modes_view import ModesView
+
+    async def go():
+        app = DebuggerApp(open_session(DIGITS))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("i")
+            await settle(app, pilot)
+            await pilot.press("m")
+            await settle(app, pilot)
+            await pilot.pause()
+            view = app.query_one(ModesView)
+            assert overflowing(app) == []
+            lines = [line.plain for line in view._lines]
+            assert "iteration 1" in " ".join(lines)
+            head = " ".join(lines[:4]).split()
+            assert head.count("train") == 2 and head.count("eval") == 2 and "mean" in head and "std" in head
+            names = []
+            for line, m in zip([l for l in lines if l[:1] in "=≠"], view.result.comparison.rows):
+                cells = line.split()
+                assert len(cells) == 6, line                  # mark, node, 4 numbers
+                assert all(NUMBER.fullmatch(c) or c in ("≈0", "–") for c in cells[2:]), line
+                names.append(cells[1])
+            assert len(set(names)) == len(view.result.comparison.rows)
+    run(go())
+
+
+def test_overview_names_stay_distinct_and_columns_are_accounted_for():
+    """digits_cnn at 80x24: conv_bn1.batchnorm1 and conv_bn2.batchnorm1 shortened apart, and a
+    column left out for want of room is named in the legend."""
+    async def go():
+        app = DebuggerApp(open_session(CNN), overview=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press(*TO_CNN_BATCHNORM)
+            await pilot.pause()
+            view = app.query_one(OverviewView)
+            assert overflowing(app) == []
+            lines = [line.plain for line in view._lines]
+            rows = lines[1:1 + len(view.data.overview.rows)]
+            names = [row[2:].split()[0] for row in rows]
+            assert len(set(names)) == len(names), names
+            head, legend = lines[0], " ".join(lines[1 + len(rows):])
+            for column in ("upd/w", "histograms"):
+                assert column in head or ("left out" in legend and column in legend), (column, legend)
+    run(go())
+
+
+def test_scrolled_panels_say_there_is_more():
+    """A panel whose lines go on below its last row says so on that row, until scrolled down;
+    the help screen says it in its border."""
+    from netc.tui.modes_view import ModesView
+
+    async def go():
+        app = DebuggerApp(open_session(DIGITS))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("i")
+            await settle(app, pilot)
+            await pilot.press("m")
+            await settle(app, pilot)
+            await pilot.pause()
+            view = app.query_one(ModesView)
+            assert len(view._lines) > view.size.height
+            assert "↓" in visible_rows(view)[-1] and "more" in visible_rows(view)[-1]
+            view.scroll_end(animate=False)
+            await pilot.pause()
+            assert "more" not in visible_rows(view)[-1]
+            await pilot.press("question_mark")
+            await pilot.pause()
+            box = app.screen.query_one("#help-box")
+            assert box.max_scroll_y > 0 and "↓" in str(box.border_subtitle)
+    run(go())
+
+
+@pytest.mark.parametrize("size", [(100, 30), (120, 40), (160, 48)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_overview_histograms_where_there_is_room(size):
+    async def go():
+        app = DebuggerApp(open_session(DIGITS), overview=True)
+        async with app.run_test(size=size) as pilot:
+            await pilot.press("i")
+            await settle(app, pilot)
+            lines = text_of(app.query_one(OverviewView)).splitlines()
+            assert "histogram" in lines[0] or "shared axis" in lines[0], lines[0]
+            assert overflowing(app) == []
+    run(go())
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_other_views_say_how_to_get_back_to_the_node(size):
+    async def go():
+        app = DebuggerApp(open_session(DIGITS), overview=True)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            detail = app.query_one("#detail")
+            title = str(detail.border_title)
+            assert "s node" in title and "↑↓" in title, title
+            assert len(title) + 4 <= detail.region.width
+            await pilot.press("s")
+            await pilot.pause()
+            assert "s node" not in str(detail.border_title)
     run(go())

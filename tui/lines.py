@@ -75,8 +75,16 @@ class Lines(_LineStrips, Widget):
         return self._strip(y, 0, self.size.width)
 
 
+def more_below(hidden: int) -> str:
+    """What a panel says on its last row while `hidden` lines are below it."""
+    return f"↓ {hidden} more line{'s' if hidden != 1 else ''} below: scroll (wheel, or tab then ↓)"
+
+
 class ScrollLines(_LineStrips, ScrollView):
-    """A scrollable list of lines: `show(lines)` sets them and the scrollable size."""
+    """A scrollable list of lines: `show(lines)` sets them and the scrollable size. While lines
+    are hidden below, the last row says how many (a thin scrollbar alone reads as a stray glyph)."""
+
+    COMPONENT_CLASSES = {"lines--more"}
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
@@ -95,4 +103,14 @@ class ScrollLines(_LineStrips, ScrollView):
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        return self._strip(scroll_y + y, scroll_x, self.size.width)
+        height, width = self.scrollable_content_region.height, self.size.width
+        hidden = len(self._lines) - scroll_y - height
+        if y == height - 1 and hidden > 0:
+            # the row it covers is hidden too, so the count includes it
+            text = Text(more_below(hidden + 1), style=self.get_component_rich_style("lines--more"))
+            return Strip(text.render(self.app.console, end="")).crop_extend(0, width, self.rich_style)
+        return self._strip(scroll_y + y, scroll_x, width)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self.refresh()     # the last row's note follows the offset

@@ -18,6 +18,22 @@ LEGEND = (("▼ / ▲", "the current node, in its forward (▼) or backward (▲
           *((symbol, text) for symbol, text in FLAGS.values()))
 
 
+class HelpBox(VerticalScroll):
+    """The help's scrolled box: its bottom border says when more is below (a thin scrollbar alone
+    does not read as one)."""
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._mark)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._mark()
+
+    def _mark(self) -> None:
+        more = self.scroll_y < self.max_scroll_y
+        self.border_subtitle = "↓ more below: scroll (↓ pgdn) · esc closes" if more else "esc closes"
+
+
 class HelpScreen(ModalScreen[None]):
     """The keys and what the marks mean; any of esc, q, ? closes it."""
 
@@ -36,7 +52,7 @@ class HelpScreen(ModalScreen[None]):
         marks.add_column()
         for shown, text in LEGEND:
             marks.add_row(shown, text)
-        with VerticalScroll(id="help-box") as box:
+        with HelpBox(id="help-box") as box:
             box.border_title = "netc debug: keys"
             box.border_subtitle = "esc closes"
             yield Static(Text("Training, one node at a time: each node's forward pass from the input "
