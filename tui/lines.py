@@ -101,6 +101,11 @@ class ScrollLines(_LineStrips, ScrollView):
     def on_resize(self) -> None:
         self._strips, self._base = {}, None
 
+    def room(self) -> int:
+        """The width lines may take: the panel's, less the one cell of a scrollbar (which comes
+        and goes with the number of lines, and must not push a column out when it comes)."""
+        return max(self.content_region.width - 1, 1)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         height, width = self.scrollable_content_region.height, self.size.width
