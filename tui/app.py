@@ -31,6 +31,9 @@ from .status import MessageLine, StatusBar, StatusState
 
 VIEW_TITLES = {"stats": "selected node", "history": "history", "modes": "compare modes",
                "check": "gradient check", "overview": "all layers", "warnings": "lint warnings"}
+# every view but the node's says, in its title, how to get back to the node and to pick one: the
+# init_* files open on the overview, and nothing else on screen says it at 80 columns
+BACK_HINT = " · s node view · ↑↓ select"
 TAB_NAMES = {"stats": "node", "history": "history", "modes": "modes", "check": "grad check",
              "overview": "all layers", "warnings": "warnings"}
 
@@ -100,7 +103,7 @@ class DebuggerApp(Actions, App):
         s = self.session
         self.query_one("#graph").border_title = "graph"
         self.query_one("#graph").border_subtitle = "▼fwd ▲bwd ●break"
-        self.query_one("#detail").border_title = VIEW_TITLES[self.view]
+        self.query_one("#detail").border_title = self.detail_title(self.view)
         self.query_one("#source").border_title = s.net.source.name
         self.query_one(WarningsView).warnings = tuple(w.render(s.net.source) for w in s.net.warnings)
         self.timer = self.set_interval(self.tick, self._tick, pause=True)
@@ -198,10 +201,16 @@ class DebuggerApp(Actions, App):
             self._batches[0] = self.session.batches_per_epoch(0)
         return self._batches[0]
 
+    @staticmethod
+    def detail_title(view: str) -> str:
+        """The detail panel's title: what it shows, and for every view but the node's, the keys
+        back to the node (s) and to another node (↑↓)."""
+        return VIEW_TITLES[view] + ("" if view == "stats" else BACK_HINT)
+
     def show(self, view: str) -> None:
         self.view = view
         self.query_one(ContentSwitcher).current = view
-        self.query_one("#detail").border_title = VIEW_TITLES[view]
+        self.query_one("#detail").border_title = self.detail_title(view)
         self.set_pane("detail")
         self.repaint()
 
