@@ -75,9 +75,15 @@ class Lines(_LineStrips, Widget):
         return self._strip(y, 0, self.size.width)
 
 
-def more_below(hidden: int) -> str:
-    """What a panel says on its last row while `hidden` lines are below it."""
-    return f"↓ {hidden} more line{'s' if hidden != 1 else ''} below: scroll (wheel, or tab then ↓)"
+def more_below(hidden: int, width: int) -> str:
+    """What a panel `width` cells wide says on its last row while `hidden` lines are below it:
+    the longest of its wordings that fits."""
+    lines = f"line{'s' if hidden != 1 else ''}"
+    for text in (f"↓ {hidden} more {lines} below: scroll (wheel, or tab then ↓)",
+                 f"↓ {hidden} more {lines} below (scroll)", f"↓ {hidden} more (scroll)", f"↓ {hidden} more"):
+        if len(text) <= width:
+            return text
+    return "↓"
 
 
 class ScrollLines(_LineStrips, ScrollView):
@@ -112,7 +118,8 @@ class ScrollLines(_LineStrips, ScrollView):
         hidden = len(self._lines) - scroll_y - height
         if y == height - 1 and hidden > 0:
             # the row it covers is hidden too, so the count includes it
-            text = Text(more_below(hidden + 1), style=self.get_component_rich_style("lines--more"))
+            room = self.scrollable_content_region.width
+            text = Text(more_below(hidden + 1, room).ljust(room), style=self.get_component_rich_style("lines--more"))
             return Strip(text.render(self.app.console, end="")).crop_extend(0, width, self.rich_style)
         return self._strip(scroll_y + y, scroll_x, width)
 

@@ -51,15 +51,15 @@ class ModesView(ScrollLines):
         width = self.room()
         rows, names, gap = self._fit(c, width)
         out = [Text(line, style="bold") for line in
-               textwrap.wrap(f"training vs evaluation mode on the batch of iteration {c.iteration + 1}", width)]
+               textwrap.wrap(f"training vs evaluation mode, batch of iteration {c.iteration + 1}", width)]
         out += [Text(""), *(Text(line, style="dim") for line in self._head(rows, names, gap))]
         for m, name, cells in zip(c.rows, names, rows):
             line = (" " * gap).join(cells)
             out.append(Text.assemble(("≠ " if m.differs else "= ", "bold" if m.differs else "dim"),
                                      (name + " " * gap + line, "bold" if m.mode_dependent else ("" if m.differs else "dim"))))
-        note = ("Same batch, same dropout masks. ≠: the node's outputs differ between the modes. Bold: the "
-                "nodes whose op acts differently in evaluation (batch normalization, dropout); the nodes "
-                "after them differ because their inputs do.")
+        note = ("≠: the outputs differ between the modes (same batch, same dropout masks). Bold: ops that "
+                "act differently in evaluation (batch norm, dropout); the nodes after them differ through "
+                "their inputs.")
         if len(rows[0]) == 2:
             note += " The means are left out at this width: a wider terminal shows them."
         return out + [Text("")] + [Text(line, style="dim") for line in textwrap.wrap(note, max(width, 20))]
