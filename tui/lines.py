@@ -116,10 +116,20 @@ class ScrollLines(_LineStrips, ScrollView):
         scroll_x, scroll_y = self.scroll_offset
         height, width = self.scrollable_content_region.height, self.size.width
         hidden = len(self._lines) - scroll_y - height
-        if y == height - 1 and hidden > 0:
-            # the row it covers is hidden too, so the count includes it
+        if y == height - 1 and hidden > 0 and scroll_x == 0:
             room = self.scrollable_content_region.width
-            text = Text(more_below(hidden + 1, room).ljust(room), style=self.get_component_rich_style("lines--more"))
+            style = self.get_component_rich_style("lines--more")
+            line, note = self._lines[scroll_y + y], f" ↓{hidden} more "
+            if height < 4 and line.cell_len + len(note) + 1 <= room:
+                # a small panel keeps its last row when the note fits after it
+                text = line.copy()
+                text.append(" " * (room - line.cell_len - len(note)))
+                text.append(note, style=style)
+            elif height >= 2:
+                # the row it covers is hidden too, so the count includes it
+                text = Text(more_below(hidden + 1, room).ljust(room), style=style)
+            else:
+                return self._strip(scroll_y + y, scroll_x, width)
             return Strip(text.render(self.app.console, end="")).crop_extend(0, width, self.rich_style)
         return self._strip(scroll_y + y, scroll_x, width)
 
