@@ -401,6 +401,15 @@ def test_footer_fits_the_width(size):
     run(go())
 
 
+async def to_the_mode_comparison(app, pilot) -> None:
+    """One iteration, then `m`, until the comparison is shown."""
+    await pilot.press("i")
+    await settle(app, pilot)
+    await pilot.press("m")
+    await settle(app, pilot)
+    await pilot.pause()
+
+
 def visible_rows(view) -> list[str]:
     """The rows of a ScrollLines panel as drawn on screen (after its scroll offset), plain."""
     return ["".join(seg.text for seg in view.render_line(y)).rstrip() for y in range(view.scrollable_content_region.height)]
@@ -415,11 +424,7 @@ def test_modes_table_fits(size):
     async def go():
         app = DebuggerApp(open_session(DIGITS))
         async with app.run_test(size=size) as pilot:
-            await pilot.press("i")
-            await settle(app, pilot)
-            await pilot.press("m")
-            await settle(app, pilot)
-            await pilot.pause()
+            await to_the_mode_comparison(app, pilot)
             view = app.query_one(ModesView)
             assert overflowing(app) == []
             lines = [line.plain for line in view._lines]
@@ -465,11 +470,7 @@ def test_scrolled_panels_say_there_is_more():
     async def go():
         app = DebuggerApp(open_session(DIGITS))
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("i")
-            await settle(app, pilot)
-            await pilot.press("m")
-            await settle(app, pilot)
-            await pilot.pause()
+            await to_the_mode_comparison(app, pilot)
             view = app.query_one(ModesView)
             assert len(view._lines) > view.size.height
             assert "↓" in visible_rows(view)[-1] and "more" in visible_rows(view)[-1]

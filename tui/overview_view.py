@@ -1,7 +1,8 @@
 """All layers at a glance: one row per node with its activation std as a bar on a scale every row
 shares, its zero and saturated fractions, the gradient norm at its output, the update/weight
 ratio of its largest parameter, its flags, and a one-line histogram (on the axis every row shares,
-or on its own). Every figure comes from the runtime's Overview (runtime/overview.py).
+or on its own). Every figure comes from the runtime's Overview (runtime/overview.py); the columns
+are fitted to the panel's width by priority (fit_overview), and the legend names what is left out.
 
 Attributes down: the app sets `data` (an OverviewData).
 """
