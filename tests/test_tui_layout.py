@@ -18,7 +18,7 @@ from netc.tui.channels_view import ChannelsView  # noqa: E402
 from netc.tui.layout import MIN_SIZE, size_class  # noqa: E402
 from netc.tui.lines import Lines, ScrollLines  # noqa: E402
 from netc.tui.loss_view import LossView  # noqa: E402
-from netc.tui.nodes import NodeList  # noqa: E402
+from netc.tui.nodes import UPDATE_ROW, NodeList  # noqa: E402
 from netc.tui.overview_view import OverviewView  # noqa: E402
 from netc.tui.panes import TabBar, TooSmall, WarningsView  # noqa: E402
 from netc.tui.session import open_session  # noqa: E402
@@ -510,4 +510,19 @@ def test_other_views_say_how_to_get_back_to_the_node(size):
             await pilot.press("s")
             await pilot.pause()
             assert "s node" not in str(detail.border_title)
+    run(go())
+
+
+def test_update_note_is_whole_at_80x24():
+    """The update's 'what happens' note: what its card's rows cannot hold goes on under them (it
+    was cut after 'the step's size over the')."""
+    async def go():
+        app = DebuggerApp(open_session(DIGITS))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("i")
+            await settle(app, pilot)
+            note = app.query_one("#grad-numbers")
+            assert app.selected_row() == UPDATE_ROW and len(note._lines) <= note.size.height
+            shown = text_of(note) + " " + app.query_one("#grad-hist").empty
+            assert "over the weights' size." in " ".join(shown.split())
     run(go())

@@ -154,26 +154,29 @@ class StatsView(Vertical):
                 ("iteration", str(snap.iteration + 1) if snap else MISSING),
                 ("epoch", str(snap.epoch + 1) if snap else MISSING),
                 ("batch", str(snap.batch + 1) if snap else MISSING)]
-        note = self._wrap("The batch's loss plus the weight penalty. The backward pass starts from its "
-                          "gradient and goes back up the graph.")
-        self._set_cards(("loss", "then"), (_grid(rows, self._room()), note), (None, None), ("", ""))
+        note, rest = self._wrap("The batch's loss plus the weight penalty. The backward pass starts from its "
+                                "gradient and goes back up the graph.")
+        self._set_cards(("loss", "then"), (_grid(rows, self._room()), note), (None, None), ("", rest))
 
     def _update_cards(self, snap) -> None:
         rows = [("lr", num(snap and snap.lr)), ("params", str(len(snap.params)) if snap else MISSING),
                 ("iteration", str(snap.iteration + 1) if snap else MISSING)]
-        note = self._wrap("Each parameter steps against its gradient (clipped and penalized as the train "
-                          "section says). update/w: the step's size over the weights' size.")
-        self._set_cards(("update", "what happens"), (_grid(rows, self._room()), note), (None, None), ("", ""))
+        note, rest = self._wrap("Each parameter steps against its gradient (clipped and penalized as the train "
+                                "section says). update/w: the step's size over the weights' size.")
+        self._set_cards(("update", "what happens"), (_grid(rows, self._room()), note), (None, None), ("", rest))
 
     def _room(self) -> int:
         """The width of a card's numbers."""
         return self.query_one("#act-numbers").content_size.width or 40
 
-    def _wrap(self, text: str) -> list[Text]:
-        """A note in dim lines as wide as the gradient card (panels clip, they do not wrap)."""
+    def _wrap(self, text: str) -> tuple[list[Text], str]:
+        """A note in dim lines as wide as the gradient card (panels clip, they do not wrap), and
+        what does not fit its rows (at 80 columns): the empty histogram under it shows that."""
         import textwrap
-        width = max(self.query_one("#grad-numbers").size.width, 16)
-        return [Text(line, style="dim") for line in textwrap.wrap(text, width)]
+        box = self.query_one("#grad-numbers")
+        lines = textwrap.wrap(text, max(box.size.width, 16))
+        rows = box.size.height or len(lines)
+        return [Text(line, style="dim") for line in lines[:rows]], " ".join(lines[rows:])
 
     def _params(self, v: NodeView) -> list[Text]:
         snap, update = v.snap, v.update
