@@ -538,3 +538,16 @@ def test_channels_last_or_flat_data_keeps_the_vector_hint(tmp_path):
         np.savez(tmp_path / "img.npz", x=rng.random(x_shape), y=rng.integers(0, 10, 40))
         r = netc_cli("check", p)
         assert r.returncode == 2 and "hint: write input 64\n" in r.stderr, r.stderr
+
+
+def test_a_stray_number_among_class_names_is_the_line_reported(tmp_path):
+    """Seventy-nine rows of names and one '2': the error names the '2's line, not the first name."""
+    rows = ["a,b,species"] + [f"{i % 5}.1,{i % 3}.5," + ("setosa", "versicolor", "virginica")[i % 3]
+                              for i in range(80)]
+    rows[78] = "1.0,2.0,2"
+    (tmp_path / "stray.csv").write_text("\n".join(rows) + "\n")
+    p = write_spec(tmp_path, tmp_path / "stray.csv")
+    r = netc_cli("check", p)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "line 79, column 3 ('species'): '2' is a number among class names" in r.stderr, r.stderr
+    assert "mixes numbers and names" in r.stderr

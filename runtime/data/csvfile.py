@@ -226,9 +226,26 @@ def _parse(ref: FileRef, body: list[tuple[int, str]], delimiter: str | None, wid
                 elif col == label_col and cell.strip():
                     hint = ("the label column mixes numbers and names: write every label as a "
                             "number, or every label as a class name")
+                    stray = _stray_number(body, delimiter, col)
+                    if stray is not None:  # mostly names: the number is the odd one out
+                        no, what = stray[0], f"{stray[1]!r} is a number among class names"
                 raise ref.error(f"line {no}, {_column(col, names)}: {what}", hint=hint) from None
         rows.append(row)
     return np.array(rows, dtype=np.float64).reshape(len(rows), width)
+
+
+def _stray_number(body: list[tuple[int, str]], delimiter: str | None, col: int) -> tuple[int, str] | None:
+    """The first (line, cell) of column `col` written as a number when most of its cells are
+    names (a class name column with a stray 2), else None."""
+    numbers, names = [], 0
+    for no, line in body:
+        cells = _cells(line, delimiter)
+        cell = cells[col].strip() if col < len(cells) else ""
+        if _is_number(cell):
+            numbers.append((no, cell))
+        elif cell:
+            names += 1
+    return numbers[0] if numbers and len(numbers) < names else None
 
 
 def _written_as_integers(body: list[tuple[int, str]], delimiter: str | None, col: int) -> bool:
