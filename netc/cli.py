@@ -416,7 +416,7 @@ def _check_one(file: str, no_data: bool) -> None:
         print()
         print(net.render_warnings())
     try:
-        memory.check_fits(est)  # netc run would refuse it: so does check
+        memory.check_fits(est, lower(net))  # netc run would refuse it: so does check
     except memory.MemoryLimitError as e:
         raise e.located(net.source) from None
     n = len(net.warnings)

@@ -99,7 +99,10 @@ def build_model(net, train: TrainSettings, dtype=np.float32, weights: str | None
     (exit 2) before anything is allocated."""
     from .runtime import checkpoint
     plan = lower(net, train.loss)
-    memory.check_fits(memory_estimate(plan, train, dtype, dataset, evaluates_train))
+    try:
+        memory.check_fits(memory_estimate(plan, train, dtype, dataset, evaluates_train), plan)
+    except memory.MemoryLimitError as e:
+        raise e.located(net.source) from None
     model = Model(plan, seed=train.seed, dtype=dtype)
     if weights:
         model.load_state_dict(checkpoint.weights(weights, net.source.text, model, train))

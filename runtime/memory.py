@@ -24,8 +24,8 @@ from .optim import make_optimizer
 class MemoryLimitError(NetcError):
     """A run that would not fit in memory: `message` with the figures, and a `hint` (exit 2)."""
 
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message, None, hint)
+    def __init__(self, message: str, hint: str | None = None, span=None):
+        super().__init__(message, span, hint)
 
 
 class NodeMemoryError(MemoryError):
@@ -154,21 +154,38 @@ def available() -> int | None:
     return min(limits) if limits else None
 
 
-def check_fits(est: MemoryEstimate) -> None:
-    """Raise MemoryLimitError when the estimate exceeds the memory available."""
+def check_fits(est: MemoryEstimate, plan=None) -> None:
+    """Raise MemoryLimitError when the estimate exceeds the memory available. With the run's
+    `plan`, when the weights are most of it, the error points at the layer with the most
+    parameters (its span) and names it."""
     free = available()
     if free is None or est.total <= free:
         return
     weights = est.parameters + est.gradients + est.optimizer + est.best_weights + est.temporaries
-    biggest, advice = max((("the weights, their gradients and optimizer state", weights), "use narrower layers"),
+    biggest, advice = max((("the weights and what training keeps per weight (gradients, optimizer "
+                            "state, the update's temporaries)", weights), "use narrower layers"),
                           (("the activations of one batch", est.activations + est.workspace),
                            "use a smaller batch or narrower layers"),
                           (("the data", est.data), "use a smaller data set"), key=lambda kv: kv[0][1])
+    largest = _largest_layer(plan) if plan is not None and biggest[1] == weights else None
+    where = ""
+    if largest is not None:
+        size = format_bytes(largest[1] * np.dtype(est.dtype).itemsize)
+        where = f"; the largest layer is {largest[0].name}, {largest[1]:,} parameters ({size} of weights)"
     raise MemoryLimitError(
         f"the run needs about {format_bytes(est.total)} of memory but {format_bytes(free)} is available "
-        f"({est.dtype}, batch {est.batch})",
+        f"({est.dtype}, batch {est.batch}){where}",
         f"most of it is {biggest[0]} ({est.breakdown()}): {advice}" +
-        ("" if est.dtype == "float32" else ", or --dtype float32"))
+        ("" if est.dtype == "float32" else ", or --dtype float32"),
+        span=largest[0].span if largest is not None else None)
+
+
+def _largest_layer(plan):
+    """(step, parameter count) of the step with the most parameters, or None without any."""
+    counts = [(step, sum(int(np.prod(shape)) for shape in step.kernel.param_shapes().values()))
+              for step in plan.steps]
+    step, n = max(counts, key=lambda t: t[1], default=(None, 0))
+    return (step, n) if n else None
 
 
 _UNITS = ("B", "KB", "MB", "GB", "TB", "PB", "EB")

@@ -369,6 +369,9 @@ def test_memory_is_estimated_shown_and_a_model_that_cannot_fit_is_refused(tmp_pa
     r = clean(netc("run", big), 2)
     assert "the run needs about" in r.stderr and "hint:" in r.stderr
     assert time.perf_counter() - started < 60  # refused, not attempted
+    # located at the layer with the most parameters, in check and run alike
+    for out in (r.stderr, clean(netc("check", big), 2).stderr):
+        assert "big.net:5:5: error:" in out and "the largest layer is dense2, 10,000,100,000 parameters" in out
     # the limit can be set: a small model under a tiny one is refused too
     r = clean(netc("run", spec(tmp_path), env={"NETC_MEMORY_LIMIT": "100K"}), 2)
     assert "100 KB is available" in r.stderr
