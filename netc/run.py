@@ -182,8 +182,9 @@ def _ending(args, trainer, train: dict) -> tuple[str, tuple[str, ...]]:
     pos = trainer.position
     best = bool(train.early_stop) and trainer.best_state is not None
     if best and pos.best_epoch != pos.epoch:
-        what = (f"weights: epoch {pos.best_epoch}'s, the best by {train.early_stop.metric} "
-                f"(restored by early stopping; the last epoch was {pos.epoch})")
+        how = (f"early stopping ended the run at epoch {pos.epoch} and restored them" if pos.stopped_early else
+               f"early_stop restores them at the end; the run went on to epoch {pos.epoch} without stopping early")
+        what = f"weights: epoch {pos.best_epoch}'s, the best by {train.early_stop.metric} ({how})"
     elif best:
         what = f"weights: the last epoch's ({pos.epoch}), also the best by {train.early_stop.metric}"
     else:

@@ -72,7 +72,8 @@ def test_summary_says_early_stopping_restored_the_best_epoch(tmp_path):
     line = next(line for line in r.stdout.splitlines() if line.startswith("weights:"))
     last = len([row for row in r.stdout.splitlines() if row.strip()[:1].isdigit()])
     assert best < last, r.stdout  # the run went on past its best epoch
-    assert f"epoch {best}'s, the best by val_loss (restored by early stopping; the last epoch was {last})" in line
+    assert (f"epoch {best}'s, the best by val_loss (early stopping ended the run at epoch {last} and "
+            "restored them)") in line
     assert f"saved in {ck}" in line
     assert f"netc eval {p} --weights {ck}" in r.stdout
     assert "raise its patience" in r.stdout  # it stopped early: --resume would not train further
@@ -266,3 +267,15 @@ def test_the_header_shows_the_optimizers_changed_settings():
     assert r.returncode == 0 and "· sgd lr=0.02 momentum=0.9 nesterov=true ·" in r.stdout, r.stdout[:400]
     r = netc("run", EXAMPLES / "residual.net", "--epochs", "1", "--set", "optimizer=sgd")
     assert r.returncode == 0 and "· sgd lr=0.02 ·" in r.stdout, r.stdout[:400]
+
+
+def test_summary_says_the_best_weights_are_restored_when_the_run_did_not_stop_early():
+    """digits.net (early_stop patience=5) trains all 30 epochs; its best is earlier: the summary
+    says early_stop restored it without claiming that the run stopped early."""
+    from conftest import EXAMPLES
+    r = netc("run", EXAMPLES / "digits.net")
+    assert r.returncode == 0, r.stderr
+    best = next(int(line.split()[2]) for line in r.stdout.splitlines() if line.startswith("best epoch:"))
+    line = next(line for line in r.stdout.splitlines() if line.startswith("weights:"))
+    assert best < 30 and (f"epoch {best}'s, the best by val_loss (early_stop restores them at the end; "
+                          "the run went on to epoch 30 without stopping early)") in line, line
