@@ -173,6 +173,15 @@ def describe_dataset(ds, classification: bool = True) -> str:
            f"{ds.features} features, {what}"
 
 
+DATA_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".npz", ".npy", ".gz", "-ubyte", ".idx")
+
+
+def _is_data_file(name: str) -> bool:
+    """Whether `name` is plainly one of the data formats netc reads (a learner's `netc check
+    iris.csv`), by its ending."""
+    return name.lower().endswith(DATA_SUFFIXES)
+
+
 def read_source(path: str | Path) -> Source:
     """The file's text as a Source. SpecError for a missing, unreadable or non-UTF-8 file, for
     anything but a regular file (a device such as /dev/zero, a FIFO: reading it could block or
@@ -201,6 +210,11 @@ def read_source(path: str | Path) -> Source:
         raise refuse(f"cannot read the file: {e.strerror}") from None
     if len(raw) > MAX_SPEC_BYTES:
         raise refuse(f"is more than {MAX_SPEC_BYTES:,} bytes, the most a .net file may have")
+    if _is_data_file(name):
+        base = os.path.basename(name)
+        raise refuse("is a data file, not a .net spec",
+                     f'a spec names its data in its data section: data {{ source "{base}" }} '
+                     "(examples/*.net and docs/language.md show whole files)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -93,3 +93,16 @@ def test_dot_renders_with_graphviz(name, tmp_path):
 def test_unknown_option_is_a_usage_error():
     r = netc("graph", EXAMPLES / "digits.net", "--format", "png")
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+@pytest.mark.parametrize("name", ["iris.csv", "digits.npz", "train-images-idx3-ubyte", "x.csv.gz"])
+def test_a_data_file_given_as_the_spec_says_so(tmp_path, name):
+    """`netc check iris.csv`: one message saying it is data and where a spec names it, not twenty
+    syntax errors over the CSV's commas."""
+    f = tmp_path / name
+    f.write_text("sepal,petal,species\n5.1,1.4,setosa\n")
+    for command in ("check", "run"):
+        r = netc(command, f)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert "is a data file, not a .net spec" in r.stderr and f'source "{name}"' in r.stderr
+        assert r.stderr.count("error") == 2  # the one error and its count line
