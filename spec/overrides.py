@@ -179,8 +179,16 @@ def _apply_one(train: TrainSettings, data: DataSettings | None, key: str, value:
         param = _lookup(key, STATEMENTS["train"]["early_stop"].keywords, train)
         stop = dataclasses.replace(train.early_stop or EarlyStop(), **{sub: put(param)})
         return dataclasses.replace(train, early_stop=stop), data
-    raise OverrideError(f"--set: unknown setting '{key}'",
-                        did_you_mean(key, valid_keys(train)) or "valid: " + ", ".join(valid_keys(train)))
+    raise OverrideError(f"--set: unknown setting '{key}'", _key_hint(key, valid_keys(train)))
+
+
+def _key_hint(key: str, valid: list[str]) -> str:
+    """Did-you-mean for a --set key: a key that is the last part of exactly one setting (`lr`
+    for `optimizer.lr`), else the closest spelling, else every valid key."""
+    ends = [k for k in valid if k.rpartition(".")[2] == key and k != key]
+    if len(ends) == 1:
+        return f"did you mean '{ends[0]}'?"
+    return did_you_mean(key, valid) or "valid: " + ", ".join(valid)
 
 
 def _lookup(key: str, params: tuple[P, ...], train: TrainSettings) -> P:

@@ -72,6 +72,14 @@ def test_unknown_key_has_did_you_mean(net):
     assert info.value.hint == "did you mean 'optimizer.lr'?"
 
 
+@pytest.mark.parametrize("item, close", [("lr=0.1", "optimizer.lr"), ("patience=3", "early_stop.patience")])
+def test_a_bare_key_suggests_the_setting_it_ends(net, item, close):
+    """`--set lr=0.1` means optimizer.lr: say so, rather than list every key."""
+    with pytest.raises(OverrideError) as info:
+        overrides.apply(net.train, net.data, [item])
+    assert info.value.hint == f"did you mean '{close}'?"
+
+
 @pytest.mark.parametrize("item", ["epochs=2; this is not valid", "epochs=2 } model x { input 2 }"])
 def test_the_command_line_exits_2_on_a_spliced_value(item):
     r = netc_cli("run", str(DIGITS), "--set", item)
