@@ -261,6 +261,7 @@ def test_figure_paths_checked_before_training(tmp_path):
     f = spec(tmp_path)
     r = netc("run", f, "--plot", tmp_path / "missing" / "x.png")
     assert r.returncode == 2 and "does not exist" in r.stderr and r.stdout == ""
+    assert f"hint: create it first (mkdir -p {tmp_path / 'missing'})" in r.stderr
     r = netc("run", f, "--plot", tmp_path / "x.gif")
     assert r.returncode == 2 and "unknown figure format" in r.stderr
 

@@ -34,7 +34,8 @@ def check_writable_file(path: str, option: str) -> Path:
         raise ObserverError(f"{option} {path} is a folder", f"name a file, e.g. {option} {p / 'curves.png'}")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise ObserverError(f"{option} {path}: the folder {parent} does not exist")
+        raise ObserverError(f"{option} {path}: the folder {parent} does not exist",
+                            f"create it first (mkdir -p {parent}) or name a file in an existing folder")
     if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise ObserverError(f"{option} {path}: cannot write there (permission denied)")
     return p
