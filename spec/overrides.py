@@ -155,6 +155,8 @@ def _apply_one(train: TrainSettings, data: DataSettings | None, key: str, value:
         if current is None:
             raise OverrideError(f"--set {key}: the file has no schedule",
                                 "choose one first, e.g. --set schedule=exponential --set schedule.gamma=0.9")
+        if sub not in {p.name for p in _variant(head, current.name).keywords}:
+            _other_variants(head, current.name, sub, key)
         param = _lookup(key, _variant(head, current.name).keywords, train)
         return dataclasses.replace(train, **{head: current.with_params(**{sub: put(param)})}), data
     if head == "clip" and sub == "limit":
@@ -189,6 +191,17 @@ def _key_hint(key: str, valid: list[str]) -> str:
     if len(ends) == 1:
         return f"did you mean '{ends[0]}'?"
     return did_you_mean(key, valid) or "valid: " + ", ".join(valid)
+
+
+def _other_variants(head: str, current: str, sub: str, key: str) -> None:
+    """Refuse `optimizer.momentum` under adam by naming the variants that have it (sgd, rmsprop)
+    and how to switch, when some do; else return (the caller's did-you-mean decides)."""
+    having = [name for name, v in STATEMENTS["train"][head].variants.items()
+              if name != current and sub in {p.name for p in v.keywords}]
+    if having:
+        raise OverrideError(f"--set: {current} has no setting '{sub}' ({key})",
+                            f"{sub} is a setting of {', '.join(having)}: switch first, e.g. "
+                            f"--set {head}={having[0]} --set {key}=...")
 
 
 def _lookup(key: str, params: tuple[P, ...], train: TrainSettings) -> P:

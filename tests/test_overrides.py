@@ -80,6 +80,17 @@ def test_a_bare_key_suggests_the_setting_it_ends(net, item, close):
     assert info.value.hint == f"did you mean '{close}'?"
 
 
+def test_a_setting_of_another_optimizer_says_which_has_it(net):
+    """digits.net's adam has no momentum: say that sgd has, and how to switch."""
+    with pytest.raises(OverrideError) as info:
+        overrides.apply(net.train, net.data, ["optimizer.momentum=0.9"])
+    assert info.value.message == "--set: adam has no setting 'momentum' (optimizer.momentum)"
+    assert info.value.hint.startswith("momentum is a setting of sgd: switch first, e.g. "
+                                      "--set optimizer=sgd --set optimizer.momentum=")
+    train, _ = overrides.apply(net.train, net.data, ["optimizer=sgd", "optimizer.momentum=0.9"])
+    assert train.optimizer.momentum == 0.9
+
+
 @pytest.mark.parametrize("item", ["epochs=2; this is not valid", "epochs=2 } model x { input 2 }"])
 def test_the_command_line_exits_2_on_a_spliced_value(item):
     r = netc_cli("run", str(DIGITS), "--set", item)
