@@ -26,7 +26,7 @@ from .runtime.model import NodeError
 from .runtime.train import Trainer, TrainingError
 from .signals import StopRequests
 from .spec.diagnostics import EXIT_OK, EXIT_RUN_FAILED, Diagnostic, NetcError, printable
-from .spec.settings import DataSettings
+from .spec.settings import DataSettings, optimizer_text
 
 
 def run(args) -> int:
@@ -94,7 +94,7 @@ def _train(args, net, train, data, ds, report, stop, started) -> int:
     opt = train.optimizer
     labels = describe_labels(ds, train.classification)
     report.start([describe_dataset(ds, train.classification)] + ([labels] if labels else []) + [
-                  f"{net.name}: {net.param_count:,} parameters · {train.loss} · {_optimizer_text(opt)} "
+                  f"{net.name}: {net.param_count:,} parameters · {train.loss} · {optimizer_text(opt)} "
                   f"· batch {train.batch} · {train.epochs} epoch{'s' if train.epochs != 1 else ''} "
                   f"· seed {train.seed}"], classification=trainer.classification, eval_train=eval_train,
                  mode_dependent=any(step.kernel.mode_dependent for step in model.steps))
@@ -375,15 +375,3 @@ def _json_safe(value):
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
     return value
-
-
-def _optimizer_text(opt) -> str:
-    """`adam lr=0.002`, `sgd lr=0.02 momentum=0.9 nesterov=true`: the optimizer, its learning
-    rate and every setting that differs from its default (so that a --set which changes one is
-    visible in the run's header)."""
-    from .spec.settings import changed_params
-    words = [opt.name, f"lr={opt.lr:g}"]
-    for k, v in changed_params("train", "optimizer", opt).items():
-        if k != "lr":
-            words.append(f"{k}={str(v).lower() if isinstance(v, bool) else f'{v:g}' if isinstance(v, float) else v}")
-    return " ".join(words)

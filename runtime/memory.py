@@ -182,8 +182,7 @@ def check_fits(est: MemoryEstimate, plan=None) -> None:
 
 def _largest_layer(plan):
     """(step, parameter count) of the step with the most parameters, or None without any."""
-    counts = [(step, sum(int(np.prod(shape)) for shape in step.kernel.param_shapes().values()))
-              for step in plan.steps]
+    counts = [(step, step.kernel.param_count()) for step in plan.steps]
     step, n = max(counts, key=lambda t: t[1], default=(None, 0))
     return (step, n) if n else None
 

@@ -83,6 +83,21 @@ def changed_params(section: str, keyword: str, c: Choice) -> dict[str, Any]:
             if p.name in c.params and (p.required or c.params[p.name] != p.default)}
 
 
+def optimizer_text(opt: Choice) -> str:
+    """`adam lr=0.002`, `sgd lr=0.02 momentum=0.9 nesterov=true`: the optimizer, its learning
+    rate and every setting that differs from its default, written as in a .net file (the run's
+    header, so that a --set which changes one is visible)."""
+    words = [opt.name, f"lr={opt.lr:g}"]
+    words += [f"{k}={_value_text(v)}" for k, v in changed_params("train", "optimizer", opt).items() if k != "lr"]
+    return " ".join(words)
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def _default_optimizer() -> Choice:
     return choice("train", "optimizer", STATEMENTS["train"]["optimizer"].default_variant)
 
